@@ -1,0 +1,243 @@
+"""Loading a whole articles folder: every file, the vocabulary, and the checks across them.
+
+`load_knowledge_base` is what `kb check`, `kb build` and the tests call. It reports
+every problem it finds and keeps going; the caller decides what fails.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import posixpath
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kb.article import Article, article_url
+from kb.errors import Problem, Severity, error, warning
+from kb.gitmeta import FileHistory, file_history
+from kb.parse import ParseOptions, parse_article
+from kb.render import MAX_NESTING, RenderedBody, nesting_depth, render_markdown
+from kb.schema import normalize_id
+from kb.source import read_source
+from kb.vocabulary import ONBOARDING_FILE, VOCABULARY_DIR, Vocabulary, load_vocabulary
+
+ARTICLE_SUFFIX = ".md"
+# Repository meta files at the top of the articles folder are not articles.
+META_FILES = frozenset({"readme.md", "contributing.md", "changelog.md", "license.md"})
+INTERNAL_LINK_SCHEME = "kb:"
+
+
+@dataclass
+class KnowledgeBase:
+    """Every valid article, rendered, with the vocabulary and all problems found."""
+
+    root: Path
+    vocabulary: Vocabulary
+    articles: list[Article] = field(default_factory=list)
+    rendered: dict[str, RenderedBody] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    history: dict[str, FileHistory] = field(default_factory=dict)  # by article path
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.is_error]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity is Severity.WARNING]
+
+    def by_id(self) -> dict[str, Article]:
+        return {a.id: a for a in self.articles}
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """What to load and how strictly."""
+
+    lenient: bool = False
+    default_lang: str = "en"
+    max_bytes: int = 1_000_000
+    render: bool = True
+    git_history: bool = True
+    today: dt.date | None = None
+
+
+def iter_article_files(root: Path, problems: list[Problem]) -> Iterator[tuple[Path, str]]:
+    """Every .md file under root as (file, posix path relative to root), symlinks refused."""
+    for folder, dirs, files in os.walk(root, followlinks=False):
+        rel_folder = Path(folder).relative_to(root).as_posix()
+        rel_folder = "" if rel_folder == "." else rel_folder + "/"
+        for name in sorted(dirs):
+            if Path(folder, name).is_symlink():
+                problems.append(error(rel_folder + name, "is a symbolic link to a folder; kb never follows links"))
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not (rel_folder == "" and d == VOCABULARY_DIR)
+                         and not Path(folder, d).is_symlink())
+        for name in sorted(files):
+            if not name.lower().endswith(ARTICLE_SUFFIX):
+                continue
+            if rel_folder == "" and name.lower() in META_FILES:
+                continue
+            yield Path(folder, name), rel_folder + name
+
+
+def load_knowledge_base(root: Path, options: LoadOptions | None = None) -> KnowledgeBase:
+    """Load, validate and render every article under `root`."""
+    options = options or LoadOptions()
+    vocabulary, problems = load_vocabulary(root, lenient=options.lenient)
+    parse_options = ParseOptions(default_lang=options.default_lang, lenient=options.lenient)
+    parsed: list[Article] = []
+    failed_paths: set[str] = set()
+    for file, rel in iter_article_files(root, problems):
+        source, found = read_source(file, rel, options.max_bytes)
+        article = None
+        if source is not None:
+            article, more = parse_article(source, vocabulary, parse_options)
+            found += more
+        if options.lenient:
+            found = [Problem(p.path, p.line, p.col, Severity.WARNING, p.message) for p in found]
+        problems.extend(found)
+        if article is None or any(p.is_error for p in found):
+            failed_paths.add(rel)
+        if article is not None:
+            parsed.append(article)
+
+    cross = _cross_article_problems(parsed, vocabulary)
+    cross += _review_problems(parsed, options.today or dt.date.today())
+    kb = KnowledgeBase(root=root, vocabulary=vocabulary)
+    rendered: dict[str, RenderedBody] = {}
+    if options.render:
+        rendered, link_problems = _render_all(parsed)
+        cross += link_problems
+    if options.lenient:
+        cross = [Problem(p.path, p.line, p.col, Severity.WARNING, p.message) for p in cross]
+    problems.extend(cross)
+    failed_paths.update(p.path for p in cross if p.is_error)
+
+    kb.articles = [a for a in parsed if a.path not in failed_paths]
+    kb.rendered = {a.id: rendered[a.id] for a in kb.articles if a.id in rendered}
+    kb.problems = sorted(set(problems))
+    if options.git_history:
+        kb.history = file_history(root, [a.path for a in kb.articles])
+    return kb
+
+
+def _cross_article_problems(articles: list[Article], vocabulary: Vocabulary) -> list[Problem]:
+    """Duplicate ids and aliases, and references to articles that do not exist."""
+    problems: list[Problem] = []
+    owners: dict[str, list[Article]] = defaultdict(list)
+    for article in articles:
+        owners[normalize_id(article.id)].append(article)
+    for same in owners.values():
+        if len(same) > 1:
+            for article in same:
+                others = ", ".join(o.path for o in same if o is not article)
+                problems.append(error(article.path, f"duplicate id {article.id!r}: also used by {others}",
+                                      article.field_lines.get("id", 1)))
+
+    alias_owner: dict[str, Article] = {}
+    for article in articles:
+        for alias in article.aliases:
+            key = normalize_id(alias)
+            line = article.field_lines.get("aliases", 1)
+            if key in owners and owners[key][0] is not article:
+                problems.append(error(article.path, f"alias {alias!r} is the id of {owners[key][0].path}", line))
+            elif key in alias_owner and alias_owner[key] is not article:
+                other = alias_owner[key]
+                problems.append(error(article.path, f"duplicate alias {alias!r}: also an alias of {other.path}", line))
+                problems.append(error(other.path, f"duplicate alias {alias!r}: also an alias of {article.path}",
+                                      other.field_lines.get("aliases", 1)))
+            alias_owner.setdefault(key, article)
+
+    for article in articles:
+        refs = [("related", r) for r in article.related]
+        if article.translation_of:
+            refs.append(("translation_of", article.translation_of))
+        for key, target in refs:
+            match = owners.get(normalize_id(target))
+            if not match:
+                problems.append(error(article.path, f"{key}: no article has id {target!r}",
+                                      article.field_lines.get(key, 1)))
+            elif key == "translation_of" and match[0].lang == article.lang:
+                problems.append(warning(article.path, f"translation_of: {target!r} is also in {article.lang!r}",
+                                        article.field_lines.get(key, 1)))
+
+    onboarding_rel = f"{VOCABULARY_DIR}/{ONBOARDING_FILE}"
+    for path in vocabulary.onboarding.values():
+        for step, line in zip(path.steps, path.step_lines, strict=True):
+            if normalize_id(step) not in owners:
+                problems.append(error(onboarding_rel, f"onboarding path {path.id!r} names article {step!r}, "
+                                                      "which does not exist", line))
+    return problems
+
+
+def _review_problems(articles: list[Article], today: dt.date) -> list[Problem]:
+    return [warning(a.path, f"review overdue since {a.review_due}; check the article and update `reviewed:`",
+                    a.field_lines.get("reviewed", 1))
+            for a in articles if a.is_review_overdue(today)]
+
+
+class _LinkIndex:
+    """Resolves internal link targets (kb:ID, relative .md paths) to articles."""
+
+    def __init__(self, articles: list[Article]) -> None:
+        self.by_id = {normalize_id(a.id): a for a in articles}
+        self.by_path = {a.path: a for a in articles}
+        for article in articles:
+            for alias in article.aliases:
+                self.by_id.setdefault(normalize_id(alias), article)
+
+    def find(self, target: str, source_path: str = "") -> tuple[Article | None, str]:
+        """The article a link points at, and its anchor; relative paths are taken from source_path."""
+        ref, _, anchor = target.partition("#")
+        if ref.startswith(INTERNAL_LINK_SCHEME):
+            return self.by_id.get(normalize_id(ref[len(INTERNAL_LINK_SCHEME):])), anchor
+        if not ref:  # "#heading": a heading in the same article
+            return self.by_path.get(source_path), anchor
+        if ref.startswith("/"):  # site-absolute, as docs sites write them: from the articles root
+            return self.by_path.get(posixpath.normpath(ref.lstrip("/"))), anchor
+        return self.by_path.get(posixpath.normpath(posixpath.join(posixpath.dirname(source_path), ref))), anchor
+
+    def url(self, target: str) -> str | None:
+        article, anchor = self.find(target)
+        if article is None:
+            return None
+        return article_url(article.id) + (f"#{anchor}" if anchor else "")
+
+
+def _render_all(articles: list[Article]) -> tuple[dict[str, RenderedBody], list[Problem]]:
+    index = _LinkIndex(articles)
+    problems: list[Problem] = []
+    rendered: dict[str, RenderedBody] = {}
+    for article in articles:
+        depth = nesting_depth(article.body)
+        if depth > MAX_NESTING:
+            problems.append(error(article.path, f"Markdown nested {depth} levels deep (limit {MAX_NESTING}); "
+                                                "flatten the lists or quotes", article.body_line))
+            continue
+        body = render_markdown(article.body, source_path=article.path, resolve_link=index.url)
+        rendered[article.id] = body
+        for stripped in sorted(set(body.stripped_html)):
+            problems.append(warning(article.path, f"raw HTML {stripped} will be removed when the page is shown",
+                                    article.body_line))
+    for article in articles:
+        body_lines = article.body.split("\n")
+        for link in rendered.get(article.id, RenderedBody("", (), (), ())).links:
+            target, anchor = index.find(link.target, article.path)
+            line = link.line or _find_line(body_lines, link.target)
+            file_line = article.body_line + line - 1 if line else article.body_line
+            if target is None:
+                problems.append(error(article.path, f"broken link to {link.target!r}: no such article", file_line))
+            elif anchor and target.id in rendered and anchor not in {h.anchor for h in rendered[target.id].toc} \
+                    and f'id="{anchor}"' not in rendered[target.id].html:
+                problems.append(error(article.path, f"broken link to {link.target!r}: "
+                                                    f"{target.path} has no heading #{anchor}", file_line))
+    return rendered, problems
+
+
+def _find_line(lines: list[str], needle: str) -> int | None:
+    for number, line in enumerate(lines, start=1):
+        if needle in line:
+            return number
+    return None

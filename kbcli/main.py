@@ -1,0 +1,92 @@
+"""`kb`: new, check, build, search, serve."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+
+import click
+
+from kb.config import Settings
+from kb.loader import LoadOptions, load_knowledge_base
+from kb.scaffold import new_article
+from kb.schema import ARTICLE_TYPES, LANGUAGES, normalize_id
+from kbcli.options import common_options, run_reporting_errors
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="kb")
+def cli() -> None:
+    """kb: the support team's knowledge base."""
+
+
+def load_options(settings: Settings, lenient: bool = False, render: bool = True) -> LoadOptions:
+    """LoadOptions from the settings."""
+    return LoadOptions(lenient=lenient, default_lang=settings.default_lang,
+                       max_bytes=settings.max_article_bytes, render=render)
+
+
+@cli.command()
+@common_options
+@click.option("--lenient", is_flag=True, help="Load foreign Markdown (other front-matter schemas); problems become warnings.")
+@click.option("--strict", is_flag=True, help="Fail on warnings too.")
+def check(settings: Settings, lenient: bool, strict: bool) -> None:
+    """Validate every article and the vocabulary; print path:line:col: problems."""
+
+    def run() -> int:
+        if not settings.articles_dir.is_dir():
+            click.echo(f"kb: error: articles folder {settings.articles_dir} does not exist", err=True)
+            return 2
+        kb = load_knowledge_base(settings.articles_dir, load_options(settings, lenient))
+        for problem in kb.problems:
+            click.echo(str(problem))
+        errors, warnings = len(kb.errors), len(kb.warnings)
+        click.echo(f"{len(kb.articles)} valid articles; {errors} error(s), {warnings} warning(s)", err=True)
+        return 1 if errors or (strict and warnings) else 0
+
+    run_reporting_errors(run)
+
+
+@cli.command()
+@common_options
+@click.argument("title")
+@click.option("--type", "article_type", type=click.Choice(ARTICLE_TYPES), default="problem", show_default=True)
+@click.option("--lang", type=click.Choice(LANGUAGES), default=None, help="Default: KB_DEFAULT_LANG.")
+@click.option("--category", default=None, help="Ticket category, e.g. network/vpn.")
+def new(settings: Settings, title: str, article_type: str, lang: str | None, category: str | None) -> None:
+    """Create a new article from the template for its type, with a fresh id."""
+
+    def run() -> int:
+        kb = load_knowledge_base(settings.articles_dir, load_options(settings, render=False))
+        if category and category not in kb.vocabulary.categories:
+            click.echo(f"kb: error: unknown category {category!r}; allowed: "
+                       f"{', '.join(sorted(kb.vocabulary.categories))}", err=True)
+            return 2
+        taken = {normalize_id(a.id) for a in kb.articles} | {
+            normalize_id(alias) for a in kb.articles for alias in a.aliases}
+        path = new_article(settings.articles_dir, title, article_type, lang or settings.default_lang,
+                           category, taken, dt.date.today())
+        click.echo(path)
+        return 0
+
+    run_reporting_errors(run)
+
+
+def _register_optional_commands() -> None:
+    """build, search and serve live above kb in the dependency chain."""
+    from kbcli.build_search import build, search
+    from kbcli.serve import serve
+
+    cli.add_command(build)
+    cli.add_command(search)
+    cli.add_command(serve)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    _register_optional_commands()
+    cli(prog_name="kb")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
