@@ -25,6 +25,11 @@ class YamlMapping:
     values: dict[str, Any] = field(default_factory=dict)
     lines: dict[str, tuple[int, int]] = field(default_factory=dict)
     value_nodes: dict[str, yaml.Node] = field(default_factory=dict)
+    line_offset: int = 0  # file lines before the YAML text
+
+    def item_line(self, key: str, index: int) -> int:
+        """File line of the index-th list item under `key` (or of the key's value)."""
+        return item_line(self.value_nodes.get(key), index, self.line_offset)
 
 
 def _line_col(mark: Any, line_offset: int) -> tuple[int, int]:
@@ -99,7 +104,7 @@ def parse_mapping(path: str, text: str, line_offset: int = 0, what: str = "front
                                   f"{'list' if isinstance(root, yaml.SequenceNode) else 'single value'}",
                             line, col)]
 
-    result = YamlMapping()
+    result = YamlMapping(line_offset=line_offset)
     loader = yaml.SafeLoader("")
     for key_node, value_node in root.value:
         line, col = _line_col(key_node.start_mark, line_offset)
