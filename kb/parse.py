@@ -40,8 +40,13 @@ def parse_article(source: SourceText, vocabulary: Vocabulary, options: ParseOpti
     mapping: YamlMapping | None = YamlMapping()
     if split.front_matter is None:
         if not problems and not options.lenient:
-            problems.append(error(source.path, "no front-matter: start the file with a `---` line, "
-                                               "then `id:` and `title:`, then `---`"))
+            first = next((n for n, line in enumerate(split.body.split("\n"), 1) if line.strip()), 1)
+            if split.body.split("\n")[first - 1].strip() == "---":
+                problems.append(error(source.path, "front-matter must start on line 1; "
+                                                   "remove what comes before the `---`", first))
+            else:
+                problems.append(error(source.path, "no front-matter: start the file with a `---` line, "
+                                                   "then `id:` and `title:`, then `---`"))
     else:
         mapping, found = parse_mapping(source.path, split.front_matter, split.front_matter_line - 1)
         problems.extend(found)

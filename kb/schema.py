@@ -65,9 +65,7 @@ def _choice(options: tuple[str, ...]) -> Callable[[Any], str]:
 
 def _article_id(value: Any) -> str:
     text = _string(value)
-    bad = INVISIBLE_CHARS.intersection(text)
-    if bad:
-        raise FieldError(f"contains invisible or bidi control character {_codepoints(bad)}")
+    _reject_invisible(text)
     if not ID_PATTERN.match(text):
         raise FieldError(
             f"{text!r} is not URL-safe: use letters, digits, '-', '_' or '.', "
@@ -80,11 +78,22 @@ def _id_list(value: Any) -> tuple[str, ...]:
     return tuple(_article_id(item) for item in _string_list(value))
 
 
-def _title(value: Any) -> str:
-    text = _string(value)
+def _alias_list(value: Any) -> tuple[str, ...]:
+    aliases = _string_list(value)
+    for alias in aliases:
+        _reject_invisible(alias)
+    return aliases
+
+
+def _reject_invisible(text: str) -> None:
     bad = INVISIBLE_CHARS.intersection(text)
     if bad:
         raise FieldError(f"contains invisible or bidi control character {_codepoints(bad)}")
+
+
+def _title(value: Any) -> str:
+    text = _string(value)
+    _reject_invisible(text)
     return text
 
 
@@ -166,7 +175,7 @@ FIELDS: tuple[Field, ...] = (
     Field("reviewed", _date, "Date of the last review, YYYY-MM-DD.", example="2026-03-01"),
     Field("review_every", _positive_int, "Days between reviews; with `reviewed` gives the "
           "review-due date.", example="180"),
-    Field("aliases", _string_list, "Old ids and old paths of this article; the site redirects "
+    Field("aliases", _alias_list, "Old ids and old paths of this article; the site redirects "
           "them here.", example="[vpn-809, network/old-vpn-page.md]"),
     Field("related", _id_list, "Ids of related articles.", example="[vpn-setup-windows]"),
 )

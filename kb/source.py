@@ -51,6 +51,8 @@ def read_source(file: Path, rel_path: str, max_bytes: int) -> tuple[SourceText |
         return None, [error(rel_path, f"cannot be read: {exc.strerror or exc}")]
     if not data.strip():
         return None, [error(rel_path, "file is empty; an article needs front-matter with id and title")]
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return None, [error(rel_path, "is saved as UTF-16; save the file as UTF-8")]
     if b"\x00" in data[:8192]:
         return None, [error(rel_path, "is a binary file, not Markdown text")]
     try:

@@ -15,6 +15,7 @@ import yaml
 from kb.errors import Problem, error
 
 STR_TAG = "tag:yaml.org,2002:str"
+TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 MAX_YAML_DEPTH = 20
 
 
@@ -125,7 +126,11 @@ def parse_mapping(path: str, text: str, line_offset: int = 0, what: str = "front
             value = loader.construct_object(value_node, deep=True)
         except (yaml.YAMLError, ValueError, TypeError, OverflowError) as exc:
             vline, vcol = _line_col(value_node.start_mark, line_offset)
-            problems.append(error(path, f"{key}: value cannot be read ({exc})", vline, vcol))
+            if value_node.tag == TIMESTAMP_TAG:
+                reason = f"{value_node.value!r} is not a real calendar date ({exc})"
+            else:
+                reason = f"value cannot be read ({exc})"
+            problems.append(error(path, f"{key}: {reason}", vline, vcol))
             continue
         result.values[key] = value
         result.lines[key] = (line, col)

@@ -253,3 +253,23 @@ def test_check_on_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
     code, _, err = run_check(tmp_path / "nowhere")
     assert code == 2
     assert "does not exist" in err
+
+
+@pytest.mark.parametrize(
+    ("raw", "line", "needle"),
+    [
+        ("\n\n---\nid: a\ntitle: A\n---\nbody\n", 3, "front-matter must start on line 1"),
+        ("---\nid: a\ntitle: A\nreviewed: 2026-13-01\n---\n", 4, "'2026-13-01' is not a real calendar date"),
+        ("---\nid: a\ntitle: A\naliases: [\"old\u200d\"]\n---\n", 4, "U+200D ZERO WIDTH JOINER"),
+    ],
+)
+def test_more_faults_at_their_lines(articles_dir: Path, write_article: ArticleWriter, raw: str, line: int,
+                                    needle: str) -> None:
+    (articles_dir / "en" / "bad.md").write_text(raw, encoding="utf-8")
+    found = errors_for(load(articles_dir), "en/bad.md")
+    assert any(f"en/bad.md:{line}:" in p and needle in p for p in found), found
+
+
+def test_utf16_file_is_named_as_such(articles_dir: Path) -> None:
+    (articles_dir / "en" / "utf16.md").write_bytes("---\nid: a\ntitle: A\n---\n".encode("utf-16"))
+    assert any("UTF-16" in p for p in errors_for(load(articles_dir), "en/utf16.md"))
