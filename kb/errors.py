@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 
 class KbError(Exception):
@@ -22,7 +22,7 @@ class VocabularyError(KbError):
     """The vocabulary under articles/_kb/ is broken, so nothing can be checked against it."""
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     ERROR = "error"
     WARNING = "warning"
 

@@ -7,6 +7,7 @@ import re
 import secrets
 import unicodedata
 from pathlib import Path
+from typing import Any
 
 import frontmatter
 
@@ -52,7 +53,7 @@ def new_article(articles_dir: Path, title: str, article_type: str, lang: str,
     if not title.strip():
         raise KbError("the title must not be empty")
     article_id = fresh_id(title, taken_ids)
-    metadata: dict[str, object] = {
+    metadata: dict[str, Any] = {
         "id": article_id,
         "title": title.strip(),
         "type": article_type,

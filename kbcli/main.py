@@ -28,7 +28,8 @@ def load_options(settings: Settings, lenient: bool = False, render: bool = True)
 
 @cli.command()
 @common_options
-@click.option("--lenient", is_flag=True, help="Load foreign Markdown (other front-matter schemas); problems become warnings.")
+@click.option("--lenient", is_flag=True,
+              help="Load foreign Markdown (other front-matter schemas); problems become warnings.")
 @click.option("--strict", is_flag=True, help="Fail on warnings too.")
 def check(settings: Settings, lenient: bool, strict: bool) -> None:
     """Validate every article and the vocabulary; print path:line:col: problems."""

@@ -45,7 +45,8 @@ def test_bom_front_matter_is_read_and_bad_yaml_is_a_warning() -> None:
 
 
 def test_language_is_detected_from_the_text(tmp_path: Path) -> None:
-    (tmp_path / "zh.md").write_text("---\ntitle: 备份\n---\n使用 BR 工具备份 TiDB 集群数据到 S3 存储。\n", encoding="utf-8")
+    chinese = "---\ntitle: 备份\n---\n使用 BR 工具备份 TiDB 集群数据到 S3 存储。\n"
+    (tmp_path / "zh.md").write_text(chinese, encoding="utf-8")
     (tmp_path / "en.md").write_text("---\ntitle: Notes\n---\nThese release notes are in English.\n", encoding="utf-8")
     kb = load_knowledge_base(tmp_path, LoadOptions(lenient=True, git_history=False))
     assert {a.id: a.lang for a in kb.articles} == {"zh": "zh", "en": "en"}
