@@ -1,0 +1,137 @@
+"""`kb build` and `kb search`: thin wrappers around search.build_index and SearchService."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+from collections.abc import Callable
+
+import click
+
+from kb.config import Settings
+from kb.errors import KbError
+from kbcli.options import common_options, run_reporting_errors
+from search.build import BuildReport, build_index
+from search.errors import BuildError
+from search.results import SearchRequest, SearchResult
+from search.service import SearchService
+
+log = logging.getLogger(__name__)
+
+_MARK = re.compile(r"</?mark>")
+
+
+def _progress(enabled: bool) -> tuple[Callable[[int, int], None], Callable[[], None]]:
+    """A progress bar on a terminal, a log line every 10% otherwise."""
+    state: dict[str, object] = {}
+    if enabled:
+        def update(done: int, total: int) -> None:
+            bar = state.get("bar")
+            if bar is None:
+                bar = click.progressbar(length=total, label="indexing", file=sys.stderr)
+                bar.__enter__()
+                state["bar"] = bar
+            bar.update(1)  # type: ignore[attr-defined]
+
+        def finish() -> None:
+            bar = state.get("bar")
+            if bar is not None:
+                bar.__exit__(None, None, None)  # type: ignore[attr-defined]
+        return update, finish
+
+    def log_update(done: int, total: int) -> None:
+        step = max(1, total // 10)
+        if done % step == 0 or done == total:
+            log.info("indexed %d/%d articles", done, total)
+
+    return log_update, lambda: None
+
+
+def run_build(settings: Settings, full: bool = False, lenient: bool = False, strict: bool = False,
+              quiet: bool = False) -> int:
+    """Build the index, print problems and a summary; the exit code (what `kb build` and build.py run)."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    update, finish = _progress(sys.stderr.isatty() and not quiet)
+    try:
+        report: BuildReport = build_index(settings, full=full, lenient=lenient, strict=strict, progress=update)
+    except BuildError as exc:
+        finish()
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        raise
+    finish()
+    for problem in report.problems:
+        click.echo(str(problem), err=True)
+    where = report.build_dir.name if report.build_dir else "live build kept"
+    click.echo(f"{report.mode} build: {report.articles} articles ({report.added} added, {report.changed} changed, "
+               f"{report.removed} removed, {report.skipped_drafts} drafts left out); {len(report.errors)} article(s) "
+               f"with errors left out; load {report.load_seconds:.1f}s, index {report.index_seconds:.1f}s; "
+               f"{where}", err=True)
+    return 0
+
+
+@click.command()
+@common_options
+@click.option("--full", is_flag=True, help="Rebuild everything instead of only changed articles.")
+@click.option("--lenient", is_flag=True, help="Load foreign Markdown (other front-matter schemas).")
+@click.option("--strict", is_flag=True, help="Fail on any error or warning instead of leaving articles out.")
+def build(settings: Settings, full: bool, lenient: bool, strict: bool) -> None:
+    """Build the search index and swap it in atomically."""
+    run_reporting_errors(lambda: run_build(settings, full=full, lenient=lenient, strict=strict))
+
+
+def _print_result(result: SearchResult) -> None:
+    click.echo(f"{result.total} result(s) in {result.took_ms:.1f} ms" +
+               (f"; did you mean: {result.did_you_mean}" if result.did_you_mean else ""))
+    first = (result.page - 1) * result.limit
+    for number, hit in enumerate(result.hits, start=first + 1):
+        click.echo(f"{number:3}. {hit.title}  [{hit.id}] {hit.state} {hit.lang}")
+        click.echo(f"     {hit.path}")
+        text = _MARK.sub("", hit.snippet)
+        if text:
+            click.echo(f"     {click.unstyle(text)[:200]}")
+
+
+@click.command()
+@common_options
+@click.argument("query", required=False, default="")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--limit", type=click.IntRange(1, 100), default=10, show_default=True)
+@click.option("--page", type=click.IntRange(1), default=1, show_default=True)
+@click.option("--category", multiple=True, help="Only this ticket category (and its subcategories).")
+@click.option("--tag", multiple=True)
+@click.option("--product", multiple=True)
+@click.option("--type", "type_", multiple=True)
+@click.option("--lang", multiple=True)
+@click.option("--state", multiple=True, help="validated, unverified or archived (archived is hidden otherwise).")
+@click.option("--batch", is_flag=True, help="Read one query per line from stdin; write one JSON result per line.")
+def search(settings: Settings, query: str, as_json: bool, limit: int, page: int, category: tuple[str, ...],
+           tag: tuple[str, ...], product: tuple[str, ...], type_: tuple[str, ...], lang: tuple[str, ...],
+           state: tuple[str, ...], batch: bool) -> None:
+    """Search the index: words, "phrases", -exclusions, prefix*, field:value filters."""
+    filters = {k: list(v) for k, v in (("category", category), ("tag", tag), ("product", product),
+                                       ("type", type_), ("lang", lang), ("state", state)) if v}
+
+    def run() -> int:
+        service = SearchService(settings.index_dir)
+        if batch:
+            for line in sys.stdin:
+                text = line.rstrip("\n")
+                try:
+                    result = service.search(SearchRequest(text, filters=filters, limit=limit, page=page))
+                    out = result.to_json()
+                except KbError as exc:
+                    out = {"query": text, "error": str(exc)}
+                click.echo(json.dumps(out, ensure_ascii=False))
+            return 0
+        result = service.search(SearchRequest(query, filters=filters, limit=limit, page=page))
+        if as_json:
+            click.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
+        else:
+            _print_result(result)
+        return 0
+
+    run_reporting_errors(run)

@@ -1,0 +1,331 @@
+"""Index builds: into a fresh directory, swapped in whole by replacing the `current` symlink.
+
+Layout of the index folder:
+
+    build.lock            held (flock) by the one running build
+    current -> builds/X   the live build; replaced atomically with os.replace
+    builds/X/             a Whoosh index plus manifest.json and hashes.json
+    boosts.json           optional usage signal: article id -> score multiplier
+
+A failed or killed build leaves only an unreferenced folder under builds/, which
+the next build removes; readers never see a half-written index.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import errno
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from whoosh import index as whoosh_index
+
+from kb.config import Settings
+from kb.errors import KbError, Problem
+from kb.loader import KnowledgeBase, LoadOptions, load_knowledge_base
+from search.errors import BuildError, BuildLockedError
+from search.schema import SCHEMA_VERSION, article_document, document_hash, make_schema
+
+log = logging.getLogger(__name__)
+
+CURRENT = "current"
+BUILDS = "builds"
+LOCK_FILE = "build.lock"
+MANIFEST = "manifest.json"
+HASHES = "hashes.json"
+BOOSTS = "boosts.json"
+KEEP_BUILDS = 3  # the live build and two before it, for readers still finishing a request
+WRITER_MEMORY_MB = 256
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class BuildReport:
+    """What a build did."""
+
+    build_dir: Path | None  # None when nothing changed and no new build was made
+    mode: str  # "full", "incremental" or "unchanged"
+    articles: int
+    added: int = 0
+    changed: int = 0
+    removed: int = 0
+    skipped_drafts: int = 0
+    load_seconds: float = 0.0
+    index_seconds: float = 0.0
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.is_error]
+
+
+def kb_version() -> str:
+    try:
+        return version("kb")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def current_build(index_dir: Path) -> Path | None:
+    """The live build folder, or None if there is none yet."""
+    link = index_dir / CURRENT
+    try:
+        target = os.readlink(link)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        if exc.errno == errno.EINVAL:
+            raise BuildError(f"{link} is not a symlink; move it away and run `kb build --full`") from None
+        raise
+    path = index_dir / target
+    return path if path.is_dir() else None
+
+
+@contextlib.contextmanager
+def build_lock(index_dir: Path) -> Iterator[None]:
+    """Hold the index folder's build lock; the kernel releases it if the process dies."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with open(index_dir / LOCK_FILE, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise BuildLockedError(f"another build of {index_dir} is running; try again when it finishes") from None
+        try:
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"{os.getpid()}\n")
+            handle.flush()
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def git_commit(articles_dir: Path) -> str | None:
+    """HEAD of the articles' git repository, if it is one."""
+    try:
+        out = subprocess.run(["git", "-C", str(articles_dir), "rev-parse", "HEAD"], capture_output=True,
+                             text=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def _user_dict_hash(lines: list[str]) -> str:
+    return hashlib.sha1("\n".join(lines).encode("utf-8")).hexdigest()
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _swap_current(index_dir: Path, build_dir: Path) -> None:
+    """Point `current` at build_dir in one atomic rename."""
+    tmp = index_dir / f".current.{os.getpid()}"
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    os.symlink(os.path.relpath(build_dir, index_dir), tmp)
+    os.replace(tmp, index_dir / CURRENT)
+    _fsync_dir(index_dir)
+
+
+def _clone_build(source: Path, target: Path) -> None:
+    """Copy a build for an incremental update: Whoosh segment files are never rewritten,
+    so they are hard-linked; the table of contents and our JSON files are copied."""
+    target.mkdir(parents=True)
+    for entry in source.iterdir():
+        if "LOCK" in entry.name:
+            continue
+        if entry.suffix in (".toc", ".json") or entry.name.startswith("_MAIN"):
+            shutil.copy2(entry, target / entry.name)
+            continue
+        try:
+            os.link(entry, target / entry.name)
+        except OSError:
+            shutil.copy2(entry, target / entry.name)
+
+
+def _clean_old_builds(index_dir: Path, keep: Path) -> None:
+    """Remove unreferenced builds (failed ones included), keeping the newest few."""
+    builds = index_dir / BUILDS
+    if not builds.is_dir():
+        return
+    complete = sorted((d for d in builds.iterdir() if d.is_dir() and (d / MANIFEST).is_file()),
+                      key=lambda d: d.name, reverse=True)
+    keep_set = {keep.resolve(), *(d.resolve() for d in complete[:KEEP_BUILDS])}
+    for folder in builds.iterdir():
+        if folder.resolve() not in keep_set:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _new_build_dir(index_dir: Path) -> Path:
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
+    return index_dir / BUILDS / f"{stamp}-{os.getpid()}"
+
+
+def _check_loadable(kb: KnowledgeBase, strict: bool) -> None:
+    vocabulary_errors = [p for p in kb.errors if p.path.startswith("_kb/")]
+    if vocabulary_errors:
+        raise BuildError(f"the vocabulary is broken ({len(vocabulary_errors)} error(s) under _kb/); "
+                         "fix them (see `kb check`) and build again", kb.problems)
+    if not kb.articles:
+        raise BuildError(f"no valid articles under {kb.root}; nothing to index", kb.problems)
+    if strict and kb.problems:
+        raise BuildError(f"--strict: {len(kb.errors)} error(s) and {len(kb.warnings)} warning(s); "
+                         "fix them or build without --strict", kb.problems)
+
+
+def build_index(
+    settings: Settings,
+    *,
+    full: bool = False,
+    lenient: bool = False,
+    strict: bool = False,
+    progress: Progress | None = None,
+) -> BuildReport:
+    """Load the articles and build the index: incrementally when the live build allows it."""
+    index_dir = settings.index_dir
+    if not settings.articles_dir.is_dir():
+        raise BuildError(f"articles folder {settings.articles_dir} does not exist")
+    with build_lock(index_dir):
+        started = time.perf_counter()
+        kb = load_knowledge_base(settings.articles_dir, LoadOptions(
+            lenient=lenient, default_lang=settings.default_lang, max_bytes=settings.max_article_bytes, render=True))
+        load_seconds = time.perf_counter() - started
+        _check_loadable(kb, strict)
+        report = index_knowledge_base(kb, index_dir, full=full, progress=progress)
+        report.load_seconds = load_seconds
+        return report
+
+
+def index_knowledge_base(kb: KnowledgeBase, index_dir: Path, *, full: bool = False,
+                         progress: Progress | None = None) -> BuildReport:
+    """Index a loaded knowledge base into a new build and swap it in (the caller holds the lock)."""
+    started = time.perf_counter()
+    documents: dict[str, dict[str, Any]] = {}
+    drafts = 0
+    for article in kb.articles:
+        if article.state == "draft":
+            drafts += 1
+            continue
+        documents[article.id] = article_document(article, kb.rendered.get(article.id), kb.vocabulary)
+    hashes = {doc_id: document_hash(doc) for doc_id, doc in documents.items()}
+    user_dict = list(kb.vocabulary.user_dict_lines)
+    settings_key = {"schema_version": SCHEMA_VERSION, "user_dict": _user_dict_hash(user_dict)}
+
+    live = current_build(index_dir)
+    old_hashes = _reusable_hashes(live, settings_key) if live and not full else None
+    build_dir = _new_build_dir(index_dir)
+    try:
+        if old_hashes is None:
+            mode = "full"
+            added, changed, removed = set(documents), set(), set()
+            build_dir.mkdir(parents=True)
+            ix = whoosh_index.create_in(str(build_dir), make_schema(user_dict))
+        else:
+            removed = set(old_hashes) - set(hashes)
+            added = set(hashes) - set(old_hashes)
+            changed = {i for i in set(hashes) & set(old_hashes) if hashes[i] != old_hashes[i]}
+            if not (removed or added or changed) and live is not None:
+                return BuildReport(None, "unchanged", len(documents), skipped_drafts=drafts, problems=kb.problems,
+                                   index_seconds=time.perf_counter() - started)
+            mode = "incremental"
+            assert live is not None
+            _clone_build(live, build_dir)
+            ix = whoosh_index.open_dir(str(build_dir))
+        to_add = sorted(added | changed)
+        writer = ix.writer(limitmb=WRITER_MEMORY_MB) if mode == "full" else ix.writer()
+        try:
+            for doc_id in sorted(removed | changed):
+                writer.delete_by_term("id", doc_id)
+            for done, doc_id in enumerate(to_add, start=1):
+                writer.add_document(**documents[doc_id])
+                if progress:
+                    progress(done, len(to_add))
+        except BaseException:
+            writer.cancel()
+            raise
+        writer.commit()
+        ix.close()
+        with open(build_dir / HASHES, "w", encoding="utf-8") as handle:
+            json.dump(hashes, handle)
+        _write_manifest(build_dir, kb, settings_key, mode, len(documents), seconds=time.perf_counter() - started)
+        _swap_current(index_dir, build_dir)
+    except BaseException as exc:
+        shutil.rmtree(build_dir, ignore_errors=True)
+        if isinstance(exc, KbError | KeyboardInterrupt | SystemExit):
+            raise
+        if isinstance(exc, OSError | RuntimeError | ValueError):
+            raise BuildError(f"build failed, the live index is unchanged: {type(exc).__name__}: {exc}") from exc
+        raise
+    _clean_old_builds(index_dir, build_dir)
+    log.info("%s build: %d articles (%d added, %d changed, %d removed) in %.1fs", mode, len(documents),
+             len(added), len(changed), len(removed), time.perf_counter() - started)
+    return BuildReport(build_dir, mode, len(documents), len(added), len(changed), len(removed), drafts,
+                       index_seconds=time.perf_counter() - started, problems=kb.problems)
+
+
+def _reusable_hashes(live: Path, settings_key: dict[str, Any]) -> dict[str, str] | None:
+    """The live build's content hashes, if it was built with the same schema and dictionary."""
+    try:
+        manifest = json.loads((live / MANIFEST).read_text(encoding="utf-8"))
+        if any(manifest.get(key) != value for key, value in settings_key.items()):
+            return None
+        hashes = json.loads((live / HASHES).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return hashes if isinstance(hashes, dict) else None
+
+
+def _write_manifest(build_dir: Path, kb: KnowledgeBase, settings_key: dict[str, Any], mode: str, count: int,
+                    seconds: float = 0.0) -> None:
+    """manifest.json: what the site shows about the build (written last: it marks the build complete)."""
+    path = build_dir / MANIFEST
+    manifest = {
+        "kb_version": kb_version(),
+        **settings_key,
+        "built_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "build_seconds": round(seconds, 3),
+        "mode": mode,
+        "git_commit": git_commit(kb.root),
+        "articles": count,
+        "errors": [str(p) for p in kb.errors],
+        "warnings": len(kb.warnings),
+        "synonyms": [list(group) for group in kb.vocabulary.synonyms],
+        "labels": {
+            "category": {slug: {"zh": label.zh, "en": label.en} for slug, label in kb.vocabulary.categories.items()},
+            "tag": {slug: {"zh": label.zh, "en": label.en} for slug, label in kb.vocabulary.tags.items()},
+            "product": {pid: {"zh": p.name, "en": p.name} for pid, p in kb.vocabulary.products.items()},
+        },
+    }
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def read_manifest(index_dir: Path) -> dict[str, Any] | None:
+    """The live build's manifest, or None if there is no build."""
+    live = current_build(index_dir)
+    if live is None:
+        return None
+    try:
+        data = json.loads((live / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
