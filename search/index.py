@@ -58,9 +58,11 @@ class Snapshot:
         with self.lock:
             if self._corrector is None:
                 reader = self.searcher.reader()
+                # In a small knowledge base a word seen once is still a word; in a big one it is often a typo.
+                min_frequency = 1 if reader.doc_count() < 1000 else 2
                 self._corrector = SpellingCorrector(
-                    (term.decode("utf-8") if isinstance(term, bytes) else term, info.doc_frequency())
-                    for term, info in reader.iter_field("spell"))
+                    ((term.decode("utf-8") if isinstance(term, bytes) else term, info.doc_frequency())
+                     for term, info in reader.iter_field("spell")), min_frequency)
             return self._corrector
 
     def factor(self, docnum: int) -> float:

@@ -127,8 +127,9 @@ def label_text(article: Article, vocabulary: Vocabulary) -> str:
 
 def article_document(article: Article, rendered: RenderedBody | None, vocabulary: Vocabulary) -> dict[str, Any]:
     """The fields the index stores for one article (everything as plain strings)."""
-    toc = [{"level": getattr(h, "level", 2), "text": getattr(h, "text", ""), "anchor": getattr(h, "anchor", "")}
-           for h in rendered.toc] if rendered else []
+    toc: list[dict[str, Any]] = [
+        {"level": getattr(h, "level", 2), "text": str(getattr(h, "text", "")), "anchor": getattr(h, "anchor", "")}
+        for h in rendered.toc] if rendered else []
     meta = {
         "path": article.path,
         "title": article.title,
@@ -149,7 +150,7 @@ def article_document(article: Article, rendered: RenderedBody | None, vocabulary
         "toc": toc,
     }
     body = plain_text(article.body)
-    heading_text = "\n".join(h["text"] for h in toc) if toc else "\n".join(headings(article.body))
+    heading_text = "\n".join(str(h["text"]) for h in toc) if toc else "\n".join(headings(article.body))
     labels = label_text(article, vocabulary)
     return {
         "id": article.id,
