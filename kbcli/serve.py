@@ -1,0 +1,56 @@
+"""`kb serve`: build the index if there is none, then serve the site (werkzeug; gunicorn in production)."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import sys
+
+import click
+
+from kb.config import Settings
+from kbcli.build_search import run_build
+from kbcli.options import common_options, run_reporting_errors
+from search.build import current_build
+from web.app import create_app
+from web.settings import SETTINGS_KEY
+
+
+def serve_settings(settings: Settings, host: str | None, port: int | None) -> Settings:
+    """The settings with --host/--port applied (flags override KB_HOST/KB_PORT)."""
+    changes = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
+    return dataclasses.replace(settings, **changes)
+
+
+def ensure_index(settings: Settings) -> int:
+    """Build the index when there is no live build yet; the build's exit code (0 if one exists)."""
+    if current_build(settings.index_dir) is not None:
+        return 0
+    click.echo(f"kb: no index in {settings.index_dir} yet; building it from {settings.articles_dir}", err=True)
+    return run_build(settings)
+
+
+@click.command()
+@common_options
+@click.option("--host", default=None, help="Address to listen on [KB_HOST, default: 127.0.0.1].")
+@click.option("--port", type=click.IntRange(0, 65535), default=None, help="Port [KB_PORT, default: 8080].")
+def serve(settings: Settings, host: str | None, port: int | None) -> None:
+    """Serve the site (building the index first if there is none).
+
+    For production run several workers under gunicorn instead:
+    gunicorn -w 4 -b 0.0.0.0:8080 'web.app:create_app()'
+    """
+
+    def run() -> int:
+        if not logging.getLogger().handlers:
+            logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+        effective = serve_settings(settings, host, port)
+        code = ensure_index(effective)
+        if code:
+            return code
+        app = create_app({SETTINGS_KEY: effective})
+        click.echo(f"kb: serving {effective.articles_dir} on http://{effective.host}:{effective.port}/", err=True)
+        app.run(host=effective.host, port=effective.port, debug=False, use_reloader=False, threaded=True)
+        return 0
+
+    run_reporting_errors(run)

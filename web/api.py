@@ -1,0 +1,109 @@
+"""The JSON API: search (the same JSON as `kb search --json`), articles, categories, suggest, OpenAPI."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, abort, jsonify, redirect, request, url_for
+from werkzeug.wrappers import Response as BaseResponse
+
+from web.catalog import ArticleMeta, get_catalog, get_snapshot
+from web.openapi import openapi_document
+from web.search_pages import read_filters, read_int
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+MAX_LIMIT = 100
+MAX_TICKET_CHARS = 20_000
+
+
+def article_json(article: ArticleMeta) -> dict[str, Any]:
+    """An article's metadata as JSON."""
+    return {
+        "id": article.id,
+        "title": article.title,
+        "path": article.path,
+        "url": url_for("articles.show", article_id=article.id, _external=True),
+        "lang": article.lang,
+        "type": article.type,
+        "state": article.state,
+        "summary": article.summary,
+        "categories": list(article.categories),
+        "tags": list(article.tags),
+        "products": list(article.products),
+        "errors": list(article.errors),
+        "owner": article.owner,
+        "translation_of": article.translation_of,
+        "reviewed": article.reviewed.isoformat() if article.reviewed else None,
+        "review_due": article.review_due.isoformat() if article.review_due else None,
+        "updated": article.updated.isoformat() if article.updated else None,
+        "updated_by": article.updated_by or None,
+        "aliases": list(article.aliases),
+        "related": list(article.related),
+        "toc": [{"level": h.level, "text": h.title, "anchor": h.anchor} for h in article.toc],
+    }
+
+
+@bp.get("/search")
+def search() -> Response:
+    """Search: q, limit, page and the filters; the JSON of `kb search --json`."""
+    args = request.args
+    query = args.get("q", "").strip()
+    limit = read_int(args, "limit", 10, 1, MAX_LIMIT)
+    page = read_int(args, "page", 1, 1, 1000)
+    result = get_catalog().search(query, read_filters(args), page=page, limit=limit)
+    return jsonify(result.to_json())
+
+
+@bp.get("/articles/<path:article_id>")
+def article(article_id: str) -> BaseResponse:
+    """An article's metadata and rendered HTML; an alias answers 301 to the current id."""
+    snap = get_snapshot()
+    found = snap.by_id.get(article_id)
+    if found is None:
+        target = snap.resolve(article_id)
+        if target is None:
+            abort(404, description=f"no article has id {article_id!r}")
+        return redirect(url_for("api.article", article_id=target), code=301)
+    html = get_catalog().article_html(found.id) or ""
+    return jsonify({**article_json(found), "html": html})
+
+
+@bp.get("/categories")
+def categories() -> Response:
+    """Ticket categories with their names in both languages and article counts."""
+    snap = get_snapshot()
+    return jsonify({"categories": [
+        {"slug": label.slug, "parent": label.parent, "zh": label.zh, "en": label.en, "count": count,
+         "url": url_for("browse.category", slug=label.slug, _external=True)}
+        for label, count, _depth in snap.category_tree()]})
+
+
+@bp.route("/suggest", methods=["GET", "POST"])
+def suggest() -> Response:
+    """A ticket's subject and description in, the best articles out (optionally within a category)."""
+    if request.method == "POST":
+        data = request.get_json(silent=True)
+        if not isinstance(data, dict):
+            abort(400, description="send a JSON object: {\"subject\": ..., \"description\": ..., \"category\": ...}")
+        fields = {k: data.get(k) for k in ("subject", "description", "category", "limit")}
+    else:
+        fields = {k: request.args.get(k) for k in ("subject", "description", "category", "limit")}
+    subject = fields["subject"] if isinstance(fields["subject"], str) else ""
+    description = fields["description"] if isinstance(fields["description"], str) else ""
+    category = fields["category"] if isinstance(fields["category"], str) and fields["category"] else None
+    try:
+        limit = max(1, min(MAX_LIMIT, int(fields["limit"] or 5)))
+    except (TypeError, ValueError):
+        limit = 5
+    if not (subject.strip() or description.strip()):
+        abort(400, description="give a ticket subject or description")
+    if len(subject) + len(description) > MAX_TICKET_CHARS:
+        abort(400, description=f"subject and description together must be under {MAX_TICKET_CHARS} characters")
+    hits = get_catalog().suggest(subject, description, category, limit)
+    return jsonify({"subject": subject, "category": category, "hits": hits})
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    """The OpenAPI 3.1 description of this API."""
+    return jsonify(openapi_document(request.host_url.rstrip("/")))

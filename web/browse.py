@@ -1,0 +1,51 @@
+"""Browsing by ticket category, tag and product."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, render_template
+
+from web.catalog import get_snapshot
+
+bp = Blueprint("browse", __name__)
+
+
+@bp.get("/categories")
+def categories() -> str:
+    """Every ticket category with its article count."""
+    return render_template("browse/categories.html", category_tree=get_snapshot().category_tree())
+
+
+@bp.get("/categories/<path:slug>")
+def category(slug: str) -> str:
+    """A ticket category: its subcategories and its solutions, best first."""
+    snap = get_snapshot()
+    label = snap.vocabulary.categories.get(slug)
+    if label is None:
+        abort(404)
+    parts = slug.split("/")
+    parents = [snap.vocabulary.categories["/".join(parts[:n])] for n in range(1, len(parts))
+               if "/".join(parts[:n]) in snap.vocabulary.categories]
+    children = [(child, snap.category_counts.get(child.slug, 0))
+                for child in snap.vocabulary.categories.values() if child.parent == slug]
+    return render_template("browse/category.html", label=label, parents=parents, children=children,
+                           items=snap.in_category(slug))
+
+
+@bp.get("/tags/<slug>")
+def tag(slug: str) -> str:
+    """Articles with a tag."""
+    snap = get_snapshot()
+    label = snap.vocabulary.tags.get(slug)
+    if label is None:
+        abort(404)
+    return render_template("browse/tag.html", label=label, items=snap.with_tag(slug))
+
+
+@bp.get("/products/<product_id>")
+def product(product_id: str) -> str:
+    """Articles about a product."""
+    snap = get_snapshot()
+    known = snap.vocabulary.products.get(product_id)
+    if known is None:
+        abort(404)
+    return render_template("browse/product.html", product=known, items=snap.about_product(product_id))

@@ -1,0 +1,311 @@
+"""What the site reads from the built index, through one accessor (`get_catalog`).
+
+The search package owns the index; this module adapts its answers into what pages need:
+article metadata for listings (kept per index generation, so a newly swapped index is
+picked up without a restart), aliases, translations, and category counts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from flask import Flask, current_app
+
+from kb.config import Settings
+from kb.schema import normalize_id
+from kb.vocabulary import Label, Vocabulary, load_vocabulary
+from search import ArticleView, IndexMissingError, SearchRequest, SearchResult, SearchService
+from web.settings import SETTINGS_KEY, get_settings
+
+EXTENSION_KEY = "kb_catalog"
+FILTERS = ("category", "tag", "product", "type", "lang", "state")
+
+
+def _date(value: Any) -> dt.date | None:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str) and value:
+        try:
+            return dt.date.fromisoformat(value[:10])
+        except ValueError:
+            return None
+    return None
+
+
+def _datetime(value: Any) -> dt.datetime | None:
+    if isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, str) and value:
+        try:
+            return dt.datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    if isinstance(value, list | tuple):
+        return tuple(str(v) for v in value)
+    return ()
+
+
+@dataclass(frozen=True)
+class Heading:
+    """One table-of-contents entry."""
+
+    level: int
+    title: str
+    anchor: str
+
+
+@dataclass(frozen=True)
+class ArticleMeta:
+    """An article's stored metadata: everything a listing or the metadata panel shows."""
+
+    id: str
+    title: str
+    path: str
+    lang: str
+    summary: str = ""
+    type: str = "problem"
+    state: str = "unverified"
+    categories: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    products: tuple[str, ...] = ()
+    errors: tuple[str, ...] = ()
+    translation_of: str | None = None
+    owner: str = ""
+    reviewed: dt.date | None = None
+    review_due: dt.date | None = None
+    aliases: tuple[str, ...] = ()
+    related: tuple[str, ...] = ()
+    updated: dt.datetime | None = None
+    updated_by: str = ""
+    toc: tuple[Heading, ...] = ()
+
+    @classmethod
+    def from_stored(cls, article_id: str, meta: Mapping[str, Any]) -> ArticleMeta:
+        """From the `meta` mapping the index stores for an article."""
+        toc = tuple(Heading(int(h.get("level", 2)), str(h.get("text", "")), str(h.get("anchor", "")))
+                    for h in meta.get("toc") or () if isinstance(h, Mapping) and h.get("anchor"))
+        return cls(
+            id=article_id,
+            title=str(meta.get("title") or article_id),
+            path=str(meta.get("path") or ""),
+            lang=str(meta.get("lang") or "en"),
+            summary=str(meta.get("summary") or ""),
+            type=str(meta.get("type") or "problem"),
+            state=str(meta.get("state") or "unverified"),
+            categories=_strings(meta.get("categories")),
+            tags=_strings(meta.get("tags")),
+            products=_strings(meta.get("products")),
+            errors=_strings(meta.get("errors")),
+            translation_of=meta.get("translation_of") or None,
+            owner=str(meta.get("owner") or ""),
+            reviewed=_date(meta.get("reviewed")),
+            review_due=_date(meta.get("review_due")),
+            aliases=_strings(meta.get("aliases")),
+            related=_strings(meta.get("related")),
+            updated=_datetime(meta.get("updated")),
+            updated_by=str(meta.get("updated_by") or ""),
+            toc=toc,
+        )
+
+    @classmethod
+    def from_view(cls, view: ArticleView) -> ArticleMeta:
+        """From the search package's view of a stored article."""
+        meta = {f.name: getattr(view, f.name) for f in fields(view)}
+        return cls.from_stored(view.id, meta)
+
+    def is_review_overdue(self, today: dt.date | None = None) -> bool:
+        """True when the review-due date has passed."""
+        return self.review_due is not None and self.review_due < (today or dt.date.today())
+
+    @property
+    def updated_iso(self) -> str:
+        """The last change as an RFC 3339 timestamp (for Atom)."""
+        when = self.updated or dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=dt.UTC)
+        return when.isoformat()
+
+
+@dataclass(frozen=True)
+class ArticlePage:
+    """An article ready to show: metadata and the rendered, sanitized body."""
+
+    meta: ArticleMeta
+    html: str
+
+
+@dataclass
+class Snapshot:
+    """Metadata of every visible article in one index generation, with lookups built once."""
+
+    articles: list[ArticleMeta]
+    vocabulary: Vocabulary
+    built: dt.datetime | None = None
+    by_id: dict[str, ArticleMeta] = field(default_factory=dict)
+    keys: dict[str, str] = field(default_factory=dict)  # normalized id or alias -> id
+    translations: dict[str, str] = field(default_factory=dict)
+    category_counts: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.articles = [a for a in self.articles if a.state != "draft"]
+        self.by_id = {a.id: a for a in self.articles}
+        for a in self.articles:
+            self.keys.setdefault(normalize_id(a.id), a.id)
+        for a in self.articles:
+            for alias in a.aliases:
+                self.keys.setdefault(normalize_id(alias), a.id)
+                self.keys.setdefault(normalize_id(alias.removesuffix(".md")), a.id)
+            self.keys.setdefault(normalize_id(a.path), a.id)
+        for a in self.articles:
+            if a.translation_of and a.translation_of in self.by_id:
+                self.translations.setdefault(a.id, a.translation_of)
+                self.translations.setdefault(a.translation_of, a.id)
+        counts: dict[str, int] = defaultdict(int)
+        for a in self.articles:
+            if a.state == "archived":
+                continue
+            for slug in {part for c in a.categories for part in _with_ancestors(c)}:
+                counts[slug] += 1
+        self.category_counts = dict(counts)
+
+    def resolve(self, key: str) -> str | None:
+        """The current id for an id in another case, an alias or an old path."""
+        return self.keys.get(normalize_id(key.strip("/")))
+
+    def translation(self, article: ArticleMeta) -> ArticleMeta | None:
+        """The same article in the other language."""
+        other = self.translations.get(article.id)
+        return self.by_id.get(other) if other else None
+
+    def listed(self) -> list[ArticleMeta]:
+        """Articles shown in listings: not drafts, not archived."""
+        return [a for a in self.articles if a.state != "archived"]
+
+    def in_category(self, slug: str) -> list[ArticleMeta]:
+        """Articles in a category or below it, validated first, then by title."""
+        found = [a for a in self.listed() if any(slug in _with_ancestors(c) for c in a.categories)]
+        return sorted(found, key=_best_first)
+
+    def with_tag(self, tag: str) -> list[ArticleMeta]:
+        """Articles carrying a tag, best first."""
+        return sorted((a for a in self.listed() if tag in a.tags), key=_best_first)
+
+    def about_product(self, product_id: str) -> list[ArticleMeta]:
+        """Articles about a product (any version), best first."""
+        return sorted((a for a in self.listed() if any(p.partition("@")[0] == product_id for p in a.products)),
+                      key=_best_first)
+
+    def recent(self, limit: int) -> list[ArticleMeta]:
+        """Most recently changed articles first."""
+        epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+        return sorted(self.listed(), key=lambda a: _aware(a.updated) or epoch, reverse=True)[:limit]
+
+    def overdue(self, today: dt.date | None = None) -> list[tuple[str, list[ArticleMeta]]]:
+        """Articles past their review date, grouped by owner, most overdue first."""
+        groups: dict[str, list[ArticleMeta]] = defaultdict(list)
+        for a in self.listed():
+            if a.is_review_overdue(today):
+                groups[a.owner].append(a)
+        return [(owner, sorted(items, key=lambda a: (a.review_due, a.title)))
+                for owner, items in sorted(groups.items(), key=lambda kv: (kv[0] == "", kv[0]))]
+
+    def category_tree(self) -> list[tuple[Label, int, int]]:
+        """(label, article count, depth) for every category, parents before children."""
+        return [(label, self.category_counts.get(slug, 0), slug.count("/"))
+                for slug, label in sorted(self.vocabulary.categories.items())]
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value
+
+
+def _with_ancestors(slug: str) -> list[str]:
+    parts = slug.split("/")
+    return ["/".join(parts[:n]) for n in range(1, len(parts) + 1)]
+
+
+_STATE_ORDER = {"validated": 0, "unverified": 1, "archived": 2}
+
+
+def _best_first(a: ArticleMeta) -> tuple[int, str]:
+    return _STATE_ORDER.get(a.state, 1), a.title.casefold()
+
+
+class Catalog:
+    """The site's view of the index: opened once per process, refreshed when a new index is swapped in."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._lock = threading.Lock()
+        self.service = SearchService(settings.index_dir)  # opens the index lazily, on first use
+        self._snapshot: Snapshot | None = None
+        self._generation: object = None
+
+    def snapshot(self) -> Snapshot:
+        """Metadata of the live index build (re-read when a new build is swapped in)."""
+        # Raises IndexMissingError when nothing is built; the error handler turns it into a 503.
+        live = self.service.handle.snapshot()
+        generation = live.build_dir
+        with self._lock:
+            if self._snapshot is not None and generation == self._generation:
+                return self._snapshot
+        views = (self.service.get_article(article_id) for article_id in sorted(live.doc_ids.values()))
+        vocabulary, _problems = load_vocabulary(self._settings.articles_dir, lenient=True)
+        built = _datetime(live.manifest.get("built_at"))
+        snap = Snapshot([ArticleMeta.from_view(v) for v in views if v is not None], vocabulary, built)
+        with self._lock:
+            self._snapshot, self._generation = snap, generation
+        return snap
+
+    def search(self, query: str, filters: Mapping[str, str], *, page: int = 1, limit: int = 10) -> SearchResult:
+        """One page of results with facets and highlighted snippets."""
+        request = SearchRequest(query=query, filters={k: [v] for k, v in filters.items()}, page=page, limit=limit)
+        result: SearchResult = self.service.search(request)
+        return result
+
+    def article_html(self, article_id: str) -> str | None:
+        """The rendered, sanitized body stored for an article."""
+        view = self.service.get_article(article_id)
+        return None if view is None else str(view.html)
+
+    def more_like_this(self, article_id: str, limit: int) -> list[str]:
+        """Ids of the articles most similar to one."""
+        return [hit.id for hit in self.service.more_like_this(article_id, limit=limit)]
+
+    def suggest(self, subject: str, description: str, category: str | None, limit: int) -> list[dict[str, Any]]:
+        """The best articles for a ticket, as JSON hits."""
+        result = self.service.suggest_for_ticket(subject, description, category=category, limit=limit)
+        return [hit.to_json() for hit in result.hits]
+
+
+def get_catalog() -> Catalog:
+    """The process-wide catalog of the current app."""
+    catalog: Catalog = current_app.extensions[EXTENSION_KEY]
+    return catalog
+
+
+def get_snapshot() -> Snapshot:
+    """Article metadata of the index generation serving this request."""
+    return get_catalog().snapshot()
+
+
+def init_app(app: Flask) -> None:
+    """Register the catalog (nothing is opened until the first request needs it)."""
+    app.extensions[EXTENSION_KEY] = Catalog(app.config[SETTINGS_KEY])
+
+
+__all__ = ["FILTERS", "ArticleMeta", "ArticlePage", "Catalog", "Heading", "IndexMissingError", "Snapshot",
+           "get_catalog", "get_settings", "get_snapshot", "init_app"]

@@ -1,0 +1,182 @@
+"""Interface language: chosen from a cookie the switch sets, else Accept-Language; messages and dates.
+
+Messages are keyed by their English text, so a template reads naturally and a missing
+Chinese translation falls back to English (a test lists every message used in the templates
+and checks that each has a Chinese translation).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Flask, g, request
+from markupsafe import Markup, escape
+
+from web.settings import get_settings
+
+LANGUAGES = ("en", "zh")
+LANG_COOKIE = "kb_lang"
+LANG_NAMES = {"en": "English", "zh": "中文"}
+
+ZH: dict[str, str] = {
+    "Search": "搜索",
+    "Search the knowledge base": "搜索知识库",
+    "Search articles, error codes, symptoms…": "搜索文章、错误代码、症状……",
+    "Skip to content": "跳到正文",
+    "Home": "首页",
+    "Categories": "分类",
+    "Ticket categories": "工单分类",
+    "Onboarding": "入职引导",
+    "Onboarding paths": "入职学习路径",
+    "Recent changes": "最近更新",
+    "Review due": "待复审",
+    "Interface language": "界面语言",
+    "Switch": "切换",
+    "Recently updated": "最近更新的文章",
+    "Most-used solutions": "最常用的解决方案",
+    "Shown once resolved tickets are recorded.": "记录已解决的工单后显示。",
+    "articles": "篇文章",
+    "article": "篇文章",
+    "No articles yet.": "还没有文章。",
+    "Results": "搜索结果",
+    "Narrow results": "筛选结果",
+    "Category": "分类",
+    "Tag": "标签",
+    "Product": "产品",
+    "Type": "类型",
+    "Language": "语言",
+    "State": "状态",
+    "Clear filters": "清除筛选",
+    "Remove filter": "移除筛选",
+    "Did you mean": "您是不是要找",
+    "results": "条结果",
+    "result": "条结果",
+    "in": "用时",
+    "Previous": "上一页",
+    "Next": "下一页",
+    "Page": "第",
+    "of": "页，共",
+    "Pages": "分页",
+    "No articles match": "没有找到匹配的文章",
+    "Try fewer or different words, check the spelling, or browse a category:":
+        "请尝试更少或不同的词语，检查拼写，或按分类浏览：",
+    "Write an article for this": "为此撰写一篇文章",
+    "Create it with:": "用以下命令创建：",
+    "Or start from the knowledge base on the git host:": "或在 git 托管平台上编辑知识库：",
+    "Copy": "复制",
+    "Copied": "已复制",
+    "Contents": "目录",
+    "Details": "详细信息",
+    "Tags": "标签",
+    "Products": "产品",
+    "Errors resolved": "解决的错误",
+    "Owner": "负责人",
+    "Last updated": "最后更新",
+    "by": "由",
+    "Reviewed": "上次复审",
+    "Possibly outdated": "可能已过时",
+    "This article was due for review on": "本文应于以下日期复审：",
+    "check that the steps still apply.": "请确认步骤仍然适用。",
+    "Read in": "阅读",
+    "Related articles": "相关文章",
+    "Edit": "编辑",
+    "History": "历史",
+    "Flag as wrong or outdated": "标记为错误或过时",
+    "What is wrong?": "哪里有问题？",
+    "Send flag": "提交标记",
+    "Thank you: the owner will be told.": "谢谢：已通知负责人。",
+    "Record a resolved ticket": "记录已解决的工单",
+    "Recording resolved tickets against this article arrives with ticket records.":
+        "工单记录功能上线后，可在此记录用本文解决的工单。",
+    "problem": "问题",
+    "howto": "操作指南",
+    "reference": "参考",
+    "onboarding": "入职",
+    "draft": "草稿",
+    "unverified": "未验证",
+    "validated": "已验证",
+    "archived": "已归档",
+    "Solutions, best first": "解决方案（最佳优先）",
+    "Articles tagged": "标签下的文章",
+    "Articles about": "相关产品文章",
+    "Subcategories": "子分类",
+    "Audience": "适用对象",
+    "steps": "个步骤",
+    "done": "已完成",
+    "Progress is kept in this browser.": "进度保存在此浏览器中。",
+    "Reset progress": "重置进度",
+    "Mark as done": "标记为完成",
+    "Missing article": "缺少文章",
+    "Overdue reviews, grouped by owner": "逾期复审，按负责人分组",
+    "No reviews are overdue.": "没有逾期的复审。",
+    "No owner": "无负责人",
+    "due": "到期",
+    "Updated": "更新",
+    "Page not found": "页面未找到",
+    "There is nothing at this address. Try searching:": "此地址没有内容。试试搜索：",
+    "Bad request": "请求有误",
+    "The search index is not built yet": "搜索索引尚未构建",
+    "Build it on the server with:": "请在服务器上运行以下命令构建：",
+    "then reload this page.": "然后重新加载此页面。",
+    "Something went wrong": "出错了",
+    "Feed": "订阅源",
+    "Atom feed of recent changes": "最近更新的 Atom 订阅源",
+    "Search took": "搜索用时",
+    "Search suggestions": "搜索建议",
+    "all": "全部",
+    "Top": "顶部",
+}
+
+TRANSLATIONS = {"en": {}, "zh": ZH}
+
+
+def choose_language(cookie: str | None, accept_language: list[tuple[str, float]], default: str) -> str:
+    """The switch's cookie wins; then the first supported Accept-Language entry; then the default."""
+    if cookie in LANGUAGES:
+        return cookie
+    for value, _quality in accept_language:  # werkzeug sorts by quality
+        primary = value.split("-", 1)[0].split("_", 1)[0].lower()
+        if primary in LANGUAGES:
+            return primary
+    return default if default in LANGUAGES else "en"
+
+
+def current_language() -> str:
+    """The interface language of the current request."""
+    lang: str | None = g.get("lang")
+    if lang is None:
+        lang = choose_language(request.cookies.get(LANG_COOKIE), list(request.accept_languages),
+                               get_settings().default_lang)
+        g.lang = lang
+    return lang
+
+
+def translate(message: str) -> str:
+    """The message in the interface language (English text is the key)."""
+    return TRANSLATIONS[current_language()].get(message, message)
+
+
+def format_date(value: dt.date | dt.datetime | None, lang: str | None = None) -> str:
+    """A date the way a reader of `lang` writes it: 24 Nov 2026 or 2026年11月24日."""
+    if value is None:
+        return ""
+    lang = lang or current_language()
+    if lang == "zh":
+        return f"{value.year}年{value.month}月{value.day}日"
+    return f"{value.day} {value:%b} {value.year}"
+
+
+def time_tag(value: dt.date | dt.datetime | None) -> Markup:
+    """A <time> element with the machine-readable date and the reader's format."""
+    if value is None:
+        return Markup("")
+    iso = value.date().isoformat() if isinstance(value, dt.datetime) else value.isoformat()
+    return Markup('<time datetime="{}">{}</time>').format(iso, escape(format_date(value)))
+
+
+def init_app(app: Flask) -> None:
+    """Expose `_`, the language and date helpers to templates."""
+    app.jinja_env.globals.update(_=translate, current_language=current_language, LANG_NAMES=LANG_NAMES,
+                                 LANGUAGES=LANGUAGES)
+    app.jinja_env.filters["date"] = format_date
+    app.jinja_env.filters["time_tag"] = time_tag

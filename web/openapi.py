@@ -1,0 +1,144 @@
+"""The OpenAPI 3.1 document for /api (tests validate real responses against these schemas)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+STRINGS = {"type": "array", "items": {"type": "string"}}
+NULLABLE_STRING = {"type": ["string", "null"]}
+
+HIT = {
+    "type": "object",
+    "required": ["id", "title", "path", "score", "snippet", "categories", "tags", "lang", "state"],
+    "properties": {
+        "id": {"type": "string"},
+        "title": {"type": "string"},
+        "path": {"type": "string", "description": "Source file relative to the articles folder."},
+        "score": {"type": "number"},
+        "snippet": {"type": "string", "description": "HTML-escaped text with <mark> around matches."},
+        "categories": STRINGS,
+        "tags": STRINGS,
+        "lang": {"type": "string", "enum": ["zh", "en"]},
+        "state": {"type": "string"},
+    },
+}
+FACET_VALUE = {"type": "object", "required": ["value", "count"],
+               "properties": {"value": {"type": "string"}, "count": {"type": "integer"}}}
+SEARCH_RESULT = {
+    "type": "object",
+    "required": ["query", "total", "took_ms", "hits", "facets", "did_you_mean"],
+    "properties": {
+        "query": {"type": "string"},
+        "total": {"type": "integer"},
+        "took_ms": {"type": "number"},
+        "hits": {"type": "array", "items": {"$ref": "#/components/schemas/Hit"}},
+        "facets": {"type": "object", "additionalProperties": {"type": "array",
+                                                               "items": {"$ref": "#/components/schemas/FacetValue"}}},
+        "did_you_mean": NULLABLE_STRING,
+    },
+}
+ARTICLE = {
+    "type": "object",
+    "required": ["id", "title", "path", "url", "lang", "type", "state", "summary", "categories", "tags", "products",
+                 "errors", "owner", "translation_of", "reviewed", "review_due", "updated", "updated_by", "aliases",
+                 "related", "toc", "html"],
+    "properties": {
+        "id": {"type": "string"},
+        "title": {"type": "string"},
+        "path": {"type": "string"},
+        "url": {"type": "string"},
+        "lang": {"type": "string"},
+        "type": {"type": "string"},
+        "state": {"type": "string"},
+        "summary": {"type": "string"},
+        "categories": STRINGS,
+        "tags": STRINGS,
+        "products": STRINGS,
+        "errors": STRINGS,
+        "owner": {"type": "string"},
+        "translation_of": NULLABLE_STRING,
+        "reviewed": NULLABLE_STRING,
+        "review_due": NULLABLE_STRING,
+        "updated": NULLABLE_STRING,
+        "updated_by": NULLABLE_STRING,
+        "aliases": STRINGS,
+        "related": STRINGS,
+        "toc": {"type": "array", "items": {"type": "object", "required": ["level", "text", "anchor"], "properties": {
+            "level": {"type": "integer"}, "text": {"type": "string"}, "anchor": {"type": "string"}}}},
+        "html": {"type": "string", "description": "Rendered, sanitized body."},
+    },
+}
+CATEGORIES = {
+    "type": "object",
+    "required": ["categories"],
+    "properties": {"categories": {"type": "array", "items": {
+        "type": "object", "required": ["slug", "parent", "zh", "en", "count", "url"],
+        "properties": {"slug": {"type": "string"}, "parent": NULLABLE_STRING, "zh": {"type": "string"},
+                       "en": {"type": "string"}, "count": {"type": "integer"}, "url": {"type": "string"}}}}},
+}
+SUGGESTIONS = {
+    "type": "object",
+    "required": ["subject", "category", "hits"],
+    "properties": {"subject": {"type": "string"}, "category": NULLABLE_STRING,
+                   "hits": {"type": "array", "items": {"$ref": "#/components/schemas/Hit"}}},
+}
+ERROR = {"type": "object", "required": ["error", "message"],
+         "properties": {"error": {"type": "string"}, "message": {"type": "string"}}}
+SCHEMAS: dict[str, Any] = {"Hit": HIT, "FacetValue": FACET_VALUE, "SearchResult": SEARCH_RESULT, "Article": ARTICLE,
+                           "Categories": CATEGORIES, "Suggestions": SUGGESTIONS, "Error": ERROR}
+
+
+def _param(name: str, description: str, kind: str = "string", required: bool = False) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": required, "description": description, "schema": {"type": kind}}
+
+
+def _json(ref: str, description: str) -> dict[str, Any]:
+    schema = {"$ref": f"#/components/schemas/{ref}"}
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+FILTER_PARAMS = [_param(name, f"Only articles with this {name}.") for name in
+                 ("category", "tag", "product", "type", "lang", "state")]
+ERRORS = {"400": _json("Error", "Bad query or parameters."), "503": _json("Error", "No index is built yet.")}
+
+
+def openapi_document(server: str) -> dict[str, Any]:
+    """The document, with this server's base URL."""
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "kb API", "version": "1", "description": "Search and read the support knowledge base."},
+        "servers": [{"url": server}],
+        "paths": {
+            "/api/search": {"get": {
+                "summary": "Search articles (the same JSON as `kb search --json`).",
+                "parameters": [_param("q", "The query: words, \"phrases\", -exclusion, field:value filters."),
+                               _param("limit", "Hits per page (1-100, default 10).", "integer"),
+                               _param("page", "Page number, from 1.", "integer"), *FILTER_PARAMS],
+                "responses": {"200": _json("SearchResult", "One page of results."), **ERRORS}}},
+            "/api/articles/{id}": {"get": {
+                "summary": "An article's metadata and rendered HTML; an alias answers 301 to the current id.",
+                "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": {"200": _json("Article", "The article."), "301": {"description": "Moved (alias)."},
+                              "404": _json("Error", "No such article."), "503": ERRORS["503"]}}},
+            "/api/categories": {"get": {
+                "summary": "Ticket categories with names in both languages and article counts.",
+                "responses": {"200": _json("Categories", "Every category."), "503": ERRORS["503"]}}},
+            "/api/suggest": {
+                "get": {"summary": "Articles for a ticket's subject and description.",
+                        "parameters": [_param("subject", "Ticket subject."),
+                                       _param("description", "Ticket description."),
+                                       _param("category", "Ticket category, e.g. network/vpn."),
+                                       _param("limit", "How many articles (default 5).", "integer")],
+                        "responses": {"200": _json("Suggestions", "Best articles first."), **ERRORS}},
+                "post": {"summary": "The same, with a JSON body.",
+                         "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                             "type": "object", "properties": {"subject": {"type": "string"},
+                                                              "description": {"type": "string"},
+                                                              "category": {"type": "string"},
+                                                              "limit": {"type": "integer"}}}}}},
+                         "responses": {"200": _json("Suggestions", "Best articles first."), **ERRORS}}},
+            "/api/openapi.json": {"get": {"summary": "This document.",
+                                          "responses": {"200": {"description": "OpenAPI 3.1 document."}}}},
+        },
+        "components": {"schemas": SCHEMAS},
+    }
