@@ -1,0 +1,157 @@
+"""The records tables. Records name articles by id (never by path), so they survive renames."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+RELATIONS = ("resolved", "referenced", "created_from")
+SOURCES = ("web", "api", "cli", "import")
+FLAG_STATUSES = ("open", "done")
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UtcDateTime(TypeDecorator[dt.datetime]):
+    """A timezone-aware UTC timestamp on every backend (SQLite keeps no zone, so UTC is implied)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("timestamps must be timezone-aware")
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Resolution(Base):
+    """An article that resolved (or was referenced by, or written from) a ticket."""
+
+    __tablename__ = "resolutions"
+    __table_args__ = (
+        UniqueConstraint("ticket_system", "ticket_id", "article_id", "relation", name="uq_resolutions_key"),
+        CheckConstraint(_in("relation", RELATIONS), name="relation"),
+        CheckConstraint(_in("source", SOURCES), name="source"),
+        Index("ix_resolutions_article", "article_id", "created_at"),
+        Index("ix_resolutions_category", "category", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_system: Mapped[str] = mapped_column(String(40))
+    ticket_id: Mapped[str] = mapped_column(String(64))
+    article_id: Mapped[str] = mapped_column(String(200))
+    relation: Mapped[str] = mapped_column(String(20))
+    category: Mapped[str] = mapped_column(String(200))
+    user: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    source: Mapped[str] = mapped_column(String(10))
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class ClosedTicket(Base):
+    """A ticket closed without any article: the other half of the link rate."""
+
+    __tablename__ = "closed_tickets"
+    __table_args__ = (
+        UniqueConstraint("ticket_system", "ticket_id", name="uq_closed_tickets_key"),
+        CheckConstraint(_in("source", SOURCES), name="source"),
+        Index("ix_closed_tickets_category", "category", "closed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_system: Mapped[str] = mapped_column(String(40))
+    ticket_id: Mapped[str] = mapped_column(String(64))
+    category: Mapped[str] = mapped_column(String(200))
+    user: Mapped[str] = mapped_column(String(200))
+    closed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    source: Mapped[str] = mapped_column(String(10))
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class Flag(Base):
+    """Someone says an article is wrong or outdated; open until its owner marks it done."""
+
+    __tablename__ = "flags"
+    __table_args__ = (
+        CheckConstraint(_in("status", FLAG_STATUSES), name="status"),
+        Index("ix_flags_status", "status", "article_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    article_id: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text)
+    user: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    status: Mapped[str] = mapped_column(String(10), default="open")
+    done_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    done_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+class SearchLogEntry(Base):
+    """One search: the query, its filters, how many results, and which one was opened."""
+
+    __tablename__ = "search_log"
+    __table_args__ = (
+        Index("ix_search_log_created_at", "created_at"),
+        Index("ix_search_log_zero", "result_count", "query"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    query: Mapped[str] = mapped_column(String(500))
+    filters: Mapped[str] = mapped_column(Text, default="{}")  # JSON object: name -> [values]
+    result_count: Mapped[int] = mapped_column(Integer)
+    clicked_article_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+
+class Feedback(Base):
+    """Was an article helpful, with the search or ticket it came from."""
+
+    __tablename__ = "feedback"
+    __table_args__ = (Index("ix_feedback_article", "article_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    article_id: Mapped[str] = mapped_column(String(200))
+    helpful: Mapped[bool] = mapped_column(Boolean)
+    search_id: Mapped[int | None] = mapped_column(ForeignKey("search_log.id", ondelete="SET NULL"), nullable=True)
+    ticket_system: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    ticket_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    user: Mapped[str] = mapped_column(String(200), default="")
+    comment: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
