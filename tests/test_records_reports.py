@@ -1,0 +1,123 @@
+"""Reports and ranking boosts on a seeded data set, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+
+from kb.records.db import Database
+from kb.records.ranking import resolution_boosts, write_boosts
+from kb.records.reports import Period, Reports, csv_text, to_json
+from kb.records.store import RecordStore
+from tests import test_records_fixtures as fx
+
+database_url = fx.database_url
+database = fx.database
+store = fx.store
+
+NOW = fx.NOW
+DAY = dt.timedelta(days=1)
+
+
+@pytest.fixture
+def seeded(store: RecordStore) -> Reports:
+    """Eight tickets in the last 30 days, one older; searches, a flag."""
+    r = store.record_resolution
+    r(article="vpn-error-809", ticket_id="INC-0", category="network/vpn", user="carl", when=NOW - 200 * DAY)
+    r(article="vpn-error-809", ticket_id="INC-1", category="network/vpn", user="ann", when=NOW - 1 * DAY)
+    r(article="vpn-809-old", ticket_id="INC-2", category="network/vpn", user="bob", when=NOW - 2 * DAY)
+    r(article="vpn-error-809", ticket_id="INC-3", category="network/vpn", user="ann", relation="created_from",
+      when=NOW - 3 * DAY)
+    r(article="outlook-password", ticket_id="INC-4", category="email/outlook", user="ann", when=NOW - 4 * DAY)
+    for n in (5, 6, 7):
+        store.record_closed_without_article(ticket_id=f"INC-{n}", category="email", when=NOW - n * DAY)
+    store.record_closed_without_article(ticket_id="INC-8", category="network/vpn", when=NOW - 8 * DAY)
+    for query in ("打印机 离线", "打印机  离线", "打印机 离线"):
+        store.log_search(query, {"category": ["email"]}, 0)
+    store.log_search("Teams 录屏", {}, 0)
+    store.log_search("teams 录屏", {}, 0)
+    store.log_search("vpn", {}, 5)
+    store.flag_article(article="vpn-dns", reason="DNS suffix changed", user="ann")
+    return Reports(store.db, fx.ARTICLES, today=NOW.date())
+
+
+def test_article_usage_counts_tickets_under_every_alias(seeded: Reports) -> None:
+    usage = seeded.article_usage("vpn-809-old")
+    assert usage.article_id == "vpn-error-809"
+    assert (usage.tickets, usage.resolved, usage.created_from) == (4, 3, 1)
+    assert usage.last_used == NOW - DAY
+    assert [(u.user, u.tickets) for u in usage.users] == [("ann", 2), ("bob", 1), ("carl", 1)]
+    assert [t.ticket_id for t in usage.recent] == ["INC-1", "INC-2", "INC-3", "INC-0"]
+
+
+def test_category_report_has_link_rate_and_top_solutions(seeded: Reports) -> None:
+    rows = {s.category: s for s in seeded.categories(Period.last_days(30, NOW))}
+    vpn = rows["network/vpn"]
+    assert (vpn.tickets, vpn.with_article, vpn.without_article, vpn.link_rate) == (4, 3, 1, 0.75)
+    assert (vpn.reuse, vpn.new) == (2, 1)
+    assert [(s.article_id, s.tickets) for s in vpn.top_solutions] == [("vpn-error-809", 3)]
+    assert (rows["email"].tickets, rows["email"].link_rate) == (3, 0.0)
+    assert rows["email/outlook"].link_rate == 1.0
+
+
+def test_kcs_report_finds_gaps_unused_overdue_and_flags(seeded: Reports) -> None:
+    report = seeded.kcs(Period.last_days(30, NOW))
+    assert (report.totals.tickets, report.totals.with_article, report.totals.link_rate) == (8, 4, 0.5)
+    assert (report.totals.reuse, report.totals.new) == (3, 1)
+    [gap] = report.content_gaps
+    assert (gap.category, gap.without_article) == ("email", 3)
+    assert [(q.query, q.searches) for q in gap.zero_result_queries] == [("打印机 离线", 3)]
+    assert [(q.query, q.searches) for q in report.zero_result_queries] == [("teams 录屏", 2)]
+    assert [a.article_id for a in report.unused_articles] == ["mail-ndr", "vpn-dns"]
+    assert [a.article_id for a in report.review_overdue] == ["vpn-dns"]
+    assert [(f.article_id, f.reason) for f in report.open_flags] == [("vpn-dns", "DNS suffix changed")]
+
+
+def test_kcs_report_for_one_category_branch(seeded: Reports) -> None:
+    report = seeded.kcs(Period.last_days(30, NOW), prefix="network")
+    assert [s.category for s in report.categories] == ["network/vpn"]
+    assert report.totals.tickets == 4
+    assert [a.article_id for a in report.unused_articles] == ["vpn-dns"]
+
+
+def test_period_excludes_older_records(seeded: Reports) -> None:
+    assert seeded.article_usage("vpn-error-809", Period.last_days(30, NOW)).tickets == 3
+    assert seeded.usage_counts() == {"vpn-error-809": 4, "outlook-password": 1}
+
+
+def test_reports_export_as_csv_and_json(seeded: Reports) -> None:
+    rows = seeded.categories()
+    text = csv_text(rows)
+    assert text.splitlines()[0].startswith("category,tickets,with_article,without_article,link_rate")
+    assert "network/vpn,5,4,1,0.8" in text
+    data = to_json(seeded.kcs())
+    assert json.dumps(data, ensure_ascii=False)
+    assert data["open_flags"][0]["created_at"].startswith("2026-11-01")
+
+
+def test_boosts_grow_with_recent_use_and_decay_with_age(seeded: Reports, store: RecordStore) -> None:
+    boosts = resolution_boosts(store.db, store.resolve, NOW)
+    assert set(boosts) == {"vpn-error-809", "outlook-password"}
+    assert 1.0 < boosts["outlook-password"] < boosts["vpn-error-809"] <= 3.0
+    later = resolution_boosts(store.db, store.resolve, NOW + 365 * DAY)
+    assert later["vpn-error-809"] < boosts["vpn-error-809"]
+
+
+def test_boosts_file_is_what_the_search_layer_reads(seeded: Reports, store: RecordStore, tmp_path: Path) -> None:
+    from search.index import _read_usage
+
+    path = tmp_path / "index" / "boosts.json"
+    write_boosts(path, resolution_boosts(store.db, store.resolve, NOW))
+    usage = _read_usage(path, {0: "vpn-error-809", 1: "mail-ndr", 2: "outlook-password"})
+    assert set(usage) == {0, 2} and usage[0] > usage[2] > 1.0
+
+
+def test_empty_database_gives_empty_reports(database: Database) -> None:
+    reports = Reports(database, fx.ARTICLES, today=NOW.date())
+    report = reports.kcs()
+    assert report.totals.tickets == 0 and report.totals.link_rate is None
+    assert report.content_gaps == () and len(report.unused_articles) == 4
+    assert csv_text(reports.categories()) == ""
