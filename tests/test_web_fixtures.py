@@ -177,3 +177,18 @@ def app(built_kb: Settings) -> Flask:
 def client(app: Flask) -> Iterator[FlaskClient]:
     with app.test_client() as test_client:
         yield test_client
+
+
+BROWSER_TESTS = "tests/test_web_browser.py"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "browser: drives the site in real Chromium (Playwright); run in CI")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the browser tests here (the marker is registered by this plugin, after their module is imported)."""
+    for item in items:
+        if item.nodeid.startswith(BROWSER_TESTS):
+            item.add_marker("browser")
