@@ -1,0 +1,196 @@
+"""`kb link`, `kb import-resolutions`, `kb stats`, `kb boosts` and `kb db`: the records from the terminal."""
+
+from __future__ import annotations
+
+import getpass
+import json
+from pathlib import Path
+
+import click
+
+from kb.config import Settings
+from kb.loader import KnowledgeBase, LoadOptions, load_knowledge_base
+from kb.records.articles import ArticleIds
+from kb.records.db import Database
+from kb.records.importer import import_resolutions
+from kb.records.migrate import current_revision
+from kb.records.models import RELATIONS
+from kb.records.ranking import resolution_boosts, write_boosts
+from kb.records.reports import KcsReport, Period, Reports, to_json
+from kb.records.store import RecordStore, utc_now
+from kbcli.options import common_options, run_reporting_errors
+from search.build import BOOSTS
+
+
+def _knowledge_base(settings: Settings) -> KnowledgeBase:
+    options = LoadOptions(default_lang=settings.default_lang, max_bytes=settings.max_article_bytes,
+                          render=False, git_history=False)
+    return load_knowledge_base(settings.articles_dir, options)
+
+
+def open_store(settings: Settings) -> tuple[RecordStore, KnowledgeBase]:
+    """The records store, checking article ids and categories against the articles folder."""
+    kb = _knowledge_base(settings)
+    ids = ArticleIds.from_articles(kb.articles)
+    return RecordStore(Database(settings.database_url), ids.resolve, frozenset(kb.vocabulary.categories)), kb
+
+
+def _default_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return ""
+
+
+@click.command()
+@common_options
+@click.argument("article")
+@click.argument("ticket")
+@click.option("--category", required=True, help="The ticket's category, e.g. network/vpn.")
+@click.option("--relation", type=click.Choice(RELATIONS), default="resolved", show_default=True)
+@click.option("--system", "ticket_system", default=None, help="Ticketing system name [default: default].")
+@click.option("--user", default=None, help="Who resolved the ticket [default: your login name].")
+@click.option("--note", default="", help="A short note.")
+def link(settings: Settings, article: str, ticket: str, category: str, relation: str, ticket_system: str | None,
+         user: str | None, note: str) -> None:
+    """Record that ARTICLE (id or alias) resolved TICKET."""
+
+    def run() -> int:
+        store, _kb = open_store(settings)
+        record = store.record_resolution(article=article, ticket_id=ticket, category=category, relation=relation,
+                                         ticket_system=ticket_system, user=user or _default_user(), note=note,
+                                         source="cli")
+        verb = "recorded" if record.created else "already recorded"
+        click.echo(f"{verb}: {record.ticket_system}/{record.ticket_id} {record.relation} by {record.article_id} "
+                   f"({record.category})")
+        return 0
+
+    run_reporting_errors(run)
+
+
+@click.command("import-resolutions")
+@common_options
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--user", default=None, help="Who to record for rows without a user column.")
+def import_resolutions_command(settings: Settings, csv_file: Path, user: str | None) -> None:
+    """Record resolutions from a CSV file (ticket_id, article, category[, relation, ticket_system, user,
+    note, when]); rejected rows are listed as FILE:LINE: reason and make the exit code 1."""
+
+    def run() -> int:
+        store, _kb = open_store(settings)
+        with csv_file.open(encoding="utf-8-sig", newline="") as lines:
+            report = import_resolutions(store, lines, user=user or _default_user())
+        for rejected in report.rejected:
+            click.echo(f"{csv_file}:{rejected.line}: rejected: {rejected.message}")
+        click.echo(f"{report.recorded} recorded, {report.duplicates} already recorded, "
+                   f"{len(report.rejected)} rejected", err=True)
+        return 1 if report.rejected else 0
+
+    run_reporting_errors(run)
+
+
+def _percent(rate: float | None) -> str:
+    return "-" if rate is None else f"{rate:.0%}"
+
+
+def format_kcs(report: KcsReport) -> str:
+    """The KCS report as terminal text."""
+    t = report.totals
+    scope = f" in {report.category}" if report.category else ""
+    lines = [f"KCS report{scope}, {report.period.label()}",
+             f"tickets {t.tickets}   with article {t.with_article}   without {t.without_article}   "
+             f"link rate {_percent(t.link_rate)}   reuse {t.reuse}   new {t.new}", ""]
+    if report.categories:
+        width = max(8, *(len(s.category) for s in report.categories))
+        lines.append(f"{'category':<{width}}  tickets  linked  link rate  reuse  new  top solution")
+        for s in report.categories:
+            top = f"{s.top_solutions[0].article_id} ({s.top_solutions[0].tickets})" if s.top_solutions else "-"
+            lines.append(f"{s.category:<{width}}  {s.tickets:>7}  {s.with_article:>6}  {_percent(s.link_rate):>9}  "
+                         f"{s.reuse:>5}  {s.new:>3}  {top}")
+        lines.append("")
+    if report.content_gaps:
+        lines.append("content gaps:")
+        for g in report.content_gaps:
+            queries = ", ".join(f"{q.query!r} x{q.searches}" for q in g.zero_result_queries[:3])
+            lines.append(f"  {g.category}: {g.without_article} of {g.tickets} tickets without an article"
+                         + (f"; searched in vain: {queries}" if queries else ""))
+    if report.zero_result_queries:
+        lines.append("searches with no results: " + ", ".join(f"{q.query!r} x{q.searches}"
+                                                             for q in report.zero_result_queries[:10]))
+    lines.append(f"unused articles {len(report.unused_articles)}   review overdue {len(report.review_overdue)}   "
+                 f"open flags {len(report.open_flags)}")
+    return "\n".join(lines)
+
+
+@click.command()
+@common_options
+@click.option("--days", type=click.IntRange(min=0), default=30, show_default=True,
+              help="Report on the last DAYS days (0: all time).")
+@click.option("--category", default=None, help="Only this category and those below it.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+def stats(settings: Settings, days: int, category: str | None, as_json: bool) -> None:
+    """KCS report: link rate, reuse versus new, content gaps, unused and overdue articles, open flags."""
+
+    def run() -> int:
+        kb = _knowledge_base(settings)
+        reports = Reports(Database(settings.database_url), kb.articles)
+        period = Period.last_days(days, utc_now()) if days else Period()
+        report = reports.kcs(period, prefix=category.strip("/").lower() if category else None)
+        click.echo(json.dumps(to_json(report), ensure_ascii=False, indent=2) if as_json else format_kcs(report))
+        return 0
+
+    run_reporting_errors(run)
+
+
+@click.command()
+@common_options
+def boosts(settings: Settings) -> None:
+    """Write the search boosts from resolution counts (decayed with age) to the index folder; no rebuild."""
+
+    def run() -> int:
+        kb = _knowledge_base(settings)
+        found = resolution_boosts(Database(settings.database_url), ArticleIds.from_articles(kb.articles).resolve,
+                                  utc_now())
+        path = settings.index_dir / BOOSTS
+        write_boosts(path, found)
+        click.echo(f"{len(found)} article boosts written to {path}")
+        return 0
+
+    run_reporting_errors(run)
+
+
+@click.group()
+def db() -> None:
+    """The records database: migrations and housekeeping."""
+
+
+@db.command()
+@common_options
+def upgrade(settings: Settings) -> None:
+    """Create or migrate the records database to the newest schema."""
+
+    def run() -> int:
+        database = Database(settings.database_url)
+        database.upgrade()
+        click.echo(f"{database.safe_url()} is at revision {current_revision(database)}")
+        return 0
+
+    run_reporting_errors(run)
+
+
+@db.command("purge-searches")
+@common_options
+def purge_searches(settings: Settings) -> None:
+    """Delete searches older than KB_SEARCH_LOG_RETENTION_DAYS from the search log."""
+
+    def run() -> int:
+        database = Database(settings.database_url)
+        store = RecordStore(database, lambda key: None)
+        removed = store.purge_search_log(settings.search_log_retention_days)
+        click.echo(f"{removed} searches older than {settings.search_log_retention_days} days deleted")
+        return 0
+
+    run_reporting_errors(run)
+
+
+COMMANDS = (link, import_resolutions_command, stats, boosts, db)

@@ -1,0 +1,260 @@
+"""The records API, the article-page form and the report pages, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask, render_template_string
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from kb.config import Settings
+from kb.records.db import Database
+from kb.records.models import ClosedTicket, Resolution, SearchLogEntry
+from tests import test_records_fixtures as fx
+from web import records
+from web.app import create_app
+
+pytest_plugins = ("tests.test_web_fixtures",)
+
+database_url = fx.database_url
+TOKEN = "s3cret-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+GOOD = {"article": "vpn-error-809", "ticket_id": "INC-1001", "category": "network/vpn"}
+
+
+def make_app(settings: Settings, url: str, **overrides: Any) -> Flask:
+    values = {"database_url": url, "api_token_hash": hashlib.sha256(TOKEN.encode()).hexdigest(), **overrides}
+    return create_app({"KB_SETTINGS": dataclasses.replace(settings, **values), "TESTING": True})
+
+
+@pytest.fixture
+def app(built_kb: Settings, database_url: str) -> Iterator[Flask]:
+    app = make_app(built_kb, database_url)
+    yield app
+    app.extensions[records.EXTENSION_KEY].dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> Iterator[FlaskClient]:
+    with app.test_client() as test_client:
+        yield test_client
+
+
+def count(app: Flask, model: type) -> int:
+    db: Database = app.extensions[records.EXTENSION_KEY]
+    with db.session() as session:
+        return int(session.execute(select(func.count()).select_from(model)).scalar_one())
+
+
+def post(client: FlaskClient, url: str, body: Any, headers: dict[str, str] | None = None) -> Any:
+    return client.post(url, data=json.dumps(body), content_type="application/json", headers=AUTH | (headers or {}))
+
+
+def test_posting_a_resolution_twice_stores_one_and_says_so(client: FlaskClient, app: Flask) -> None:
+    first = post(client, "/api/resolutions", GOOD)
+    assert first.status_code == 201, first.json
+    assert first.json["created"] is True and first.json["resolution"]["source"] == "api"
+    again = post(client, "/api/resolutions", GOOD | {"note": "again"})
+    assert again.status_code == 200 and again.json["created"] is False
+    assert "already recorded" in again.json["message"]
+    assert count(app, Resolution) == 1
+
+
+def test_an_alias_is_stored_under_the_current_id(client: FlaskClient) -> None:
+    response = post(client, "/api/resolutions", GOOD | {"article": "vpn-809"})
+    assert response.status_code == 201
+    assert response.json["resolution"]["article_id"] == "vpn-error-809"
+
+
+def test_another_category_for_the_same_record_is_409(client: FlaskClient, app: Flask) -> None:
+    assert post(client, "/api/resolutions", GOOD).status_code == 201
+    response = post(client, "/api/resolutions", GOOD | {"category": "email"})
+    assert response.status_code == 409 and "network/vpn" in response.json["message"]
+    assert count(app, Resolution) == 1
+
+
+@pytest.mark.parametrize(("headers", "status"), [
+    ({}, 401),
+    ({"Authorization": "Bearer wrong"}, 401),
+    ({"Authorization": f"Basic {TOKEN}"}, 401),
+    ({"Authorization": "Bearer "}, 401),
+])
+def test_the_api_needs_the_bearer_token(client: FlaskClient, app: Flask, headers: dict[str, str],
+                                        status: int) -> None:
+    response = client.post("/api/resolutions", json=GOOD, headers=headers)
+    assert response.status_code == status
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert count(app, Resolution) == 0
+
+
+def test_the_api_is_off_without_a_token_hash(built_kb: Settings, tmp_path: Path) -> None:
+    app = make_app(built_kb, f"sqlite:///{tmp_path}/r.db", api_token_hash="")
+    response = app.test_client().post("/api/resolutions", json=GOOD, headers=AUTH)
+    assert response.status_code == 503 and "KB_API_TOKEN_HASH" in response.json["message"]
+
+
+@pytest.mark.parametrize(("body", "content_type", "status", "message"), [
+    ("not json", "application/json", 400, "not valid JSON"),
+    (b"\xff\xfe", "application/json", 400, "not valid JSON"),
+    ("[1, 2]", "application/json", 400, "JSON object"),
+    (json.dumps(GOOD | {"sql": "drop"}), "application/json", 400, "unknown field"),
+    (json.dumps(GOOD | {"article": "no-such-article"}), "application/json", 422, "unknown article"),
+    (json.dumps(GOOD | {"ticket_id": "INC 1 <script>"}), "application/json", 422, "malformed"),
+    (json.dumps(GOOD | {"ticket_id": None}), "application/json", 422, "ticket_id is required"),
+    (json.dumps({k: v for k, v in GOOD.items() if k != "category"}), "application/json", 422, "category"),
+    (json.dumps(GOOD | {"category": "printing/none"}), "application/json", 422, "unknown category"),
+    (json.dumps(GOOD | {"relation": "fixed"}), "application/json", 422, "relation"),
+    (json.dumps(GOOD | {"when": "yesterday"}), "application/json", 422, "ISO 8601"),
+    (json.dumps(GOOD | {"when": "2026-01-01T10:00:00"}), "application/json", 422, "time zone"),
+    (json.dumps(GOOD | {"note": "x" * 20_000}), "application/json", 413, "at most"),
+    (json.dumps(GOOD), "text/plain", 400, ""),
+])
+def test_malformed_input_is_a_4xx_with_a_message_and_stores_nothing(
+        client: FlaskClient, app: Flask, body: str | bytes, content_type: str, status: int, message: str) -> None:
+    response = client.post("/api/resolutions", data=body, content_type=content_type, headers=AUTH)
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert message in response.get_data(as_text=True)
+    assert count(app, Resolution) == 0
+
+
+def test_a_non_json_body_with_a_csrf_token_is_415(client: FlaskClient, app: Flask) -> None:
+    with client.session_transaction() as session:
+        session["csrf"] = "t"
+    response = client.post("/api/resolutions", data={"csrf_token": "t", **GOOD}, headers=AUTH)
+    assert response.status_code == 415
+    assert count(app, Resolution) == 0
+
+
+def test_closed_without_article_is_idempotent(client: FlaskClient, app: Flask) -> None:
+    body = {"ticket_id": "INC-2000", "category": "email", "ticket_system": "jira"}
+    assert post(client, "/api/tickets/closed", body).status_code == 201
+    assert post(client, "/api/tickets/closed", body).status_code == 200
+    assert post(client, "/api/tickets/closed", body | {"category": "network"}).status_code == 409
+    assert post(client, "/api/tickets/closed", body | {"article": "vpn-error-809"}).status_code == 400
+    assert count(app, ClosedTicket) == 1
+
+
+def test_the_article_form_needs_csrf(client: FlaskClient, app: Flask) -> None:
+    form = {"ticket_id": "INC-5", "category": "network/vpn", "name": "ann"}
+    assert client.post("/articles/vpn-error-809/resolutions", data=form).status_code == 400
+    assert count(app, Resolution) == 0
+
+
+def test_the_article_form_records_with_the_name_given(client: FlaskClient, app: Flask) -> None:
+    with client.session_transaction() as session:
+        session["csrf"] = "tok"
+    form = {"csrf_token": "tok", "ticket_id": "INC-5", "category": "network/vpn", "name": "ann", "note": "worked"}
+    response = client.post("/articles/vpn-error-809/resolutions", data=form)
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith("/articles/vpn-error-809#record-resolution")
+    again = client.post("/articles/vpn-error-809/resolutions", data=form, follow_redirects=True)
+    assert "already recorded" in again.get_data(as_text=True)
+    with app.test_request_context():
+        [row] = records.get_store().resolutions()
+    assert (row.user, row.source, row.note) == ("ann", "web", "worked")
+    bad = client.post("/articles/vpn-error-809/resolutions", data=form | {"ticket_id": "bad id!"})
+    assert bad.status_code == 400 and "malformed" in bad.get_data(as_text=True)
+
+
+def test_the_proxy_user_header_wins_over_the_form_name(built_kb: Settings, tmp_path: Path) -> None:
+    app = make_app(built_kb, f"sqlite:///{tmp_path}/r.db", user_header="X-Remote-User")
+    client = app.test_client()
+    with client.session_transaction() as session:
+        session["csrf"] = "tok"
+    form = {"csrf_token": "tok", "ticket_id": "INC-6", "category": "network/vpn", "name": "mallory"}
+    assert client.post("/articles/vpn-error-809/resolutions", data=form,
+                       headers={"X-Remote-User": "ann@corp"}).status_code == 303
+    with app.test_request_context():
+        [row] = records.get_store().resolutions()
+    assert row.user == "ann@corp"
+
+
+def test_the_article_panel_shows_usage_and_the_form(client: FlaskClient, app: Flask) -> None:
+    post(client, "/api/resolutions", GOOD | {"user": "ann"})
+    with app.test_request_context("/articles/vpn-error-809"):
+        from web.catalog import get_snapshot
+
+        article = get_snapshot().by_id["vpn-error-809"]
+        html = render_template_string('{% include "records/_article_panel.html" %}', article=article)
+    assert "Tickets resolved: <strong>1</strong>" in html
+    assert 'name="csrf_token"' in html and 'value="network/vpn" selected' in html
+    assert "ann (1)" in html
+
+
+def seed(client: FlaskClient) -> None:
+    for n, (article, category) in enumerate([("vpn-error-809", "network/vpn"), ("vpn-809", "network/vpn"),
+                                              ("outlook-password-prompt", "email/outlook")]):
+        assert post(client, "/api/resolutions", {"article": article, "ticket_id": f"INC-{n}",
+                                                 "category": category}).status_code == 201
+    for n in range(3):
+        assert post(client, "/api/tickets/closed", {"ticket_id": f"INC-9{n}", "category": "printing"}
+                    ).status_code == 201
+
+
+def test_kcs_report_page_has_charts_and_gaps(client: FlaskClient, app: Flask) -> None:
+    seed(client)
+    with app.test_request_context():
+        records.log_search("打印机 脱机", {"category": ["printing"]}, 0)
+    page = client.get("/reports/?days=30")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert html.count("<svg") == 3 and "<script" not in html.split("</header>")[1]
+    assert "打印机 脱机" in html
+    data = client.get("/reports/?days=30&format=json").json
+    assert data["totals"]["tickets"] == 6 and data["totals"]["link_rate"] == 0.5
+    assert [g["category"] for g in data["content_gaps"]] == ["printing"]
+    csv = client.get("/reports/?format=csv&table=gaps")
+    assert csv.mimetype == "text/csv" and csv.get_data(as_text=True).startswith("category,tickets")
+
+
+def test_categories_and_article_reports(client: FlaskClient) -> None:
+    seed(client)
+    data = client.get("/reports/categories?format=json").json
+    vpn = next(c for c in data["categories"] if c["category"] == "network/vpn")
+    assert vpn["top_solutions"][0] == {"article_id": "vpn-error-809", "title": "VPN fails with error 809",
+                                       "tickets": 2}
+    assert "VPN fails with error 809" in client.get("/reports/categories").get_data(as_text=True)
+    moved = client.get("/reports/articles/vpn-809")
+    assert moved.status_code == 301 and moved.headers["Location"].endswith("/reports/articles/vpn-error-809")
+    usage = client.get("/reports/articles/vpn-error-809?format=json").json
+    assert usage["tickets"] == 2
+    assert "INC-1" in client.get("/reports/articles/vpn-error-809").get_data(as_text=True)
+    assert client.get("/reports/articles/vpn-error-809?format=csv").get_data(as_text=True).count("\n") == 3
+
+
+@pytest.mark.parametrize("query", ["days=abc", "days=-1", "days=99999", "category=nope", "format=xml"])
+def test_bad_report_parameters_are_400(client: FlaskClient, query: str) -> None:
+    assert client.get(f"/reports/?{query}").status_code == 400
+
+
+def test_search_clicks_are_logged_and_redirect_only_to_articles(client: FlaskClient, app: Flask) -> None:
+    with app.test_request_context():
+        search_id = records.log_search("vpn 809", {}, 1)
+    assert search_id is not None
+    response = client.get(f"/go/{search_id}/vpn-809")
+    assert response.status_code == 303 and response.headers["Location"].endswith("/articles/vpn-error-809")
+    assert client.get(f"/go/{search_id}/https://evil.example").status_code == 404
+    db: Database = app.extensions[records.EXTENSION_KEY]
+    with db.session() as session:
+        assert session.execute(select(SearchLogEntry.clicked_article_id)).scalar_one() == "vpn-error-809"
+
+
+def test_creating_the_app_opens_no_database_connection(built_kb: Settings, tmp_path: Path) -> None:
+    app = make_app(built_kb, f"sqlite:///{tmp_path}/lazy/records.db")
+    assert not (tmp_path / "lazy").exists()
+    assert app.test_client().get("/reports/").status_code == 200
+    assert (tmp_path / "lazy" / "records.db").exists()
+
+
+def test_an_unreachable_database_is_a_503(built_kb: Settings) -> None:
+    app = make_app(built_kb, "postgresql+psycopg://nobody:x@127.0.0.1:1/none")
+    client = app.test_client()
+    assert client.post("/api/resolutions", json=GOOD, headers=AUTH).status_code == 503
+    assert client.get("/reports/").status_code == 503

@@ -1,0 +1,458 @@
+"""Ticket records on the site: the JSON API for ticketing systems, the article-page form,
+search and click logging, and the reports (HTML with SVG charts, JSON and CSV).
+
+`init_app(app)` registers everything; nothing connects to the database until a request
+needs it, so gunicorn can fork first.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
+
+from kb.records.db import Database
+from kb.records.errors import ConflictError, DatabaseUnavailableError, InvalidRecordError, RecordError
+from kb.records.models import RELATIONS
+from kb.records.reports import ArticleUsage, KcsReport, Period, Reports, csv_text, to_json
+from kb.records.store import RecordStore, utc_now
+from web.catalog import get_snapshot
+from web.i18n import current_language
+from web.records_charts import PALETTE, Series, rate_bars, stacked_bars
+from web.security import check_csrf
+from web.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("records", __name__)
+EXTENSION_KEY = "kb_records"
+MAX_JSON_BYTES = 16 * 1024
+MAX_REPORT_DAYS = 3650
+RESOLUTION_FIELDS = frozenset({"article", "ticket_id", "category", "relation", "ticket_system", "user", "note", "when"})
+CLOSED_FIELDS = frozenset({"ticket_id", "category", "ticket_system", "user", "note", "when"})
+CSV_TABLES = ("categories", "gaps", "zero_results", "unused", "overdue", "flags")
+
+# Interface text of these pages in Chinese (English is the key), kept with the pages that use it.
+ZH_TEXT: dict[str, str] = {
+    "Record a resolved ticket": "记录已解决的工单",
+    "Ticket": "工单号",
+    "Ticket category": "工单分类",
+    "How the article helped": "文章的作用",
+    "resolved": "解决了问题",
+    "referenced": "作为参考",
+    "created_from": "据此工单写成",
+    "Note (optional)": "备注（可选）",
+    "Your name": "你的名字",
+    "Record": "记录",
+    "Tickets resolved": "已解决的工单",
+    "Last used": "最近使用",
+    "By": "使用者",
+    "Not used on a ticket yet.": "还没有工单使用过这篇文章。",
+    "Usage report": "使用报告",
+    "Reports": "报表",
+    "KCS report": "KCS 报表",
+    "Period": "时间段",
+    "last 7 days": "最近 7 天",
+    "last 30 days": "最近 30 天",
+    "last 90 days": "最近 90 天",
+    "last 365 days": "最近 365 天",
+    "all time": "全部",
+    "Show": "显示",
+    "Tickets": "工单",
+    "with an article": "有文章",
+    "without an article": "无文章",
+    "Link rate": "关联率",
+    "Reuse": "复用",
+    "New": "新写",
+    "Reuse versus new": "复用与新写",
+    "Tickets by category": "各分类的工单",
+    "Link rate by category": "各分类的关联率",
+    "Category": "分类",
+    "Top solutions": "最常用的解决方案",
+    "Content gaps": "内容缺口",
+    "Searches that found nothing": "没有结果的搜索",
+    "searches": "次搜索",
+    "Unused articles": "未被使用的文章",
+    "Review overdue": "已过复审期",
+    "Open flags": "未处理的标记",
+    "None.": "无。",
+    "Download": "下载",
+    "Categories report": "分类报表",
+    "Article usage": "文章使用情况",
+    "Recent tickets": "最近的工单",
+    "Relation": "关系",
+    "When": "时间",
+    "Recorded ticket": "已记录工单",
+    "was already recorded": "已经记录过",
+    "all categories": "所有分类",
+    "Owner": "负责人",
+    "Due": "复审日期",
+    "Reason": "原因",
+    "Flagged by": "标记人",
+}
+
+
+def text(message: str) -> str:
+    """The message in the interface language (these pages' own messages)."""
+    return ZH_TEXT.get(message, message) if current_language() == "zh" else message
+
+
+# -- accessors ---------------------------------------------------------------------------------
+def get_database() -> Database:
+    """The records database of this app (its engine is created on first use, in the worker)."""
+    db: Database = current_app.extensions[EXTENSION_KEY]
+    return db
+
+
+def get_store() -> RecordStore:
+    """A store checking articles and categories against the index this request reads."""
+    snap = get_snapshot()
+    return RecordStore(get_database(), snap.resolve, frozenset(snap.vocabulary.categories))
+
+
+def get_reports() -> Reports:
+    """Reports over the articles of the current index."""
+    return Reports(get_database(), get_snapshot().articles)
+
+
+def current_user(named: str = "") -> str:
+    """The reverse proxy's user header when one is configured and sent, else the name the form gave."""
+    header = get_settings().user_header
+    if header:
+        value = request.headers.get(header, "").strip()
+        if value:
+            return value[:200]
+    return named.strip()[:200]
+
+
+# -- used by other pages -----------------------------------------------------------------------
+def article_usage(article_id: str) -> ArticleUsage | None:
+    """How an article was used on tickets (None when the records database is unavailable)."""
+    try:
+        return get_reports().article_usage(article_id, recent=5)
+    except DatabaseUnavailableError as exc:
+        log.warning("records unavailable for article %s: %s", article_id, exc)
+        return None
+
+
+def log_search(query: str, filters: Mapping[str, Sequence[str]], result_count: int) -> int | None:
+    """Log a search for the reports; a logging failure never fails the search itself."""
+    if not query.strip():
+        return None
+    try:
+        return get_store().log_search(query, filters, result_count)
+    except RecordError as exc:
+        log.warning("search not logged: %s", exc)
+        return None
+
+
+def usage_counts() -> dict[str, int]:
+    """Distinct tickets per article id, all time (for sorting category pages); empty when unavailable."""
+    try:
+        return get_reports().usage_counts()
+    except DatabaseUnavailableError as exc:
+        log.warning("records unavailable: %s", exc)
+        return {}
+
+
+# -- the JSON API ------------------------------------------------------------------------------
+def _api_error(status: int, error: str, message: str, headers: Mapping[str, str] | None = None) -> Response:
+    response = jsonify(error=error, message=message)
+    response.status_code = status
+    response.headers.update(headers or {})
+    return response
+
+
+def _authorize() -> Response | None:
+    """None when the request carries the bearer token whose SHA-256 is in the settings."""
+    expected = get_settings().api_token_hash.strip().lower()
+    if not expected:
+        return _api_error(503, "api disabled", "recording through the API is off: set KB_API_TOKEN_HASH "
+                          "to the SHA-256 hex digest of a token")
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    sent = hashlib.sha256(token.strip().encode()).hexdigest()
+    # Compare digests in constant time; `ok` is computed even for a wrong scheme.
+    ok = hmac.compare_digest(sent, expected)
+    if scheme.lower() != "bearer" or not token.strip() or not ok:
+        return _api_error(401, "unauthorized", "send the API token as `Authorization: Bearer <token>`",
+                          {"WWW-Authenticate": 'Bearer realm="kb"'})
+    return None
+
+
+def _json_object(allowed: frozenset[str]) -> dict[str, Any] | Response:
+    """The request body as a JSON object with only allowed keys, or the 4xx that explains why not."""
+    if request.mimetype != "application/json":
+        return _api_error(415, "unsupported media type", "send a JSON object with Content-Type: application/json")
+    if request.content_length is not None and request.content_length > MAX_JSON_BYTES:
+        return _api_error(413, "payload too large", f"the body must be at most {MAX_JSON_BYTES} bytes")
+    raw = request.stream.read(MAX_JSON_BYTES + 1)
+    if len(raw) > MAX_JSON_BYTES:
+        return _api_error(413, "payload too large", f"the body must be at most {MAX_JSON_BYTES} bytes")
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        return _api_error(400, "bad request", f"the body is not valid JSON: {exc}")
+    if not isinstance(data, dict):
+        return _api_error(400, "bad request", "the body must be a JSON object")
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        return _api_error(400, "bad request", f"unknown field(s) {', '.join(unknown)}; allowed: "
+                          f"{', '.join(sorted(allowed))}")
+    return data
+
+
+def _when(value: object) -> dt.datetime | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise InvalidRecordError("when must be an ISO 8601 time with a zone, e.g. 2026-11-01T09:30:00+08:00")
+    try:
+        when = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidRecordError(f"when {value[:40]!r} is not an ISO 8601 time with a zone") from None
+    if when.tzinfo is None:
+        raise InvalidRecordError("when needs a time zone, e.g. 2026-11-01T09:30:00+08:00 or ...Z")
+    if when > utc_now() + dt.timedelta(minutes=5):
+        raise InvalidRecordError("when lies in the future")
+    return when
+
+
+def _record_error(exc: RecordError) -> Response:
+    if isinstance(exc, ConflictError):
+        return _api_error(409, "conflict", str(exc))
+    if isinstance(exc, InvalidRecordError):
+        return _api_error(422, "invalid record", str(exc))
+    return _api_error(503, "records unavailable", str(exc), {"Retry-After": "10"})
+
+
+@bp.post("/api/resolutions")
+def api_record_resolution() -> Response:
+    """A ticketing system reports that an article resolved a ticket: 201 new, 200 already recorded."""
+    denied = _authorize()
+    if denied is not None:
+        return denied
+    data = _json_object(RESOLUTION_FIELDS)
+    if isinstance(data, Response):
+        return data
+    try:
+        record = get_store().record_resolution(
+            article=data.get("article"), ticket_id=data.get("ticket_id"), category=data.get("category"),
+            relation=data.get("relation"), ticket_system=data.get("ticket_system"), user=data.get("user"),
+            note=data.get("note"), source="api", when=_when(data.get("when")))
+    except RecordError as exc:
+        return _record_error(exc)
+    response = jsonify(created=record.created, resolution=record.to_json(),
+                       message="recorded" if record.created else "already recorded; nothing changed")
+    response.status_code = 201 if record.created else 200
+    return response
+
+
+@bp.post("/api/tickets/closed")
+def api_closed_without_article() -> Response:
+    """A ticket was closed without any article (for the link rate): 201 new, 200 already recorded."""
+    denied = _authorize()
+    if denied is not None:
+        return denied
+    data = _json_object(CLOSED_FIELDS)
+    if isinstance(data, Response):
+        return data
+    try:
+        record = get_store().record_closed_without_article(
+            ticket_id=data.get("ticket_id"), category=data.get("category"), ticket_system=data.get("ticket_system"),
+            user=data.get("user"), note=data.get("note"), source="api", when=_when(data.get("when")))
+    except RecordError as exc:
+        return _record_error(exc)
+    response = jsonify(created=record.created, ticket=record.to_json(),
+                       message="recorded" if record.created else "already recorded; nothing changed")
+    response.status_code = 201 if record.created else 200
+    return response
+
+
+# -- the article page --------------------------------------------------------------------------
+@bp.post("/articles/<path:article_id>/resolutions")
+def record_from_article(article_id: str) -> ResponseReturnValue:
+    """The article page's form: this article resolved a ticket."""
+    check_csrf()
+    snap = get_snapshot()
+    article = snap.by_id.get(article_id)
+    if article is None:
+        abort(404)
+    form = request.form
+    try:
+        record = get_store().record_resolution(
+            article=article.id, ticket_id=form.get("ticket_id", ""), category=form.get("category", ""),
+            relation=form.get("relation") or "resolved", ticket_system=form.get("ticket_system") or None,
+            user=current_user(form.get("name", "")), note=form.get("note", ""), source="web")
+    except ConflictError as exc:
+        abort(409, description=str(exc))
+    except InvalidRecordError as exc:
+        abort(400, description=str(exc))
+    if record.created:
+        flash(f"{text('Recorded ticket')} {record.ticket_id}")
+    else:
+        flash(f"{text('Ticket')} {record.ticket_id} {text('was already recorded')}")
+    return redirect(url_for("articles.show", article_id=article.id, _anchor="record-resolution"), code=303)
+
+
+@bp.get("/go/<int:search_id>/<path:article_id>")
+def follow_result(search_id: int, article_id: str) -> ResponseReturnValue:
+    """A search result link: remember the click, then go to the article (only ever an article URL)."""
+    snap = get_snapshot()
+    current = snap.resolve(article_id)
+    if current is None:
+        abort(404)
+    try:
+        get_store().log_click(search_id, current)
+    except RecordError as exc:
+        log.warning("click not logged: %s", exc)
+    return redirect(url_for("articles.show", article_id=current), code=303)
+
+
+# -- reports -----------------------------------------------------------------------------------
+def _period() -> tuple[Period, int]:
+    raw = request.args.get("days", "30")
+    try:
+        days = int(raw)
+    except ValueError:
+        abort(400, description="days must be a whole number of days (0 for all time)")
+    if not 0 <= days <= MAX_REPORT_DAYS:
+        abort(400, description=f"days must be between 0 and {MAX_REPORT_DAYS}")
+    return (Period.last_days(days, utc_now()) if days else Period()), days
+
+
+def _category() -> str | None:
+    value = request.args.get("category", "").strip().strip("/").lower()
+    if not value:
+        return None
+    if value not in get_snapshot().vocabulary.categories:
+        abort(400, description=f"unknown category {value[:80]!r}")
+    return value
+
+
+def _format() -> str:
+    fmt = request.args.get("format", "html")
+    if fmt not in ("html", "json", "csv"):
+        abort(400, description="format must be html, json or csv")
+    return fmt
+
+
+def _csv(rows: Sequence[Any], name: str) -> Response:
+    return Response(csv_text(rows), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+
+
+def _kcs_table(report: KcsReport, table: str) -> Sequence[Any]:
+    return {"categories": report.categories, "gaps": report.content_gaps, "unused": report.unused_articles,
+            "zero_results": report.zero_result_queries, "overdue": report.review_overdue,
+            "flags": report.open_flags}[table]
+
+
+@bp.get("/reports/")
+def kcs() -> ResponseReturnValue:
+    """The KCS report: link rate, reuse versus new, content gaps, unused and overdue articles, open flags."""
+    period, days = _period()
+    category = _category()
+    fmt = _format()
+    report = get_reports().kcs(period, prefix=category)
+    if fmt == "json":
+        return jsonify(to_json(report))
+    if fmt == "csv":
+        table = request.args.get("table", "categories")
+        if table not in CSV_TABLES:
+            abort(400, description=f"table must be one of {', '.join(CSV_TABLES)}")
+        return _csv(_kcs_table(report, table), f"kcs-{table}")
+    charts = {
+        "tickets": stacked_bars(text("Tickets by category"),
+                                [(s.category, (s.with_article, s.without_article)) for s in report.categories[:15]],
+                                [Series(text("with an article"), PALETTE[0]),
+                                 Series(text("without an article"), PALETTE[1])]),
+        "reuse": stacked_bars(text("Reuse versus new"),
+                              [(s.category, (s.reuse, s.new)) for s in report.categories[:15]],
+                              [Series(text("Reuse"), PALETTE[2]), Series(text("New"), PALETTE[3])]),
+        "link_rate": rate_bars(text("Link rate by category"),
+                               [(s.category, s.link_rate) for s in report.categories[:15]]),
+    }
+    return render_template("records/kcs.html", report=report, days=days, category=category, charts=charts,
+                           tables=CSV_TABLES)
+
+
+@bp.get("/reports/categories")
+def categories() -> ResponseReturnValue:
+    """Per ticket category: top solutions, tickets with and without an article."""
+    period, days = _period()
+    category = _category()
+    fmt = _format()
+    rows = get_reports().categories(period, prefix=category, top=10)
+    if fmt == "json":
+        return jsonify(period=to_json(period), categories=to_json(rows))
+    if fmt == "csv":
+        return _csv(rows, "categories")
+    return render_template("records/categories.html", rows=rows, days=days, category=category, period=period)
+
+
+@bp.get("/reports/articles/<path:article_id>")
+def article(article_id: str) -> ResponseReturnValue:
+    """One article's use on tickets: how many, when last, by whom, recent tickets."""
+    snap = get_snapshot()
+    current = snap.resolve(article_id)
+    if current is None:
+        abort(404)
+    if current != article_id:
+        return redirect(url_for("records.article", article_id=current), code=301)
+    period, days = _period()
+    fmt = _format()
+    usage = get_reports().article_usage(current, period, recent=50)
+    if fmt == "json":
+        return jsonify(to_json(usage))
+    if fmt == "csv":
+        return _csv(usage.recent, f"tickets-{current.replace('/', '-')}")
+    return render_template("records/article.html", usage=usage, article=snap.by_id.get(current), days=days)
+
+
+def _unavailable(exc: DatabaseUnavailableError) -> ResponseReturnValue:
+    log.error("records database unavailable: %s", exc)
+    if request.path.startswith("/api/"):
+        return _api_error(503, "records unavailable", str(exc), {"Retry-After": "10"})
+    return render_template("records/unavailable.html", message=str(exc)), 503, {"Retry-After": "10"}
+
+
+bp.register_error_handler(DatabaseUnavailableError, _unavailable)
+
+
+def init_app(app: Flask) -> None:
+    """Register the records pages and API, the database accessor, and the template helpers."""
+    settings = app.config["KB_SETTINGS"]
+    app.extensions[EXTENSION_KEY] = Database(settings.database_url)
+    app.register_blueprint(bp)
+    app.jinja_env.globals.update(records_text=text, records_usage=article_usage, RECORD_RELATIONS=RELATIONS,
+                                 records_categories=record_categories, records_user_from_proxy=user_from_proxy)
+
+
+def record_categories() -> list[str]:
+    """Ticket categories a record may name (the vocabulary's), sorted."""
+    return sorted(get_snapshot().vocabulary.categories)
+
+
+def user_from_proxy() -> bool:
+    """True when the reverse proxy names the user, so forms need no name field."""
+    header = get_settings().user_header
+    return bool(header and request.headers.get(header, "").strip())

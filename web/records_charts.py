@@ -1,0 +1,98 @@
+"""Server-rendered SVG charts for the reports: no JavaScript, no CDN, no inline CSS.
+
+Colours are SVG presentation attributes (not `style`), so the site's CSP allows them;
+every label is escaped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from markupsafe import Markup, escape
+
+PALETTE = ("#1f6f43", "#c2410c", "#1d4ed8", "#7c3aed")
+BAR = 18
+GAP = 8
+LABEL_WIDTH = 170
+PLOT_WIDTH = 360
+VALUE_WIDTH = 70
+
+
+@dataclass(frozen=True)
+class Series:
+    name: str
+    color: str
+
+
+def stacked_bars(title: str, rows: Sequence[tuple[str, Sequence[float]]], series: Sequence[Series],
+                 value_label: str = "") -> Markup:
+    """Horizontal stacked bars, one row per label, with a legend; an accessible <svg role=img>."""
+    if not rows:
+        return Markup("")
+    top = max(sum(values) for _label, values in rows) or 1.0
+    legend_height = 24
+    height = legend_height + len(rows) * (BAR + GAP) + GAP
+    width = LABEL_WIDTH + PLOT_WIDTH + VALUE_WIDTH
+    parts = [Markup('<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" '
+                    'viewBox="0 0 {w} {h}" width="{w}" height="{h}" aria-labelledby="{id}">'
+                    '<title id="{id}">{t}</title>').format(w=width, h=height, id=_slug(title), t=title)]
+    x = LABEL_WIDTH
+    for s in series:
+        parts.append(Markup('<rect x="{}" y="6" width="12" height="12" fill="{}"/>'
+                            '<text x="{}" y="16" font-size="12">{}</text>').format(x, s.color, x + 16, s.name))
+        x += 24 + 7 * len(s.name)
+    for i, (label, values) in enumerate(rows):
+        y = legend_height + GAP + i * (BAR + GAP)
+        parts.append(Markup('<text x="{}" y="{}" font-size="12" text-anchor="end">{}</text>').format(
+            LABEL_WIDTH - 8, y + BAR - 5, _clip(label)))
+        offset = 0.0
+        for value, s in zip(values, series, strict=False):
+            w = PLOT_WIDTH * value / top
+            if w > 0:
+                parts.append(Markup('<rect x="{:.1f}" y="{}" width="{:.1f}" height="{}" fill="{}">'
+                                    '<title>{}: {}</title></rect>').format(
+                    LABEL_WIDTH + offset, y, w, BAR, s.color, s.name, _number(value)))
+            offset += w
+        total = " / ".join(_number(v) for v in values)
+        parts.append(Markup('<text x="{:.1f}" y="{}" font-size="12">{}{}</text>').format(
+            LABEL_WIDTH + offset + 6, y + BAR - 5, total, value_label))
+    parts.append(Markup("</svg>"))
+    return Markup("").join(parts)
+
+
+def rate_bars(title: str, rows: Sequence[tuple[str, float | None]], color: str = PALETTE[0]) -> Markup:
+    """One bar per label for a rate between 0 and 1, labelled as a percentage."""
+    if not rows:
+        return Markup("")
+    height = len(rows) * (BAR + GAP) + GAP
+    width = LABEL_WIDTH + PLOT_WIDTH + VALUE_WIDTH
+    parts = [Markup('<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" '
+                    'viewBox="0 0 {w} {h}" width="{w}" height="{h}" aria-labelledby="{id}">'
+                    '<title id="{id}">{t}</title>').format(w=width, h=height, id=_slug(title), t=title)]
+    for i, (label, rate) in enumerate(rows):
+        y = GAP + i * (BAR + GAP)
+        parts.append(Markup('<text x="{}" y="{}" font-size="12" text-anchor="end">{}</text>').format(
+            LABEL_WIDTH - 8, y + BAR - 5, _clip(label)))
+        parts.append(Markup('<rect x="{}" y="{}" width="{}" height="{}" fill="#e5e7eb"/>').format(
+            LABEL_WIDTH, y, PLOT_WIDTH, BAR))
+        w = PLOT_WIDTH * (rate or 0.0)
+        parts.append(Markup('<rect x="{}" y="{}" width="{:.1f}" height="{}" fill="{}"/>').format(
+            LABEL_WIDTH, y, w, BAR, color))
+        text = "-" if rate is None else f"{rate:.0%}"
+        parts.append(Markup('<text x="{}" y="{}" font-size="12">{}</text>').format(
+            LABEL_WIDTH + PLOT_WIDTH + 6, y + BAR - 5, text))
+    parts.append(Markup("</svg>"))
+    return Markup("").join(parts)
+
+
+def _clip(label: str, limit: int = 26) -> str:
+    return label if len(label) <= limit else label[: limit - 1] + "…"
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:.2f}"
+
+
+def _slug(title: str) -> str:
+    return "chart-" + "".join(ch if ch.isalnum() else "-" for ch in str(escape(title)).lower())[:40]
