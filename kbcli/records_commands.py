@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import getpass
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -28,11 +30,23 @@ def _knowledge_base(settings: Settings) -> KnowledgeBase:
     return load_knowledge_base(settings.articles_dir, options)
 
 
-def open_store(settings: Settings) -> tuple[RecordStore, KnowledgeBase]:
+@contextmanager
+def records_database(settings: Settings) -> Iterator[Database]:
+    """The records database for one command; its connections are closed at the end."""
+    db = Database(settings.database_url)
+    try:
+        yield db
+    finally:
+        db.dispose()
+
+
+@contextmanager
+def open_store(settings: Settings) -> Iterator[RecordStore]:
     """The records store, checking article ids and categories against the articles folder."""
     kb = _knowledge_base(settings)
     ids = ArticleIds.from_articles(kb.articles)
-    return RecordStore(Database(settings.database_url), ids.resolve, frozenset(kb.vocabulary.categories)), kb
+    with records_database(settings) as db:
+        yield RecordStore(db, ids.resolve, frozenset(kb.vocabulary.categories))
 
 
 def _default_user() -> str:
@@ -56,10 +70,10 @@ def link(settings: Settings, article: str, ticket: str, category: str, relation:
     """Record that ARTICLE (id or alias) resolved TICKET."""
 
     def run() -> int:
-        store, _kb = open_store(settings)
-        record = store.record_resolution(article=article, ticket_id=ticket, category=category, relation=relation,
-                                         ticket_system=ticket_system, user=user or _default_user(), note=note,
-                                         source="cli")
+        with open_store(settings) as store:
+            record = store.record_resolution(article=article, ticket_id=ticket, category=category,
+                                             relation=relation, ticket_system=ticket_system,
+                                             user=user or _default_user(), note=note, source="cli")
         verb = "recorded" if record.created else "already recorded"
         click.echo(f"{verb}: {record.ticket_system}/{record.ticket_id} {record.relation} by {record.article_id} "
                    f"({record.category})")
@@ -77,8 +91,7 @@ def import_resolutions_command(settings: Settings, csv_file: Path, user: str | N
     note, when]); rejected rows are listed as FILE:LINE: reason and make the exit code 1."""
 
     def run() -> int:
-        store, _kb = open_store(settings)
-        with csv_file.open(encoding="utf-8-sig", newline="") as lines:
+        with open_store(settings) as store, csv_file.open(encoding="utf-8-sig", newline="") as lines:
             report = import_resolutions(store, lines, user=user or _default_user())
         for rejected in report.rejected:
             click.echo(f"{csv_file}:{rejected.line}: rejected: {rejected.message}")
@@ -133,9 +146,9 @@ def stats(settings: Settings, days: int, category: str | None, as_json: bool) ->
 
     def run() -> int:
         kb = _knowledge_base(settings)
-        reports = Reports(Database(settings.database_url), kb.articles)
         period = Period.last_days(days, utc_now()) if days else Period()
-        report = reports.kcs(period, prefix=category.strip("/").lower() if category else None)
+        with records_database(settings) as db:
+            report = Reports(db, kb.articles).kcs(period, prefix=category.strip("/").lower() if category else None)
         click.echo(json.dumps(to_json(report), ensure_ascii=False, indent=2) if as_json else format_kcs(report))
         return 0
 
@@ -149,8 +162,8 @@ def boosts(settings: Settings) -> None:
 
     def run() -> int:
         kb = _knowledge_base(settings)
-        found = resolution_boosts(Database(settings.database_url), ArticleIds.from_articles(kb.articles).resolve,
-                                  utc_now())
+        with records_database(settings) as db:
+            found = resolution_boosts(db, ArticleIds.from_articles(kb.articles).resolve, utc_now())
         path = settings.index_dir / BOOSTS
         write_boosts(path, found)
         click.echo(f"{len(found)} article boosts written to {path}")
@@ -170,9 +183,9 @@ def upgrade(settings: Settings) -> None:
     """Create or migrate the records database to the newest schema."""
 
     def run() -> int:
-        database = Database(settings.database_url)
-        database.upgrade()
-        click.echo(f"{database.safe_url()} is at revision {current_revision(database)}")
+        with records_database(settings) as database:
+            database.upgrade()
+            click.echo(f"{database.safe_url()} is at revision {current_revision(database)}")
         return 0
 
     run_reporting_errors(run)
@@ -184,9 +197,8 @@ def purge_searches(settings: Settings) -> None:
     """Delete searches older than KB_SEARCH_LOG_RETENTION_DAYS from the search log."""
 
     def run() -> int:
-        database = Database(settings.database_url)
-        store = RecordStore(database, lambda key: None)
-        removed = store.purge_search_log(settings.search_log_retention_days)
+        with records_database(settings) as database:
+            removed = RecordStore(database, lambda key: None).purge_search_log(settings.search_log_retention_days)
         click.echo(f"{removed} searches older than {settings.search_log_retention_days} days deleted")
         return 0
 

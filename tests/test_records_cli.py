@@ -1,0 +1,113 @@
+"""`kb link`, `kb import-resolutions`, `kb stats`, `kb boosts` and `kb db` through CliRunner, on both backends."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner, Result
+
+from kbcli.records_commands import COMMANDS
+from tests import test_records_fixtures as fx
+
+database_url = fx.database_url
+
+
+@click.group()
+def cli() -> None:
+    """The records commands as kbcli.main registers them."""
+
+
+for command in COMMANDS:
+    cli.add_command(command)
+
+
+@pytest.fixture
+def run(articles_dir: Path, database_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
+    def invoke(*args: str) -> Result:
+        runner = CliRunner()
+        env = {"KB_DATABASE_URL": database_url, "KB_ARTICLES_DIR": str(articles_dir),
+               "KB_INDEX_DIR": str(tmp_path / "index"), "USER": "tester"}
+        return runner.invoke(cli, list(args), env=env, catch_exceptions=False)
+
+    return invoke
+
+
+def test_link_records_once_and_says_so(run) -> None:  # type: ignore[no-untyped-def]
+    first = run("link", "vpn-error-809", "INC-1", "--category", "network/vpn")
+    assert first.exit_code == 0, first.output
+    assert "recorded: default/INC-1 resolved by vpn-error-809 (network/vpn)" in first.output
+    again = run("link", "vpn-error-809", "INC-1", "--category", "network/vpn", "--user", "ann")
+    assert again.exit_code == 0 and again.output.startswith("already recorded")
+
+
+def test_link_conflict_and_bad_input_exit_non_zero_without_a_traceback(run) -> None:  # type: ignore[no-untyped-def]
+    run("link", "vpn-error-809", "INC-1", "--category", "network/vpn")
+    conflict = run("link", "vpn-error-809", "INC-1", "--category", "email")
+    assert conflict.exit_code == 3 and "kb: error:" in conflict.output and "Traceback" not in conflict.output
+    unknown = run("link", "nope", "INC-2", "--category", "email")
+    assert unknown.exit_code == 2 and "unknown article 'nope'" in unknown.output
+    bad = run("link", "vpn-error-809", "INC 2", "--category", "email")
+    assert bad.exit_code == 2 and "malformed" in bad.output
+
+
+def test_import_reports_rejected_rows_with_their_lines(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    csv_file = tmp_path / "export.csv"
+    csv_file.write_text(
+        "\ufeffticket_id,article,category,relation,user,when\n"
+        "INC-1,vpn-error-809,network/vpn,resolved,ann,2026-10-01T09:00:00+08:00\n"
+        "INC-1,vpn-error-809,network/vpn,resolved,ann,\n"
+        "INC-2,missing-article,network/vpn,,,\n"
+        "INC 3,vpn-error-809,network/vpn,,,\n"
+        "\n"
+        "INC-4,vpn-error-809,email,created_from,bob,\n"
+        "INC-5,vpn-error-809,network,resolved,bob,not-a-date\n"
+        "INC-6,vpn-error-809,network,resolved,bob,,surplus\n",
+        encoding="utf-8")
+    result = run("import-resolutions", str(csv_file))
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    assert f"{csv_file}:4: rejected: unknown article 'missing-article': no article has this id or alias" in lines
+    assert any(line.startswith(f"{csv_file}:5: rejected: ticket_id 'INC 3' is malformed") for line in lines)
+    assert any(line.startswith(f"{csv_file}:8: rejected: when 'not-a-date'") for line in lines)
+    assert f"{csv_file}:9: rejected: more fields than columns" in lines
+    assert "2 recorded, 1 already recorded, 4 rejected" in result.output
+    rerun = run("import-resolutions", str(csv_file))
+    assert "0 recorded, 3 already recorded, 4 rejected" in rerun.output
+
+
+def test_import_refuses_a_file_without_the_required_columns(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    csv_file = tmp_path / "bad.csv"
+    csv_file.write_text("ticket,article\nINC-1,vpn-error-809\n", encoding="utf-8")
+    result = run("import-resolutions", str(csv_file))
+    assert result.exit_code == 2 and "lacks ticket_id, category" in result.output
+
+
+def test_stats_prints_the_kcs_report(run) -> None:  # type: ignore[no-untyped-def]
+    run("link", "vpn-error-809", "INC-1", "--category", "network/vpn")
+    run("link", "vpn-error-809", "INC-2", "--category", "network/vpn", "--relation", "created_from")
+    text = run("stats", "--days", "0")
+    assert text.exit_code == 0, text.output
+    assert "KCS report, all time" in text.output
+    assert "tickets 2   with article 2   without 0   link rate 100%   reuse 1   new 1" in text.output
+    assert "network/vpn" in text.output and "vpn-error-809 (2)" in text.output
+    data = json.loads(run("stats", "--json", "--category", "network").output)
+    assert data["totals"]["tickets"] == 2 and data["category"] == "network"
+
+
+def test_boosts_are_written_to_the_index_folder(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    run("link", "vpn-error-809", "INC-1", "--category", "network/vpn")
+    result = run("boosts")
+    assert result.exit_code == 0 and "1 article boosts written" in result.output
+    boosts = json.loads((tmp_path / "index" / "boosts.json").read_text(encoding="utf-8"))
+    assert list(boosts) == ["vpn-error-809"] and 1.0 < boosts["vpn-error-809"] <= 3.0
+
+
+def test_db_upgrade_and_purge(run) -> None:  # type: ignore[no-untyped-def]
+    upgraded = run("db", "upgrade")
+    assert upgraded.exit_code == 0 and "is at revision 0001" in upgraded.output
+    assert "***" in upgraded.output or "sqlite" in upgraded.output  # never the password
+    purged = run("db", "purge-searches")
+    assert purged.exit_code == 0 and "0 searches older than 90 days deleted" in purged.output
