@@ -23,9 +23,8 @@ import re
 import threading
 import unicodedata
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 import rjieba
 from whoosh.analysis import STOP_WORDS, Token, Tokenizer
@@ -120,8 +119,7 @@ def _jieba(user_dict: tuple[str, ...]) -> Any:
     return segmenter
 
 
-@dataclass(frozen=True)
-class Piece:
+class Piece(NamedTuple):
     """One word of a text: its index form, where it is in the original text, and its kind."""
 
     term: str  # lowercased, stemmed where English
@@ -131,6 +129,9 @@ class Piece:
     surface: str  # lowercased folded text, unstemmed
     parts: tuple[str, ...] = ()  # index forms of an identifier's parts
     subwords: tuple[str, ...] = ()  # CJK sub-words indexed at the same position
+
+
+_NONE: tuple[str, ...] = ()
 
 
 class Segmenter:
@@ -147,13 +148,11 @@ class Segmenter:
 
     def pieces(self, text: str, subwords: bool = True) -> Iterator[Piece]:
         """Every word of `text` in order; offsets refer to the original (unfolded) text."""
+        return map(Piece._make, self.raw_pieces(text, subwords))
+
+    def raw_pieces(self, text: str, subwords: bool = True) -> Iterator[tuple[Any, ...]]:
+        """`pieces` as plain tuples (the indexing hot path: a NamedTuple costs a Python call)."""
         folded, offsets = fold(text)
-
-        def orig(start: int, end: int) -> tuple[int, int]:
-            if offsets is None:
-                return start, end
-            return offsets[start], offsets[end - 1] + 1
-
         jieba = None
         for match in _SEGMENT.finditer(folded):
             base = match.start()
@@ -173,19 +172,23 @@ class Segmenter:
                                 extra.setdefault((ws, we), []).append(word)
                                 break
                 for word, s, e in words:
-                    start, end = orig(base + s, base + e)
-                    yield Piece(word, start, end, "cjk", word, subwords=tuple(extra.get((s, e), ())))
+                    start, end = base + s, base + e
+                    if offsets is not None:
+                        start, end = offsets[start], offsets[end - 1] + 1
+                    sub = extra.get((s, e))
+                    yield (word, start, end, "cjk", word, _NONE, tuple(sub) if sub else _NONE)
                 continue
             whole = match.group().lower()
             if len(whole) > MAX_TOKEN_CHARS:
                 continue
-            start, end = orig(base, match.end())
-            parts = ident_parts(whole)
+            start, end = base, match.end()
+            if offsets is not None:
+                start, end = offsets[start], offsets[end - 1] + 1
+            parts = None if whole.isalpha() or whole.isdigit() else ident_parts(whole)
             if parts:
-                yield Piece(whole, start, end, "ident", whole, parts=tuple(stem(p) for p, _, _ in parts))
+                yield (whole, start, end, "ident", whole, tuple(stem(p) for p, _, _ in parts), _NONE)
             else:
-                yield Piece(stem(whole), start, end, "word", whole)
-
+                yield (stem(whole), start, end, "word", whole, _NONE, _NONE)
 
     def pieces_search(self, word: str) -> list[tuple[str, int, int]]:
         """rjieba's search-mode segmentation of one CJK word (its sub-words and itself)."""
@@ -229,27 +232,30 @@ class KbTokenizer(Tokenizer):  # type: ignore[misc]
             yield token
             return
         pos = start_pos
-        for piece in self.segmenter.pieces(value):
+        for term, start, end, _, surface, parts, subwords in self.segmenter.raw_pieces(value):
             token.boost = 1.0
             token.stopped = False
             if chars:
-                token.startchar = start_char + piece.start
-                token.endchar = start_char + piece.end
+                token.startchar = start_char + start
+                token.endchar = start_char + end
             if keeporiginal:
-                token.original = piece.surface
-            token.text = piece.term
+                token.original = surface
+            token.text = term
             if positions:
                 token.pos = pos
             yield token
-            for word in piece.subwords:
+            for word in subwords:
                 token.text = word
                 yield token
-            for index, part in enumerate(piece.parts):
-                token.text = part
-                if positions:
-                    token.pos = pos + index
-                yield token
-            pos += max(1, len(piece.parts))
+            if parts:
+                for index, part in enumerate(parts):
+                    token.text = part
+                    if positions:
+                        token.pos = pos + index
+                    yield token
+                pos += len(parts)
+            else:
+                pos += 1
 
 
 def index_terms(tokenizer: KbTokenizer, text: str) -> list[str]:

@@ -21,7 +21,7 @@ from whoosh.index import EmptyIndexError
 from whoosh.searching import Searcher
 
 from search.analysis import KbTokenizer, Segmenter
-from search.build import BOOSTS, CURRENT, MANIFEST, current_build
+from search.build import BOOSTS, CURRENT, MANIFEST, SPELLING, current_build
 from search.errors import IndexMissingError
 from search.schema import FACET_FIELDS
 from search.spelling import SpellingCorrector
@@ -57,12 +57,13 @@ class Snapshot:
         """Built on first use (a few hundred ms on a big index), then kept for this build."""
         with self.lock:
             if self._corrector is None:
-                reader = self.searcher.reader()
+                try:
+                    counts = json.loads((self.build_dir / SPELLING).read_text(encoding="utf-8"))
+                except (OSError, ValueError):
+                    counts = {}
                 # In a small knowledge base a word seen once is still a word; in a big one it is often a typo.
-                min_frequency = 1 if reader.doc_count() < 1000 else 2
-                self._corrector = SpellingCorrector(
-                    ((term.decode("utf-8") if isinstance(term, bytes) else term, info.doc_frequency())
-                     for term, info in reader.iter_field("spell")), min_frequency)
+                min_frequency = 1 if len(self.doc_ids) < 1000 else 2
+                self._corrector = SpellingCorrector(counts.items(), min_frequency)
             return self._corrector
 
     def factor(self, docnum: int) -> float:

@@ -105,6 +105,7 @@ class CompiledQuery:
     exclude: wq.Query | None
     highlight: list[str]  # surface words, stems and phrases to mark in snippets
     corrections: dict[str, str] = field(default_factory=dict)
+    units: int = 0  # required elements (words, phrases, prefixes)
 
 
 class QueryCompiler:
@@ -202,7 +203,7 @@ class QueryCompiler:
                           for f in ("title", "body")])
             all_words = wq.AndMaybe(all_words, near)
         any_word = wq.Or([u.query for u in units]) if len(units) > 1 else None
-        return CompiledQuery(all_words, any_word, exclude, highlight, corrections)
+        return CompiledQuery(all_words, any_word, exclude, highlight, corrections, len(units))
 
     def _corrected(self, piece: Piece) -> list[Piece] | None:
         """Pieces for the corrected spelling of an English word the index does not know."""

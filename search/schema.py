@@ -9,7 +9,6 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from whoosh.analysis import LowercaseFilter, RegexTokenizer
 from whoosh.fields import ID, KEYWORD, STORED, TEXT, Schema
 
 from kb.article import Article
@@ -20,7 +19,7 @@ if TYPE_CHECKING:
     from kb.render import RenderedBody
 
 # Bump when the schema or the analysis changes: an incremental build then becomes a full one.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # Text fields searched by free text, with their BM25F weights (applied at query time, so tuning
 # does not need a rebuild).
@@ -48,7 +47,6 @@ FACET_FIELDS = ("category", "tag", "product", "type", "lang")
 def make_schema(user_dict: Sequence[str]) -> Schema:
     """The schema; the analyzer (with the user dictionary) is pickled into the index."""
     analyzer = KbTokenizer(user_dict)
-    spell_analyzer = RegexTokenizer(r"[A-Za-z]{3,}") | LowercaseFilter()
     return Schema(
         id=ID(stored=True, unique=True),
         title=TEXT(analyzer=analyzer, stored=True),
@@ -57,8 +55,6 @@ def make_schema(user_dict: Sequence[str]) -> Schema:
         labels=TEXT(analyzer=analyzer),
         headings=TEXT(analyzer=analyzer),
         body=TEXT(analyzer=analyzer, stored=True),
-        # Unstemmed English words, only to correct spelling against.
-        spell=TEXT(analyzer=spell_analyzer, phrase=False),
         category=KEYWORD(commas=True),
         tag=KEYWORD(commas=True),
         product=KEYWORD(commas=True),
@@ -160,7 +156,6 @@ def article_document(article: Article, rendered: RenderedBody | None, vocabulary
         "labels": labels,
         "headings": heading_text,
         "body": body,
-        "spell": "\n".join((article.title, article.summary, heading_text, body)),
         "category": ",".join(with_ancestors(article.categories)),
         "tag": ",".join(article.tags),
         "product": ",".join(with_ancestors_product(article.products)),
@@ -180,6 +175,15 @@ def with_ancestors_product(products: Sequence[str]) -> list[str]:
             if value not in out:
                 out.append(value)
     return out
+
+
+_SPELL_WORD = re.compile(r"[a-z]{3,24}")
+
+
+def spelling_words(document: dict[str, Any]) -> set[str]:
+    """The English words of a document, unstemmed, for spelling correction."""
+    text = " ".join((document["title"], document["summary"], document["headings"], document["body"]))
+    return set(_SPELL_WORD.findall(text.lower()))
 
 
 def document_hash(document: dict[str, Any]) -> str:

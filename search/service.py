@@ -40,6 +40,8 @@ from search.schema import FACET_FIELDS, FIELD_WEIGHTS, FILTER_FIELDS
 TIME_LIMIT_SECONDS = 0.8
 RERANK_DEPTH = 100  # state and usage boosts reorder this many top hits
 MIN_ALL_WORDS_HITS = 3  # fewer hits with all words: fall back to any word
+STRICT_UNITS = 2  # queries of up to this many words require all of them (unless that finds too little)
+ALL_WORDS_BONUS = 0.5  # in ranked "any word" mode, articles with every word score this much extra
 MAX_PAGE_DEPTH = 1000
 MAX_FACET_VALUES = 30
 TICKET_TERMS = 24
@@ -174,7 +176,7 @@ class SearchService:
             if mask is not None:
                 docs -= self._docs(snap, mask)
             query = compiled.all_words
-            if compiled.any_word is not None and len(docs) < MIN_ALL_WORDS_HITS:
+            if compiled.any_word is not None and (len(docs) < MIN_ALL_WORDS_HITS or compiled.units > STRICT_UNITS):
                 wider = self._docs(snap, compiled.any_word)
                 if filters is not None:
                     wider &= self._docs(snap, filters)
@@ -182,7 +184,8 @@ class SearchService:
                     wider -= self._docs(snap, mask)
                 if len(wider) > len(docs):
                     # Hits with all words still come first: their score includes every word.
-                    query, docs = wq.Or([compiled.all_words, compiled.any_word]), wider
+                    query = wq.Or([compiled.all_words.with_boost(ALL_WORDS_BONUS), compiled.any_word])
+                    docs = wider
             ranked, partial = self._rank(snap, query, docs, max(RERANK_DEPTH, page * limit))
             pattern = match_pattern(compiled.highlight) if request.highlight else None
             window = ranked[(page - 1) * limit: page * limit]
