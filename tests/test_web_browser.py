@@ -120,7 +120,7 @@ def test_copy_button_copies_the_code(page: Any) -> None:
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
     page.goto("/articles/vpn-error-809")
     page.locator(".copy-button").first.click()
-    assert page.locator(".copy-button").first.inner_text() == "Copied"
+    page.wait_for_function("document.querySelector('.copy-button').textContent === 'Copied'")
     assert "Set-VpnConnection" in page.evaluate("navigator.clipboard.readText()")
 
 

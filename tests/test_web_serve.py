@@ -69,7 +69,7 @@ def running() -> Iterator[list[subprocess.Popen[str]]]:
 
 def env_for(settings: Settings) -> dict[str, str]:
     return {**os.environ, "KB_ARTICLES_DIR": str(settings.articles_dir), "KB_INDEX_DIR": str(settings.index_dir),
-            "KB_SECRET_KEY": "shared-secret", "PYTHONPATH": str(REPO)}
+            "KB_DATABASE_URL": settings.database_url, "KB_SECRET_KEY": "shared-secret", "PYTHONPATH": str(REPO)}
 
 
 def test_kb_serve_builds_the_index_first_and_serves(tmp_path: Path, running: list[subprocess.Popen[str]]) -> None:
@@ -78,7 +78,9 @@ def test_kb_serve_builds_the_index_first_and_serves(tmp_path: Path, running: lis
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "kbcli.main", "serve", "--articles", str(articles), "--index",
                              str(index), "--port", str(port)], cwd=REPO, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+                            stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, "PYTHONPATH": str(REPO),
+                                 "KB_DATABASE_URL": f"sqlite:///{tmp_path / 'records.db'}"})
     running.append(proc)
     wait_until_up(f"http://127.0.0.1:{port}/", proc, seconds=120)
     assert current_build(index) is not None

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask, current_app, g
 
 from kb.config import Settings
 from kb.schema import normalize_id
@@ -156,6 +156,7 @@ class Snapshot:
     keys: dict[str, str] = field(default_factory=dict)  # normalized id or alias -> id
     translations: dict[str, str] = field(default_factory=dict)
     category_counts: dict[str, int] = field(default_factory=dict)
+    by_category: dict[str, list[ArticleMeta]] = field(default_factory=dict)  # listed, best first
 
     def __post_init__(self) -> None:
         self.articles = [a for a in self.articles if a.state != "draft"]
@@ -171,13 +172,12 @@ class Snapshot:
             if a.translation_of and a.translation_of in self.by_id:
                 self.translations.setdefault(a.id, a.translation_of)
                 self.translations.setdefault(a.translation_of, a.id)
-        counts: dict[str, int] = defaultdict(int)
-        for a in self.articles:
-            if a.state == "archived":
-                continue
+        members: dict[str, list[ArticleMeta]] = defaultdict(list)
+        for a in self.listed():
             for slug in {part for c in a.categories for part in _with_ancestors(c)}:
-                counts[slug] += 1
-        self.category_counts = dict(counts)
+                members[slug].append(a)
+        self.by_category = {slug: sorted(items, key=_best_first) for slug, items in members.items()}
+        self.category_counts = {slug: len(items) for slug, items in self.by_category.items()}
 
     def resolve(self, key: str) -> str | None:
         """The current id for an id in another case, an alias or an old path."""
@@ -194,8 +194,7 @@ class Snapshot:
 
     def in_category(self, slug: str) -> list[ArticleMeta]:
         """Articles in a category or below it, validated first, then by title."""
-        found = [a for a in self.listed() if any(slug in _with_ancestors(c) for c in a.categories)]
-        return sorted(found, key=_best_first)
+        return self.by_category.get(slug, [])
 
     def with_tag(self, tag: str) -> list[ArticleMeta]:
         """Articles carrying a tag, best first."""
@@ -281,10 +280,6 @@ class Catalog:
         view = self.service.get_article(article_id)
         return None if view is None else str(view.html)
 
-    def more_like_this(self, article_id: str, limit: int) -> list[str]:
-        """Ids of the articles most similar to one."""
-        return [hit.id for hit in self.service.more_like_this(article_id, limit=limit)]
-
     def suggest(self, subject: str, description: str, category: str | None, limit: int) -> list[dict[str, Any]]:
         """The best articles for a ticket, as JSON hits."""
         result = self.service.suggest_for_ticket(subject, description, category=category, limit=limit)
@@ -298,8 +293,11 @@ def get_catalog() -> Catalog:
 
 
 def get_snapshot() -> Snapshot:
-    """Article metadata of the index generation serving this request."""
-    return get_catalog().snapshot()
+    """Article metadata of the index build serving this request (one build for the whole request)."""
+    snap: Snapshot | None = g.get("kb_snapshot")
+    if snap is None:
+        snap = g.kb_snapshot = get_catalog().snapshot()
+    return snap
 
 
 def init_app(app: Flask) -> None:

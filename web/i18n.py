@@ -11,6 +11,7 @@ import datetime as dt
 
 from flask import Flask, g, request
 from markupsafe import Markup, escape
+from werkzeug.wrappers import Response
 
 from web.settings import get_settings
 
@@ -174,8 +175,15 @@ def time_tag(value: dt.date | dt.datetime | None) -> Markup:
     return Markup('<time datetime="{}">{}</time>').format(iso, escape(format_date(value)))
 
 
+def _vary(response: Response) -> Response:
+    # The same URL answers in the language of the cookie or Accept-Language: tell caches.
+    response.vary.update(("Accept-Language", "Cookie"))
+    return response
+
+
 def init_app(app: Flask) -> None:
     """Expose `_`, the language and date helpers to templates."""
+    app.after_request(_vary)
     app.jinja_env.globals.update(_=translate, current_language=current_language, LANG_NAMES=LANG_NAMES,
                                  LANGUAGES=LANGUAGES)
     app.jinja_env.filters["date"] = format_date
