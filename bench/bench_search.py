@@ -12,6 +12,7 @@ as the site runs them. Prints figures; not part of the test suite.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
 import re
@@ -149,10 +150,8 @@ def bench_kb(articles_dir: Path, index_dir: Path, lenient: bool, queries: list[Q
     service = SearchService(index_dir)
 
     def run(query: Query) -> None:
-        try:
+        with contextlib.suppress(QueryError):
             service.search(SearchRequest(query.text, filters=query.filters, limit=10))
-        except QueryError:
-            pass
 
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     times, slowest = latencies(run, queries)

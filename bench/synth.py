@@ -27,24 +27,31 @@ TAGS = ["windows", "macos", "linux", "ios", "android", "error-code", "performanc
 PRODUCTS = {"windows": ["10", "11"], "macos": ["14", "15"], "outlook": [], "teams": [], "globalprotect": [],
             "tidb": ["7.5", "8.1"], "office": [], "onedrive": [], "zoom": [], "papercut": []}
 
-EN_WORDS = """account password reset expire lock unlock sign login logon profile credential token certificate
-network connection gateway proxy firewall router switch address resolve timeout latency packet route tunnel
-client server service daemon process thread memory disk volume partition backup restore snapshot replica
-mailbox message delivery bounce recipient sender calendar meeting invite folder archive quota attachment
-printer queue spooler driver tray toner scan document job duplex color paper jam offline default share
-laptop battery charge screen display monitor keyboard mouse dock adapter port cable firmware bios boot
-update install uninstall upgrade patch version release rollback package license activation deploy config
-database query index table column region store cluster node leader follower schema transaction commit
-error warning failure crash hang freeze slow fast cannot unable missing broken corrupt invalid denied
-user admin group policy permission role access audit security phishing malware encrypt decrypt key secret
-restart reboot check verify clear remove delete add create enable disable configure set change move copy
-sync upload download open close save export import search filter sort report alert monitor log trace""".split()
-ZH_WORDS = """账号 密码 重置 过期 锁定 解锁 登录 证书 令牌 网络 连接 网关 代理 防火墙 路由 地址 解析 超时 延迟
-客户端 服务器 服务 进程 内存 磁盘 分区 备份 恢复 快照 副本 邮箱 邮件 投递 退信 收件人 日历 会议 邀请 文件夹
-归档 配额 附件 打印机 队列 驱动 扫描 文档 任务 共享 笔记本 电池 充电 屏幕 显示器 键盘 鼠标 扩展坞 固件 启动
-更新 安装 卸载 升级 补丁 版本 发布 回滚 许可证 激活 部署 配置 数据库 查询 索引 表 集群 节点 事务 提交
-错误 警告 失败 崩溃 卡住 缓慢 无法 丢失 损坏 无效 拒绝 用户 管理员 权限 角色 审计 安全 钓鱼 加密 密钥
-重启 检查 验证 清除 删除 添加 创建 启用 禁用 设置 修改 移动 同步 上传 下载 打开 关闭 保存 导出 导入 搜索""".split()
+EN_WORDS = (  # noqa: SIM905 - a word list reads better as text
+    "account password reset expire lock unlock sign login logon profile credential token "
+    "certificate network connection gateway proxy firewall router switch address resolve timeout latency "
+    "packet route tunnel client server service daemon process thread memory disk volume "
+    "partition backup restore snapshot replica mailbox message delivery bounce recipient sender calendar "
+    "meeting invite folder archive quota attachment printer queue spooler driver tray toner "
+    "scan document job duplex color paper jam offline default share laptop battery "
+    "charge screen display monitor keyboard mouse dock adapter port cable firmware bios "
+    "boot update install uninstall upgrade patch version release rollback package license activation "
+    "deploy config database query index table column region store cluster node leader "
+    "follower schema transaction commit error warning failure crash hang freeze slow fast "
+    "cannot unable missing broken corrupt invalid denied user admin group policy permission "
+    "role access audit security phishing malware encrypt decrypt key secret restart reboot "
+    "check verify clear remove delete add create enable disable configure set change "
+    "move copy sync upload download open close save export import search filter "
+    "sort report alert monitor log trace"
+).split()
+ZH_WORDS = (  # noqa: SIM905
+    "账号 密码 重置 过期 锁定 解锁 登录 证书 令牌 网络 连接 网关 代理 防火墙 路由 地址 解析 超时 延迟 客户端 "
+    "服务器 服务 进程 内存 磁盘 分区 备份 恢复 快照 副本 邮箱 邮件 投递 退信 收件人 日历 会议 邀请 文件夹 归档 "
+    "配额 附件 打印机 队列 驱动 扫描 文档 任务 共享 笔记本 电池 充电 屏幕 显示器 键盘 鼠标 扩展坞 固件 启动 更新 "
+    "安装 卸载 升级 补丁 版本 发布 回滚 许可证 激活 部署 配置 数据库 查询 索引 表 集群 节点 事务 提交 错误 "
+    "警告 失败 崩溃 卡住 缓慢 无法 丢失 损坏 无效 拒绝 用户 管理员 权限 角色 审计 安全 钓鱼 加密 密钥 重启 "
+    "检查 验证 清除 删除 添加 创建 启用 禁用 设置 修改 移动 同步 上传 下载 打开 关闭 保存 导出 导入 搜索"
+).split()
 ZH_GLUE = ["的", "了", "在", "时", "后", "，", "。", "请", "先", "然后", "如果", "可以", "需要", "出现"]
 
 
