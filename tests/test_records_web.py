@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from kb.config import Settings
 from kb.records.db import Database
-from kb.records.models import ClosedTicket, Resolution, SearchLogEntry
+from kb.records.models import ClosedTicket, Feedback, Resolution, SearchLogEntry
 from tests import test_records_fixtures as fx
 from web import records
 from web.app import create_app
@@ -258,3 +258,23 @@ def test_an_unreachable_database_is_a_503(built_kb: Settings) -> None:
     client = app.test_client()
     assert client.post("/api/resolutions", json=GOOD, headers=AUTH).status_code == 503
     assert client.get("/reports/").status_code == 503
+
+
+def test_feedback_is_recorded_with_its_search(client: FlaskClient, app: Flask) -> None:
+    with app.test_request_context():
+        search_id = records.log_search("outlook password", {}, 2)
+    response = client.post("/api/feedback", json={"article": "outlook-password-prompt", "helpful": True,
+                                                  "search_id": search_id})
+    assert response.status_code == 201
+    assert client.post("/api/feedback", json={"article": "outlook-password-prompt", "helpful": "yes"}
+                       ).status_code == 422
+    assert client.post("/api/feedback", json={"article": "outlook-password-prompt", "helpful": False,
+                                              "search_id": 999999}).status_code == 422
+    assert client.post("/api/feedback", json={"article": "nope", "helpful": False}).status_code == 422
+    assert count(app, Feedback) == 1
+
+
+def test_a_token_hash_that_is_not_a_digest_refuses_writes(built_kb: Settings, tmp_path: Path) -> None:
+    app = make_app(built_kb, f"sqlite:///{tmp_path}/r.db", api_token_hash=TOKEN)
+    response = app.test_client().post("/api/resolutions", json=GOOD, headers=AUTH)
+    assert response.status_code == 503 and "64 hex digits" in response.json["message"]

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -49,6 +50,8 @@ MAX_JSON_BYTES = 16 * 1024
 MAX_REPORT_DAYS = 3650
 RESOLUTION_FIELDS = frozenset({"article", "ticket_id", "category", "relation", "ticket_system", "user", "note", "when"})
 CLOSED_FIELDS = frozenset({"ticket_id", "category", "ticket_system", "user", "note", "when"})
+FEEDBACK_FIELDS = frozenset({"article", "helpful", "search_id", "ticket_id", "ticket_system", "user", "comment"})
+SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 CSV_TABLES = ("categories", "gaps", "zero_results", "unused", "overdue", "flags")
 
 # Interface text of these pages in Chinese (English is the key), kept with the pages that use it.
@@ -188,6 +191,10 @@ def _authorize() -> Response | None:
     if not expected:
         return _api_error(503, "api disabled", "recording through the API is off: set KB_API_TOKEN_HASH "
                           "to the SHA-256 hex digest of a token")
+    if not SHA256_HEX.fullmatch(expected):
+        log.error("KB_API_TOKEN_HASH is not a SHA-256 hex digest (64 hex digits); API writes refused")
+        return _api_error(503, "api misconfigured", "KB_API_TOKEN_HASH must be the SHA-256 hex digest of the "
+                          "token (64 hex digits), e.g. from `printf %s \"$TOKEN\" | sha256sum`")
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     sent = hashlib.sha256(token.strip().encode()).hexdigest()
     # Compare digests in constant time; `ok` is computed even for a wrong scheme.
@@ -284,6 +291,27 @@ def api_closed_without_article() -> Response:
     response = jsonify(created=record.created, ticket=record.to_json(),
                        message="recorded" if record.created else "already recorded; nothing changed")
     response.status_code = 201 if record.created else 200
+    return response
+
+
+@bp.post("/api/feedback")
+def api_feedback() -> Response:
+    """Was an article helpful? From the site's own pages (JSON, so no cross-site form can post it)."""
+    data = _json_object(FEEDBACK_FIELDS)
+    if isinstance(data, Response):
+        return data
+    search_id = data.get("search_id")
+    if search_id is not None and (not isinstance(search_id, int) or isinstance(search_id, bool) or search_id < 1):
+        return _api_error(422, "invalid record", "search_id must be a positive whole number")
+    try:
+        feedback_id = get_store().record_feedback(
+            article=data.get("article"), helpful=data.get("helpful"), search_id=search_id,
+            ticket_id=data.get("ticket_id"), ticket_system=data.get("ticket_system"),
+            user=current_user(str(data.get("user") or "")), comment=data.get("comment"))
+    except RecordError as exc:
+        return _record_error(exc)
+    response = jsonify(id=feedback_id, message="thank you")
+    response.status_code = 201
     return response
 
 

@@ -277,6 +277,8 @@ class RecordStore:
                        ticket_system=v.ticket_system(ticket_system) if ticket else None, ticket_id=ticket,
                        user=v.user(user), comment=v.note(comment, "comment"), created_at=self.clock())
         with self.db.session(write=True) as session:
+            if search_id is not None and session.get(SearchLogEntry, search_id) is None:
+                raise InvalidRecordError(f"no search with id {search_id} (it may have passed the retention period)")
             session.add(row)
             session.flush()
             return row.id
