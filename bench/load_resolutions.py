@@ -233,12 +233,17 @@ def articles_with_categories(settings: Settings) -> list[tuple[str, str]]:
     return sorted((a.id, a.categories[0]) for a in kb.articles if a.categories and a.state != "draft")
 
 
-def load_test(settings: Settings, processes: int = 8, posts: int = 200, workers: int = 4) -> LoadResult:
-    """Serve `settings` (index already built, database empty) with gunicorn and run the load."""
+def load_test(settings: Settings, processes: int = 8, posts: int = 200, workers: int = 4,
+              migrate_first: bool = True) -> LoadResult:
+    """Serve `settings` (index already built, database empty) with gunicorn and run the load.
+
+    Without `migrate_first` the workers create the schema themselves, racing on the first posts.
+    """
     settings = replace(settings, api_token_hash=hashlib.sha256(TOKEN.encode()).hexdigest())
     shares = plan(processes, posts, articles_with_categories(settings))
     db = Database(settings.database_url)
-    db.upgrade()  # before the workers start, so the load measures recording, not the first migration
+    if migrate_first:
+        db.upgrade()  # before the workers start, so the load measures recording, not the first migration
     try:
         with gunicorn(settings, workers) as port:
             return run_load("127.0.0.1", port, shares, db)

@@ -36,3 +36,11 @@ def test_concurrent_posts_with_duplicates_store_each_record_exactly_once(built_k
     assert dict(result.statuses) == {201: 800, 200: 800}
     assert (result.posted, result.distinct_posted, result.stored, result.created_answers) == (1600, 800, 800, 800)
     assert result.missing_2xx == [] and result.unexpected == []
+
+
+@pytest.mark.skipif(GUNICORN is None, reason="gunicorn is not installed")
+def test_workers_racing_to_create_the_schema_lose_nothing(built_kb: Settings, database_url: str) -> None:
+    result = load_test(dataclasses.replace(built_kb, database_url=database_url), processes=8, posts=20, workers=4,
+                       migrate_first=False)
+    assert result.errors == [] and result.ok, result.summary()
+    assert result.stored == result.distinct_posted == 80
