@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from kb.config import Settings
 from kb.records.db import Database
 from kb.records.ranking import resolution_boosts, write_boosts
 from kb.records.reports import Period, Reports, csv_text, to_json
@@ -17,6 +18,7 @@ from tests import test_records_fixtures as fx
 database_url = fx.database_url
 database = fx.database
 store = fx.store
+pytest_plugins = ("tests.test_web_fixtures",)
 
 NOW = fx.NOW
 DAY = dt.timedelta(days=1)
@@ -121,3 +123,27 @@ def test_empty_database_gives_empty_reports(database: Database) -> None:
     assert report.totals.tickets == 0 and report.totals.link_rate is None
     assert report.content_gaps == () and len(report.unused_articles) == 4
     assert csv_text(reports.categories()) == ""
+
+
+def test_recorded_resolutions_raise_an_article_in_search_without_a_rebuild(built_kb: Settings, tmp_path: Path,
+                                                                         database: Database) -> None:
+    import shutil
+
+    from kb.records.articles import ArticleIds
+    from search import SearchRequest, SearchService
+
+    index_dir = tmp_path / "index"
+    shutil.copytree(built_kb.index_dir, index_dir, symlinks=True)
+    service = SearchService(index_dir)
+
+    def score(article_id: str) -> float:
+        hits = service.search(SearchRequest("vpn", limit=20)).hits
+        return next(h.score for h in hits if h.id == article_id)
+
+    before = score("vpn-error-809")
+    store = RecordStore(database, lambda key: key if key == "vpn-error-809" else None, clock=lambda: NOW)
+    for n in range(15):
+        store.record_resolution(article="vpn-error-809", ticket_id=f"INC-{n}", category="network/vpn")
+    boosts = resolution_boosts(database, ArticleIds.from_articles([fx.Article("vpn-error-809")]).resolve, NOW)
+    write_boosts(index_dir / "boosts.json", boosts)
+    assert score("vpn-error-809") == pytest.approx(before * boosts["vpn-error-809"], rel=1e-3)

@@ -181,3 +181,15 @@ def test_no_connection_is_opened_until_first_use(tmp_path: Path) -> None:
         conn.exec_driver_sql("SELECT 1")
     assert (tmp_path / "lazy" / "r.db").exists()
     db.dispose()
+
+
+@pytest.mark.parametrize("url", ["", "postgresql://nobody:x@127.0.0.1:1/none"])
+def test_postgres_tests_fail_in_ci_and_skip_locally_without_a_server(monkeypatch: pytest.MonkeyPatch,
+                                                                      url: str) -> None:
+    monkeypatch.setenv(fx.POSTGRES_ENV, url)
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI needs PostgreSQL"):
+        fx.postgres_url_or_skip()
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception):
+        fx.postgres_url_or_skip()
