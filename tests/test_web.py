@@ -270,6 +270,14 @@ def test_onboarding_path_is_an_ordered_checklist(client: FlaskClient) -> None:
 
 # -- recent changes, review due, feed, sitemap, OpenSearch --------------------------------------
 
+def test_recent_changes_show_when_each_article_last_changed(client: FlaskClient) -> None:
+    page = html_of(client, "/recent")
+    # Outside git the file's modification time stands in for the last commit.
+    assert re.search(r'Updated <time datetime="\d{4}-\d\d-\d\d">', page)
+    feed = client.get("/feed.atom").get_data(as_text=True)
+    assert "2000-01-01" not in feed
+
+
 def test_recent_changes_and_review_due(client: FlaskClient) -> None:
     assert 'href="/articles/' in html_of(client, "/recent")
     page = html_of(client, "/review-due")

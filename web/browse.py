@@ -12,7 +12,7 @@ bp = Blueprint("browse", __name__)
 @bp.get("/categories")
 def categories() -> str:
     """Every ticket category with its article count."""
-    return render_template("browse/categories.html", category_tree=get_snapshot().category_tree())
+    return render_template("browse/categories.html", category_groups=get_snapshot().category_groups())
 
 
 @bp.get("/categories/<path:slug>")

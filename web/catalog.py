@@ -7,6 +7,7 @@ picked up without a restart), aliases, translations, and category counts.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import threading
 from collections import defaultdict
@@ -17,6 +18,7 @@ from typing import Any
 from flask import Flask, current_app, g
 
 from kb.config import Settings
+from kb.gitmeta import file_history
 from kb.schema import normalize_id
 from kb.vocabulary import Label, Vocabulary, load_vocabulary
 from search import ArticleView, IndexMissingError, SearchRequest, SearchResult, SearchService
@@ -219,10 +221,30 @@ class Snapshot:
         return [(owner, sorted(items, key=lambda a: (a.review_due, a.title)))
                 for owner, items in sorted(groups.items(), key=lambda kv: (kv[0] == "", kv[0]))]
 
+    def category_groups(self) -> list[tuple[Label, int, list[tuple[Label, int, int]]]]:
+        """Top-level categories with their count and descendants (label, count, depth)."""
+        groups: list[tuple[Label, int, list[tuple[Label, int, int]]]] = []
+        for label, count, depth in self.category_tree():
+            if depth == 0 or not groups:
+                groups.append((label, count, []))
+            else:
+                groups[-1][2].append((label, count, depth))
+        return groups
+
     def category_tree(self) -> list[tuple[Label, int, int]]:
         """(label, article count, depth) for every category, parents before children."""
         return [(label, self.category_counts.get(slug, 0), slug.count("/"))
                 for slug, label in sorted(self.vocabulary.categories.items())]
+
+
+def _with_history(articles: list[ArticleMeta], settings: Settings) -> list[ArticleMeta]:
+    """Fill in last-changed dates and authors the index did not store (one `git log` per build)."""
+    missing = [a.path for a in articles if a.updated is None and a.path]
+    if not missing:
+        return articles
+    history = file_history(settings.articles_dir, missing)
+    return [dataclasses.replace(a, updated=history[a.path].updated, updated_by=history[a.path].updated_by)
+            if a.updated is None and a.path in history else a for a in articles]
 
 
 def _aware(value: dt.datetime | None) -> dt.datetime | None:
@@ -264,7 +286,8 @@ class Catalog:
         views = (self.service.get_article(article_id) for article_id in sorted(live.doc_ids.values()))
         vocabulary, _problems = load_vocabulary(self._settings.articles_dir, lenient=True)
         built = _datetime(live.manifest.get("built_at"))
-        snap = Snapshot([ArticleMeta.from_view(v) for v in views if v is not None], vocabulary, built)
+        articles = _with_history([ArticleMeta.from_view(v) for v in views if v is not None], self._settings)
+        snap = Snapshot(articles, vocabulary, built)
         with self._lock:
             self._snapshot, self._generation = snap, generation
         return snap

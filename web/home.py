@@ -13,5 +13,5 @@ bp = Blueprint("home", __name__)
 def index() -> str:
     """Search box, ticket categories with counts, onboarding paths, recently updated."""
     snap = get_snapshot()
-    return render_template("home/index.html", hide_header_search=True, category_tree=snap.category_tree(),
+    return render_template("home/index.html", hide_header_search=True, category_groups=snap.category_groups(),
                            onboarding=list(snap.vocabulary.onboarding.values()), recent=snap.recent(8))

@@ -128,7 +128,7 @@ def results() -> str:
     snap = get_snapshot()
     if not query and not filters:
         return render_template("search/results.html", query="", filters={}, result=None, facets=[],
-                               active_filters=[], category_tree=snap.category_tree(), page=1, page_count=0)
+                               active_filters=[], category_groups=snap.category_groups(), page=1, page_count=0)
     result = get_catalog().search(query, filters, page=page, limit=PER_PAGE)
     page_count = min(MAX_PAGE, (result.total + PER_PAGE - 1) // PER_PAGE)
 
@@ -144,7 +144,7 @@ def results() -> str:
         "page_numbers": page_numbers(page, page_count), "page_url": page_url,
         "first_rank": (page - 1) * PER_PAGE + 1, "active_filters": active,
         "facets": facet_groups(snap, query, filters, result.facets),
-        "category_tree": snap.category_tree() if not result.total else [],
+        "category_groups": snap.category_groups() if not result.total else [],
         "new_command": new_article_command(query, current_language()),
         "new_article_url": _new_article_url(settings.edit_url_template),
     }
