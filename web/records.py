@@ -134,7 +134,8 @@ def get_store() -> RecordStore:
 
 def get_reports() -> Reports:
     """Reports over the articles of the current index."""
-    return Reports(get_database(), get_snapshot().articles)
+    snap = get_snapshot()
+    return Reports(get_database(), snap.articles, resolve=snap.resolve)
 
 
 def current_user(named: str = "") -> str:

@@ -10,16 +10,17 @@ from __future__ import annotations
 import csv
 import dataclasses
 import datetime as dt
+import functools
 import io
 import json
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, select
 
-from kb.records.articles import ArticleIds, ArticleLike
+from kb.records.articles import ArticleIds, ArticleLike, Resolver
 from kb.records.db import Database
 from kb.records.models import ClosedTicket, Flag, Resolution, SearchLogEntry
 
@@ -205,25 +206,41 @@ class _Tally:
 class Reports:
     """Reports over one database for one set of current articles."""
 
-    def __init__(self, db: Database, articles: Iterable[ArticleLike], today: dt.date | None = None) -> None:
+    def __init__(self, db: Database, articles: Sequence[ArticleLike], today: dt.date | None = None,
+                 resolve: Resolver | None = None) -> None:
+        """`resolve` maps an id or alias to the current id (built from `articles` when not given)."""
         self.db = db
-        self.articles = list(articles)
-        self.ids = ArticleIds.from_articles(self.articles)
-        self.titles = {a.id: a.title for a in self.articles}
+        self.articles = articles
+        self.resolve = resolve or ArticleIds.from_articles(articles).resolve
         self.today = today or dt.date.today()
 
-    def _current(self, stored_id: str) -> str:
-        return self.ids.resolve(stored_id) or stored_id
+    @functools.cached_property
+    def by_id(self) -> dict[str, ArticleLike]:
+        return {a.id: a for a in self.articles}
 
-    def _rows(self, period: Period, article_ids: Sequence[str] | None = None) -> list[_Row]:
+    @functools.cached_property
+    def titles(self) -> dict[str, str]:
+        return {a.id: a.title for a in self.articles}
+
+    def _current(self, stored_id: str) -> str:
+        return self.resolve(stored_id) or stored_id
+
+    def _stored_ids(self, current: str) -> set[str]:
+        """Ids an article's records may carry: its id now, and its aliases (ids it had before)."""
+        article = self.by_id.get(current)
+        aliases = article.aliases if article is not None else ()
+        return {current, *aliases, *(a.removesuffix(".md") for a in aliases)}
+
+    def _rows(self, period: Period, article_id: str | None = None) -> list[_Row]:
         stmt = select(Resolution.ticket_system, Resolution.ticket_id, Resolution.article_id, Resolution.relation,
                       Resolution.category, Resolution.user, Resolution.created_at, Resolution.note
                       ).where(*_within(Resolution.created_at, period))
+        if article_id is not None:
+            stmt = stmt.where(Resolution.article_id.in_(sorted(self._stored_ids(article_id))))
         with self.db.session() as session:
             rows = [_Row(s, t, self._current(a), r, c, u, w, n) for s, t, a, r, c, u, w, n in session.execute(stmt)]
-        if article_ids is not None:
-            wanted = set(article_ids)
-            rows = [r for r in rows if r.article in wanted]
+        if article_id is not None:
+            rows = [r for r in rows if r.article == article_id]
         return rows
 
     def _closed(self, period: Period) -> list[tuple[str, str, str]]:
@@ -236,7 +253,7 @@ class Reports:
     def article_usage(self, article_id: str, period: Period = Period(), recent: int = 10) -> ArticleUsage:
         """Tickets an article resolved, when it was last used, and by whom."""
         current = self._current(article_id)
-        rows = sorted(self._rows(period, [current]), key=lambda r: r.when, reverse=True)
+        rows = sorted(self._rows(period, current), key=lambda r: r.when, reverse=True)
         tickets = {(r.system, r.ticket) for r in rows}
         by_relation = {rel: len({(r.system, r.ticket) for r in rows if r.relation == rel})
                        for rel in ("resolved", "referenced", "created_from")}
