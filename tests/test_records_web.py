@@ -278,3 +278,11 @@ def test_a_token_hash_that_is_not_a_digest_refuses_writes(built_kb: Settings, tm
     app = make_app(built_kb, f"sqlite:///{tmp_path}/r.db", api_token_hash=TOKEN)
     response = app.test_client().post("/api/resolutions", json=GOOD, headers=AUTH)
     assert response.status_code == 503 and "64 hex digits" in response.json["message"]
+
+
+def test_solution_scores_rank_recent_use_first(client: FlaskClient, app: Flask) -> None:
+    seed(client)
+    with app.test_request_context():
+        assert [article_id for article_id, _score in records.most_used(2)] == ["vpn-error-809",
+                                                                               "outlook-password-prompt"]
+        assert records.usage_counts() == {"vpn-error-809": 2, "outlook-password-prompt": 1}

@@ -34,6 +34,7 @@ from flask.typing import ResponseReturnValue
 from kb.records.db import Database
 from kb.records.errors import ConflictError, DatabaseUnavailableError, InvalidRecordError, RecordError
 from kb.records.models import RELATIONS
+from kb.records.ranking import decayed_counts
 from kb.records.reports import ArticleUsage, KcsReport, Period, Reports, csv_text, to_json
 from kb.records.store import RecordStore, utc_now
 from web.catalog import get_snapshot
@@ -167,6 +168,24 @@ def log_search(query: str, filters: Mapping[str, Sequence[str]], result_count: i
     except RecordError as exc:
         log.warning("search not logged: %s", exc)
         return None
+
+
+def solution_scores() -> dict[str, float]:
+    """Resolutions per article id, decayed with age: sort category pages and "most used" by it (best first).
+
+    Empty when the records database is unavailable, so a listing never fails because of it.
+    """
+    try:
+        return decayed_counts(get_database(), get_snapshot().resolve, utc_now())
+    except DatabaseUnavailableError as exc:
+        log.warning("records unavailable: %s", exc)
+        return {}
+
+
+def most_used(limit: int = 5) -> list[tuple[str, float]]:
+    """The most-used solutions now: (article id, decayed resolution count), best first."""
+    scores = solution_scores()
+    return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
 
 
 def usage_counts() -> dict[str, int]:

@@ -14,7 +14,7 @@ import tempfile
 from collections import defaultdict
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from kb.records.articles import Resolver
 from kb.records.db import Database
@@ -28,17 +28,31 @@ RELATION_WEIGHT = {"resolved": 1.0, "created_from": 1.0, "referenced": 0.5}
 
 def decayed_counts(db: Database, resolve: Resolver, now: dt.datetime,
                    half_life_days: float = HALF_LIFE_DAYS) -> dict[str, float]:
-    """Per current article id: resolutions weighted by relation, each halved every `half_life_days`."""
+    """Per current article id: resolutions weighted by relation, each halved every `half_life_days`.
+
+    Rows are counted per article, relation and day in the database, so the work grows with
+    articles x days in use, not with the number of records.
+    """
     totals: dict[str, float] = defaultdict(float)
-    stmt = select(Resolution.article_id, Resolution.relation, Resolution.created_at)
+    day = func.date(Resolution.created_at)
+    stmt = (select(Resolution.article_id, Resolution.relation, day, func.count())
+            .group_by(Resolution.article_id, Resolution.relation, day))
     with db.session() as session:
-        for article_id, relation, created_at in session.execute(stmt):
+        for article_id, relation, when, count in session.execute(stmt):
             current = resolve(article_id)
             if current is None:  # the article is gone: its records stay, it just ranks nothing
                 continue
-            age_days = max(0.0, (now - created_at).total_seconds() / 86400)
-            totals[current] += RELATION_WEIGHT.get(relation, 1.0) * 0.5 ** (age_days / half_life_days)
+            noon = dt.datetime.combine(_as_date(when), dt.time(12), tzinfo=dt.UTC)
+            age_days = max(0.0, (now - noon).total_seconds() / 86400)
+            totals[current] += count * RELATION_WEIGHT.get(relation, 1.0) * 0.5 ** (age_days / half_life_days)
     return dict(totals)
+
+
+def _as_date(value: object) -> dt.date:
+    # SQLite's date() gives text, PostgreSQL's a date.
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value))
 
 
 def resolution_boosts(db: Database, resolve: Resolver, now: dt.datetime,
