@@ -152,6 +152,11 @@ def test_garbage_page_numbers_do_not_break_search(client: FlaskClient) -> None:
     assert client.get("/search?q=printer&page=-4").status_code == 200
 
 
+def test_a_query_the_index_rejects_is_a_400_that_says_why(client: FlaskClient) -> None:
+    page = html_of(client, "/search?q=*a*", status=400)
+    assert "Bad request" in page and "wildcard" in page and 'type="search"' in page
+
+
 @pytest.mark.parametrize("query", ["*", "*a*", "(" * 3000, "x" * 100_000, "a:[0 TO 99999999999]"])
 def test_hostile_queries_get_a_page_or_a_clear_400(client: FlaskClient, query: str) -> None:
     response = client.get("/search", query_string={"q": query})

@@ -72,6 +72,14 @@ def env_for(settings: Settings) -> dict[str, str]:
             "KB_DATABASE_URL": settings.database_url, "KB_SECRET_KEY": "shared-secret", "PYTHONPATH": str(REPO)}
 
 
+def test_serve_flags_override_settings(built_kb: Settings) -> None:
+    from kbcli.serve import serve_settings
+
+    assert (serve_settings(built_kb, "0.0.0.0", 9000).host, serve_settings(built_kb, "0.0.0.0", 9000).port) == (
+        "0.0.0.0", 9000)
+    assert serve_settings(built_kb, None, None) == built_kb
+
+
 def test_kb_serve_builds_the_index_first_and_serves(tmp_path: Path, running: list[subprocess.Popen[str]]) -> None:
     articles = write_knowledge_base(tmp_path / "articles")
     index = tmp_path / "index"

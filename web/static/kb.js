@@ -88,7 +88,7 @@
     }
     input.addEventListener("input", function () {
       clearTimeout(timer);
-      timer = setTimeout(fetchHits, 150);
+      timer = setTimeout(fetchHits, 200);
     });
     input.addEventListener("keydown", function (event) {
       var count = list.querySelectorAll("li").length;
