@@ -128,7 +128,12 @@ ZH: dict[str, str] = {
     "Top": "顶部",
 }
 
-TRANSLATIONS = {"en": {}, "zh": ZH}
+# Article types and states are stored as slugs; English readers see them as words.
+EN: dict[str, str] = {
+    "problem": "Problem", "howto": "How-to", "reference": "Reference", "onboarding": "Onboarding",
+    "draft": "Draft", "unverified": "Unverified", "validated": "Validated", "archived": "Archived",
+}
+TRANSLATIONS = {"en": EN, "zh": ZH}
 
 
 def choose_language(cookie: str | None, accept_language: list[tuple[str, float]], default: str) -> str:
