@@ -42,6 +42,7 @@ from web.i18n import current_language
 from web.records_charts import PALETTE, Series, rate_bars, stacked_bars
 from web.security import check_csrf
 from web.settings import get_settings
+from web.templating import category_name
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +113,7 @@ ZH_TEXT: dict[str, str] = {
     "Due": "复审日期",
     "Reason": "原因",
     "Flagged by": "标记人",
+    "Article": "文章",
 }
 
 
@@ -430,14 +432,15 @@ def kcs() -> ResponseReturnValue:
         return _csv(_kcs_table(report, table), f"kcs-{table}")
     charts = {
         "tickets": stacked_bars(text("Tickets by category"),
-                                [(s.category, (s.with_article, s.without_article)) for s in report.categories[:15]],
+                                [(category_name(s.category), (s.with_article, s.without_article))
+                                 for s in report.categories[:15]],
                                 [Series(text("with an article"), PALETTE[0]),
                                  Series(text("without an article"), PALETTE[1])]),
         "reuse": stacked_bars(text("Reuse versus new"),
-                              [(s.category, (s.reuse, s.new)) for s in report.categories[:15]],
+                              [(category_name(s.category), (s.reuse, s.new)) for s in report.categories[:15]],
                               [Series(text("Reuse"), PALETTE[2]), Series(text("New"), PALETTE[3])]),
         "link_rate": rate_bars(text("Link rate by category"),
-                               [(s.category, s.link_rate) for s in report.categories[:15]]),
+                               [(category_name(s.category), s.link_rate) for s in report.categories[:15]]),
     }
     return render_template("records/kcs.html", report=report, days=days, category=category, charts=charts,
                            tables=CSV_TABLES)

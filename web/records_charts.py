@@ -14,7 +14,7 @@ from markupsafe import Markup, escape
 PALETTE = ("#1f6f43", "#c2410c", "#1d4ed8", "#7c3aed")
 BAR = 18
 GAP = 8
-LABEL_WIDTH = 170
+LABEL_WIDTH = 200
 PLOT_WIDTH = 360
 VALUE_WIDTH = 70
 
