@@ -286,3 +286,35 @@ def test_solution_scores_rank_recent_use_first(client: FlaskClient, app: Flask) 
         assert [article_id for article_id, _score in records.most_used(2)] == ["vpn-error-809",
                                                                                "outlook-password-prompt"]
         assert records.usage_counts() == {"vpn-error-809": 2, "outlook-password-prompt": 1}
+
+
+def test_counts_follow_an_article_renamed_with_an_alias(built_kb: Settings, tmp_path: Path,
+                                                        database_url: str) -> None:
+    from kb.loader import load_knowledge_base
+    from search.build import build_index
+    from tests.test_web_fixtures import ARTICLES, web_settings, write_knowledge_base
+
+    settings = web_settings(write_knowledge_base(tmp_path / "articles", ARTICLES), tmp_path / "index")
+    build_index(settings)
+    app = make_app(settings, database_url)
+    client = app.test_client()
+    assert post(client, "/api/resolutions", GOOD).status_code == 201
+    # The writer moves the file and gives the article a new id, keeping the old id and path as aliases.
+    old = settings.articles_dir / "en/network/vpn-error-809.md"
+    text = old.read_text(encoding="utf-8").replace("id: \"vpn-error-809\"", "id: \"vpn-809-l2tp\"").replace(
+        'aliases: ["vpn-809"', 'aliases: ["vpn-error-809", "en/network/vpn-error-809.md", "vpn-809"')
+    new = settings.articles_dir / "en/network/vpn-809-l2tp.md"
+    new.write_text(text, encoding="utf-8")
+    old.unlink()
+    onboarding = settings.articles_dir / "_kb" / "onboarding.yaml"
+    onboarding.write_text(onboarding.read_text(encoding="utf-8").replace("vpn-error-809,", "vpn-809-l2tp,"),
+                          encoding="utf-8")
+    report = build_index(settings)
+    assert "vpn-809-l2tp" in {a.id for a in load_knowledge_base(settings.articles_dir).articles}, report.problems
+    assert client.get("/reports/articles/vpn-error-809").headers["Location"].endswith(
+        "/reports/articles/vpn-809-l2tp")
+    assert client.get("/reports/articles/vpn-809-l2tp?format=json").json["tickets"] == 1
+    again = post(client, "/api/resolutions", GOOD)  # the old id still names the same record
+    assert again.status_code == 201 and again.json["resolution"]["article_id"] == "vpn-809-l2tp"
+    assert client.get("/reports/articles/vpn-809-l2tp?format=json").json["tickets"] == 1
+    app.extensions[records.EXTENSION_KEY].dispose()
