@@ -147,3 +147,12 @@ def test_recorded_resolutions_raise_an_article_in_search_without_a_rebuild(built
     boosts = resolution_boosts(database, ArticleIds.from_articles([fx.Article("vpn-error-809")]).resolve, NOW)
     write_boosts(index_dir / "boosts.json", boosts)
     assert score("vpn-error-809") == pytest.approx(before * boosts["vpn-error-809"], rel=1e-3)
+
+
+def test_deleting_an_article_keeps_its_records(seeded: Reports, store: RecordStore) -> None:
+    remaining = [a for a in fx.ARTICLES if a.id != "vpn-error-809"]
+    after = Reports(store.db, remaining, today=NOW.date())
+    usage = after.article_usage("vpn-error-809")
+    assert usage.tickets == 4 and usage.title == "vpn-error-809"
+    assert after.categories()[0].top_solutions[0].article_id == "vpn-error-809"
+    assert len(store.resolutions()) == 5
