@@ -11,7 +11,6 @@ import json
 import logging
 import os
 import threading
-from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,11 +45,28 @@ class Snapshot:
     synonyms: list[tuple[str, ...]]
     doc_ids: dict[int, str]
     doc_state: dict[int, str]
-    doc_facets: dict[int, list[tuple[str, str]]]  # docnum -> [(field, value)]
+    facet_docs: dict[str, dict[str, frozenset[int]]]  # field -> value -> docnums
     lock: threading.RLock = field(default_factory=threading.RLock)
     _corrector: SpellingCorrector | None = None
     usage: dict[int, float] = field(default_factory=dict)
     usage_mtime: float | None = None
+    factors: dict[int, float] = field(default_factory=dict)  # docnum -> multiplier, where not 1
+
+    def __post_init__(self) -> None:
+        self.set_usage(self.usage, self.usage_mtime)
+
+    def set_usage(self, usage: dict[int, float], mtime: float | None) -> None:
+        """Install usage boosts; state and usage combine into one multiplier per article."""
+        factors = {}
+        for docnum, state in self.doc_state.items():
+            value = STATE_BOOST.get(state, 1.0) * usage.get(docnum, 1.0)
+            if value != 1.0:
+                factors[docnum] = value
+        for docnum, value in usage.items():
+            if docnum not in self.doc_state and value != 1.0:
+                factors[docnum] = value
+        with self.lock:
+            self.usage, self.usage_mtime, self.factors = usage, mtime, factors
 
     @property
     def corrector(self) -> SpellingCorrector:
@@ -68,7 +84,7 @@ class Snapshot:
 
     def factor(self, docnum: int) -> float:
         """Score multiplier for article state and the usage signal."""
-        return STATE_BOOST.get(self.doc_state.get(docnum, ""), 1.0) * self.usage.get(docnum, 1.0)
+        return self.factors.get(docnum, 1.0)
 
     def close(self) -> None:
         self.searcher.close()
@@ -93,17 +109,14 @@ def _open_snapshot(build_dir: Path) -> Snapshot:
     segmenter = analyzer.segmenter if isinstance(analyzer, KbTokenizer) else Segmenter()
     doc_ids = {d: i for i, ds in _postings(reader, "id").items() for d in ds}
     doc_state = {d: s for s, ds in _postings(reader, "state").items() for d in ds}
-    doc_facets: dict[int, list[tuple[str, str]]] = defaultdict(list)
-    for name in FACET_FIELDS:
-        for value, docs in _postings(reader, name).items():
-            for d in docs:
-                doc_facets[d].append((name, value))
+    facet_docs = {name: {value: frozenset(docs) for value, docs in _postings(reader, name).items()}
+                  for name in FACET_FIELDS}
     try:
         manifest = json.loads((build_dir / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         manifest = {}
     synonyms = [tuple(g) for g in manifest.get("synonyms", [])]
-    return Snapshot(build_dir, searcher, segmenter, manifest, synonyms, doc_ids, doc_state, dict(doc_facets))
+    return Snapshot(build_dir, searcher, segmenter, manifest, synonyms, doc_ids, doc_state, facet_docs)
 
 
 class IndexHandle:
@@ -148,8 +161,7 @@ class IndexHandle:
         usage: dict[int, float] = {}
         if mtime is not None:
             usage = _read_usage(path, snapshot.doc_ids)
-        with snapshot.lock:
-            snapshot.usage, snapshot.usage_mtime = usage, mtime
+        snapshot.set_usage(usage, mtime)
 
     def close(self) -> None:
         with self._lock:

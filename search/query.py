@@ -20,15 +20,13 @@ from whoosh import query as wq
 from search.analysis import _FULLWIDTH, QUERY_STOP_WORDS, Piece, Segmenter, stem
 from search.errors import QueryError
 from search.schema import FIELD_WEIGHTS, FILTER_FIELDS
+from search.scoring import All, Any_, Node, Phrase, Term
 
 MAX_QUERY_CHARS = 1000
 MAX_UNITS = 32  # words after analysis; more only slow the query down
 MAX_PREFIX_TERMS = 64  # expansions per prefix and field
 MIN_PREFIX_CHARS = 2
 SYNONYM_WEIGHT = 0.5
-PROXIMITY_WEIGHT = 1.5
-PROXIMITY_SLOP = 6
-PHRASE_FIELDS = ("title", "errors", "summary", "headings", "body")
 
 _CLAUSE = re.compile(r'(?P<neg>-(?=\S))?(?:(?P<field>[A-Za-z]+):(?=\S))?(?:"(?P<quoted>[^"]*)"?|(?P<bare>[^\s"]+))')
 
@@ -88,28 +86,17 @@ def _prefix(value: str) -> str:
 
 
 @dataclass
-class Unit:
-    """One required element of the free text: a word, identifier, or synonym group."""
-
-    query: wq.Query
-    terms: list[str]  # index terms, for proximity and highlighting
-    simple: bool  # a single term (usable in a proximity phrase)
-
-
-@dataclass
 class CompiledQuery:
-    """Whoosh queries for one request."""
+    """A request as query trees: each unit is a word, identifier, synonym group, phrase or prefix."""
 
-    all_words: wq.Query | None  # None: no text (filters only)
-    any_word: wq.Query | None  # None: nothing to fall back to
-    exclude: wq.Query | None
+    units: list[Node]  # empty: no text (filters only)
+    exclude: Node | None
     highlight: list[str]  # surface words, stems and phrases to mark in snippets
     corrections: dict[str, str] = field(default_factory=dict)
-    units: int = 0  # required elements (words, phrases, prefixes)
 
 
 class QueryCompiler:
-    """Turns a ParsedQuery into Whoosh queries against one open index."""
+    """Turns a ParsedQuery into query trees against one open index."""
 
     def __init__(self, segmenter: Segmenter, synonyms: Sequence[Sequence[str]],
                  has_term: Callable[[str], bool], expand_prefix: Callable[[str, str], Iterable[str]],
@@ -130,24 +117,24 @@ class QueryCompiler:
 
     # -- building blocks -------------------------------------------------------------
     @staticmethod
-    def term_query(term: str, boost: float = 1.0) -> wq.Query:
-        return wq.Or([wq.Term(f, term, boost=w * boost) for f, w in FIELD_WEIGHTS.items()])
+    def term_query(term: str, boost: float = 1.0) -> Node:
+        return Term(term, boost)
 
     @staticmethod
-    def phrase_query(terms: Sequence[str], boost: float = 1.0) -> wq.Query:
+    def phrase_query(terms: Sequence[str], boost: float = 1.0) -> Node:
         if len(terms) == 1:
-            return QueryCompiler.term_query(terms[0], boost)
-        return wq.Or([wq.Phrase(f, list(terms), boost=FIELD_WEIGHTS[f] * boost) for f in PHRASE_FIELDS])
+            return Term(terms[0], boost)
+        return Phrase(tuple(terms), boost)
 
-    def piece_query(self, piece: Piece, boost: float = 1.0) -> wq.Query:
+    def piece_query(self, piece: Piece, boost: float = 1.0) -> Node:
         if piece.kind == "ident" and piece.parts:
-            return wq.Or([self.term_query(piece.term, boost), self.phrase_query(piece.parts, boost * 0.8)])
+            return Any_((Term(piece.term, boost), self.phrase_query(piece.parts, boost * 0.8)))
         if piece.kind == "cjk" and len(piece.term) > 2 and not self.has_term(piece.term):
             # A word the index never segmented this way: require its sub-words instead.
             subs = [w for w, s, e in self.segmenter.pieces_search(piece.term) if (s, e) != (0, len(piece.term))]
             subs = [w for w in dict.fromkeys(subs) if self.has_term(w)]
             if subs:
-                return wq.And([self.term_query(w, boost) for w in subs])
+                return All(tuple(Term(w, boost) for w in subs))
         return self.term_query(piece.term, boost)
 
     @staticmethod
@@ -157,7 +144,7 @@ class QueryCompiler:
             terms.extend(piece.parts if piece.parts else [piece.term])
         return terms
 
-    def pieces_query(self, pieces: Sequence[Piece], boost: float = 1.0) -> wq.Query:
+    def pieces_query(self, pieces: Sequence[Piece], boost: float = 1.0) -> Node:
         if len(pieces) == 1:
             return self.piece_query(pieces[0], boost)
         return self.phrase_query(self.phrase_terms(pieces), boost)
@@ -182,10 +169,10 @@ class QueryCompiler:
         for phrase in parsed.phrases:
             phrase_pieces = list(self.segmenter.pieces(phrase, subwords=False))
             if phrase_pieces:
-                units.append(Unit(self.pieces_query(phrase_pieces), self.phrase_terms(phrase_pieces), False))
+                units.append(self.pieces_query(phrase_pieces))
                 highlight.extend(p.surface for p in phrase_pieces)
         for prefix in parsed.prefixes:
-            units.append(Unit(self._prefix_query(prefix), [], False))
+            units.append(self._prefix_query(prefix))
             highlight.append(prefix.lower() + "*")
         if len(units) > MAX_UNITS:
             raise QueryError(f"query has {len(units)} words and phrases; the limit is {MAX_UNITS}")
@@ -193,17 +180,8 @@ class QueryCompiler:
         if parsed.excluded:
             excluded = [self.pieces_query(ps) for ps in
                         (list(self.segmenter.pieces(x, subwords=False)) for x in parsed.excluded) if ps]
-            exclude = wq.Or(excluded) if excluded else None
-        if not units:
-            return CompiledQuery(None, None, exclude, highlight, corrections)
-        all_words: wq.Query = wq.And([u.query for u in units]) if len(units) > 1 else units[0].query
-        simple = [u.terms[0] for u in units if u.simple]
-        if len(simple) > 1:
-            near = wq.Or([wq.Phrase(f, simple, slop=PROXIMITY_SLOP, boost=PROXIMITY_WEIGHT * FIELD_WEIGHTS[f])
-                          for f in ("title", "body")])
-            all_words = wq.AndMaybe(all_words, near)
-        any_word = wq.Or([u.query for u in units]) if len(units) > 1 else None
-        return CompiledQuery(all_words, any_word, exclude, highlight, corrections, len(units))
+            exclude = Any_(tuple(excluded)) if excluded else None
+        return CompiledQuery(units, exclude, highlight, corrections)
 
     def _corrected(self, piece: Piece) -> list[Piece] | None:
         """Pieces for the corrected spelling of an English word the index does not know."""
@@ -220,8 +198,8 @@ class QueryCompiler:
         replacement[0] = Piece(first.term, piece.start, piece.end, first.kind, first.surface, first.parts)
         return replacement
 
-    def _units(self, pieces: list[Piece], highlight: list[str]) -> list[Unit]:
-        units: list[Unit] = []
+    def _units(self, pieces: list[Piece], highlight: list[str]) -> list[Node]:
+        units: list[Node] = []
         index = 0
         while index < len(pieces):
             for size in (3, 2, 1):  # longest synonym key first
@@ -230,7 +208,7 @@ class QueryCompiler:
                     span = pieces[index:index + size]
                     alternatives = [self.pieces_query(span)] + [
                         self.pieces_query(alt, SYNONYM_WEIGHT) for alt in self.synonyms[key]]
-                    units.append(Unit(wq.Or(alternatives), [p.term for p in span], size == 1))
+                    units.append(Any_(tuple(alternatives)))
                     highlight.extend(p.surface for p in span)
                     for alt in self.synonyms[key]:
                         highlight.extend(p.surface for p in alt)
@@ -238,27 +216,24 @@ class QueryCompiler:
                     break
             else:
                 piece = pieces[index]
-                units.append(Unit(self.piece_query(piece), [piece.term], piece.kind != "ident"))
+                units.append(self.piece_query(piece))
                 highlight.append(piece.surface)
                 if piece.term != piece.surface:
                     highlight.append(piece.term + "*")
                 index += 1
         return units
 
-    def _prefix_query(self, prefix: str) -> wq.Query:
+    def _prefix_query(self, prefix: str) -> Node:
         text = prefix.lower()
         candidates = dict.fromkeys([text, stem(text)])
-        terms: list[wq.Query] = []
-        for name, weight in FIELD_WEIGHTS.items():
-            seen: set[str] = set()
+        seen: set[str] = set()
+        for name in FIELD_WEIGHTS:
             for candidate in candidates:
-                for term in self.expand_prefix(name, candidate):
-                    if len(seen) >= MAX_PREFIX_TERMS:
+                for count, term in enumerate(self.expand_prefix(name, candidate)):
+                    if count >= MAX_PREFIX_TERMS:
                         break
-                    if term not in seen:
-                        seen.add(term)
-                        terms.append(wq.Term(name, term, boost=weight))
-        return wq.Or(terms) if terms else wq.NullQuery
+                    seen.add(term)
+        return Any_(tuple(Term(t) for t in sorted(seen)))
 
 
 def filter_query(filters: dict[str, list[str]]) -> wq.Query | None:

@@ -9,23 +9,21 @@ build is picked up on the next call.
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import math
 import re
 import time
-from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-from whoosh import query as wq
-from whoosh.collectors import Collector, TimeLimit, TimeLimitCollector, TopCollector
 
 from search.analysis import QUERY_STOP_WORDS, Piece
 from search.errors import QueryError
 from search.highlight import match_pattern, snippet
 from search.index import IndexHandle, Snapshot, open_index
-from search.query import MAX_UNITS, CompiledQuery, ParsedQuery, QueryCompiler, filter_query, parse_query
+from search.query import CompiledQuery, QueryCompiler, filter_query, parse_query
 from search.results import (
     MAX_LIMIT,
     ArticleView,
@@ -36,38 +34,30 @@ from search.results import (
     SearchResult,
 )
 from search.schema import FACET_FIELDS, FIELD_WEIGHTS, FILTER_FIELDS
+from search.scoring import Any_, QueryTimeout, Scorer, Term
 
 TIME_LIMIT_SECONDS = 0.8
-RERANK_DEPTH = 100  # state and usage boosts reorder this many top hits
 MIN_ALL_WORDS_HITS = 3  # fewer hits with all words: fall back to any word
 STRICT_UNITS = 2  # queries of up to this many words require all of them (unless that finds too little)
-ALL_WORDS_BONUS = 0.5  # in ranked "any word" mode, articles with every word score this much extra
+ALL_WORDS_BONUS = 0.5  # in "any word" mode, articles with every word score this much more
+MAX_TERM_LOOKUPS = 400  # words, phrases and prefix expansions in one query
 MAX_PAGE_DEPTH = 1000
 MAX_FACET_VALUES = 30
 TICKET_TERMS = 24
 
 
-class _BoundedCollector(TimeLimitCollector):  # type: ignore[misc]
-    """Collects only allowed documents and stops at the time limit, in any thread.
-
-    (Wrapping Whoosh's FilterCollector in a TimeLimitCollector silently drops the filter.)
-    """
-
-    def __init__(self, child: Collector, allow: set[int], timelimit: float) -> None:
-        super().__init__(child, timelimit, use_alarm=False)  # SIGALRM works only in the main thread
-        self.allow = allow
-
-    def collect_matches(self) -> None:
-        child, allow = self.child, self.allow
-        for sub_docnum in child.matches():
-            if self.timedout:
-                raise TimeLimit
-            if child.offset + sub_docnum in allow:
-                child.collect(sub_docnum)
-
-
 def _tuple(value: Any) -> tuple[str, ...]:
     return tuple(value or ())
+
+
+@dataclass
+class _Tools:
+    """Per-build helpers, rebuilt when a new build is swapped in."""
+
+    snapshot_id: int
+    compiler: QueryCompiler
+    scorer: Scorer
+    filters: dict[str, frozenset[int]] = field(default_factory=dict)
 
 
 class SearchService:
@@ -75,12 +65,12 @@ class SearchService:
 
     def __init__(self, index: IndexHandle | Path | str) -> None:
         self.handle = index if isinstance(index, IndexHandle) else open_index(index)
-        self._compilers: dict[int, QueryCompiler] = {}
+        self._tools: _Tools | None = None
 
     # -- plumbing ----------------------------------------------------------------------
-    def _compiler(self, snap: Snapshot) -> QueryCompiler:
-        compiler = self._compilers.get(id(snap))
-        if compiler is None:
+    def _tools_for(self, snap: Snapshot) -> _Tools:
+        tools = self._tools
+        if tools is None or tools.snapshot_id != id(snap):
             reader = snap.searcher.reader()
 
             def has_term(term: str) -> bool:
@@ -94,12 +84,22 @@ class SearchService:
                 return snap.corrector.correct(word)
 
             compiler = QueryCompiler(snap.segmenter, snap.synonyms, has_term, expand_prefix, correct)
-            self._compilers = {id(snap): compiler}  # forget compilers of older builds
-        return compiler
+            tools = self._tools = _Tools(id(snap), compiler, Scorer(snap.searcher))
+        return tools
 
     @staticmethod
-    def _docs(snap: Snapshot, query: wq.Query) -> set[int]:
-        return set(snap.searcher.docs_for_query(query))
+    def _allowed(snap: Snapshot, tools: _Tools, filters: dict[str, list[str]]) -> frozenset[int] | None:
+        query = filter_query(filters)
+        if query is None:
+            return None
+        key = repr(sorted((k, sorted(v)) for k, v in filters.items()))
+        found = tools.filters.get(key)
+        if found is None:
+            found = frozenset(snap.searcher.docs_for_query(query))
+            if len(tools.filters) > 500:
+                tools.filters.clear()
+            tools.filters[key] = found
+        return found
 
     def _hit(self, snap: Snapshot, docnum: int, score: float, pattern: re.Pattern[str] | None) -> Hit:
         stored = snap.searcher.stored_fields(docnum)
@@ -113,46 +113,55 @@ class SearchService:
             state=meta.get("state", ""),
         )
 
-    def _rank(self, snap: Snapshot, query: wq.Query | None, docs: set[int],
-              depth: int) -> tuple[list[tuple[float, int]], bool]:
-        """(score, docnum) best first, with state and usage boosts; True if the time limit hit."""
-        if query is None:  # filters only: a stable order
-            return [(0.0, d) for d in sorted(docs)[:depth]], False
-        searcher = snap.searcher
-        collector = _BoundedCollector(TopCollector(limit=depth), docs, TIME_LIMIT_SECONDS)
-        partial = False
-        try:
-            searcher.search_with_collector(query, collector)
-        except TimeLimit:
-            partial = True
-        results = collector.results()
-        ranked = [(score * snap.factor(docnum), docnum) for score, docnum in results.top_n]
-        ranked.sort(key=lambda pair: (-pair[0], pair[1]))
-        return ranked, partial
+    @staticmethod
+    def _top(snap: Snapshot, scores: dict[int, float], docs: Iterable[int], depth: int) -> list[tuple[float, int]]:
+        """(score, docnum) best first, with state and usage boosts applied."""
+        factors = snap.factors
+        best = heapq.nlargest(depth, docs, key=lambda d: (scores.get(d, 0.0) * factors.get(d, 1.0), -d))
+        return [(scores.get(d, 0.0) * factors.get(d, 1.0), d) for d in best]
 
     @staticmethod
     def _facets(snap: Snapshot, docs: Iterable[int]) -> tuple[Facet, ...]:
-        counts: dict[str, Counter[str]] = {name: Counter() for name in FACET_FIELDS}
-        facets = snap.doc_facets
-        for docnum in docs:
-            for name, value in facets.get(docnum, ()):
-                counts[name][value] += 1
-        return tuple(Facet(name, tuple(FacetValue(v, c) for v, c in sorted(counts[name].items(),
-                                                                          key=lambda vc: (-vc[1], vc[0]))
-                                       [:MAX_FACET_VALUES]))
-                     for name in FACET_FIELDS)
+        matched = docs if isinstance(docs, set | frozenset) else set(docs)
+        out = []
+        for name in FACET_FIELDS:
+            counts = [(value, len(matched & members)) for value, members in snap.facet_docs.get(name, {}).items()]
+            counts = sorted((vc for vc in counts if vc[1]), key=lambda vc: (-vc[1], vc[0]))[:MAX_FACET_VALUES]
+            out.append(Facet(name, tuple(FacetValue(v, c) for v, c in counts)))
+        return tuple(out)
 
     @staticmethod
-    def _mask(parsed: ParsedQuery, compiled: CompiledQuery | None) -> wq.Query | None:
-        parts = [compiled.exclude] if compiled and compiled.exclude is not None else []
-        if "state" not in parsed.filters:
-            parts.append(wq.Term("state", "archived"))  # archived only when asked for
-        return wq.Or(parts) if parts else None
+    def _visible(snap: Snapshot, docs: Iterable[int], allowed: frozenset[int] | None, blocked: set[int],
+                 archived_ok: bool) -> list[int]:
+        state = snap.doc_state
+        return [d for d in docs if (allowed is None or d in allowed) and d not in blocked
+                and (archived_ok or state.get(d) != "archived")]
+
+    def _match(self, snap: Snapshot, tools: _Tools, compiled: CompiledQuery, allowed: frozenset[int] | None,
+               blocked: set[int], archived_ok: bool, deadline: float) -> tuple[dict[int, float], list[int]]:
+        """Scores and the visible matching articles: all words for short queries, else any word
+        with a bonus for all (stricter AND lost relevance on the judged set, bench/evaluate.py)."""
+        parts = [tools.scorer.evaluate(unit, deadline) for unit in compiled.units]
+        if len(parts) == 1:
+            return parts[0], self._visible(snap, parts[0], allowed, blocked, archived_ok)
+        ordered = sorted(parts, key=len)
+        common = [d for d in ordered[0] if all(d in p for p in ordered[1:])]
+        strict = self._visible(snap, common, allowed, blocked, archived_ok)
+        if len(parts) <= STRICT_UNITS and len(strict) >= MIN_ALL_WORDS_HITS:
+            return {d: sum(p[d] for p in parts) for d in strict}, strict
+        scores: dict[int, float] = {}
+        for part in parts:
+            for doc, score in part.items():
+                scores[doc] = scores.get(doc, 0.0) + score
+        for doc in common:
+            scores[doc] *= 1.0 + ALL_WORDS_BONUS
+        return scores, self._visible(snap, scores, allowed, blocked, archived_ok)
 
     # -- public API ----------------------------------------------------------------------
     def search(self, request: SearchRequest) -> SearchResult:
         """Run one search: hits for the page asked for, facet counts over all matches."""
         started = time.perf_counter()
+        deadline = started + TIME_LIMIT_SECONDS
         parsed = parse_query(request.query)
         for name, values in request.filters.items():
             if name not in FILTER_FIELDS:
@@ -165,28 +174,24 @@ class SearchService:
         if page * limit > MAX_PAGE_DEPTH:
             raise QueryError(f"results beyond the first {MAX_PAGE_DEPTH} cannot be paged to; refine the query")
         snap = self.handle.snapshot()
+        partial = False
         with snap.lock:
-            compiled = self._compiler(snap).compile(parsed)
-            docs = self._docs(snap, compiled.all_words) if compiled.all_words is not None else \
-                set(snap.doc_ids)
-            filters = filter_query(parsed.filters)
-            if filters is not None:
-                docs &= self._docs(snap, filters)
-            mask = self._mask(parsed, compiled)
-            if mask is not None:
-                docs -= self._docs(snap, mask)
-            query = compiled.all_words
-            if compiled.any_word is not None and (len(docs) < MIN_ALL_WORDS_HITS or compiled.units > STRICT_UNITS):
-                wider = self._docs(snap, compiled.any_word)
-                if filters is not None:
-                    wider &= self._docs(snap, filters)
-                if mask is not None:
-                    wider -= self._docs(snap, mask)
-                if len(wider) > len(docs):
-                    # Hits with all words still come first: their score includes every word.
-                    query = wq.Or([compiled.all_words.with_boost(ALL_WORDS_BONUS), compiled.any_word])
-                    docs = wider
-            ranked, partial = self._rank(snap, query, docs, max(RERANK_DEPTH, page * limit))
+            tools = self._tools_for(snap)
+            compiled = tools.compiler.compile(parsed)
+            lookups = sum(tools.scorer.count_terms(u) for u in compiled.units)
+            if lookups > MAX_TERM_LOOKUPS:
+                raise QueryError(f"query expands to {lookups} terms (limit {MAX_TERM_LOOKUPS}); make prefixes longer")
+            allowed = self._allowed(snap, tools, parsed.filters)
+            archived_ok = "state" in parsed.filters
+            try:
+                blocked = set(tools.scorer.evaluate(compiled.exclude, deadline)) if compiled.exclude else set()
+                if compiled.units:
+                    scores, docs = self._match(snap, tools, compiled, allowed, blocked, archived_ok, deadline)
+                else:
+                    scores, docs = {}, self._visible(snap, sorted(snap.doc_ids), allowed, blocked, archived_ok)
+            except QueryTimeout:
+                partial, scores, docs = True, {}, []
+            ranked = self._top(snap, scores, docs, page * limit)
             pattern = match_pattern(compiled.highlight) if request.highlight else None
             window = ranked[(page - 1) * limit: page * limit]
             hits = tuple(self._hit(snap, docnum, score, pattern) for score, docnum in window)
@@ -196,37 +201,37 @@ class SearchService:
                             did_you_mean, page, limit, partial)
 
     def more_like_this(self, article_id: str, limit: int = 5) -> tuple[Hit, ...]:
-        """Articles similar to one article (by its most distinctive words)."""
+        """Articles similar to one article (by its title and most distinctive words)."""
         snap = self.handle.snapshot()
         with snap.lock:
             searcher = snap.searcher
             docnum = searcher.document_number(id=article_id)
             if docnum is None:
                 return ()
-            compiler = self._compiler(snap)
+            tools = self._tools_for(snap)
             terms = [t for t, _ in searcher.key_terms([docnum], "body", numterms=15)]
             stored = searcher.stored_fields(docnum)
             title = [p.term for p in snap.segmenter.pieces(stored.get("title", ""), subwords=False)
                      if p.surface not in QUERY_STOP_WORDS]
-            subqueries = [compiler.term_query(t, 1.5) for t in dict.fromkeys(title)]
-            subqueries += [compiler.term_query(t) for t in terms if t not in title]
-            if not subqueries:
+            nodes = [Term(t, 1.5) for t in dict.fromkeys(title)] + [Term(t) for t in terms if t not in title]
+            if not nodes:
                 return ()
-            docs = self._docs(snap, wq.Or(subqueries)) - {docnum} - self._docs(snap, wq.Term("state", "archived"))
-            ranked, _ = self._rank(snap, wq.Or(subqueries), docs, limit)
-            return tuple(self._hit(snap, d, s, None) for s, d in ranked[:limit])
+            try:
+                scores = tools.scorer.evaluate(Any_(tuple(nodes)), time.perf_counter() + TIME_LIMIT_SECONDS)
+            except QueryTimeout:
+                return ()
+            docs = self._visible(snap, scores, None, {docnum}, False)
+            ranked = self._top(snap, scores, docs, limit)
+            return tuple(self._hit(snap, d, s, None) for s, d in ranked)
 
     def suggest_for_ticket(self, subject: str, description: str = "", category: str | None = None,
                            limit: int = 5) -> SearchResult:
         """The best articles for a ticket: its distinctive words, subject words counting double,
         within the ticket category (and its subcategories) when that finds anything."""
         started = time.perf_counter()
-        text = f"{subject}\n{description}"
-        if len(text) > 20_000:
-            text = text[:20_000]
         snap = self.handle.snapshot()
         with snap.lock:
-            compiler = self._compiler(snap)
+            tools = self._tools_for(snap)
             reader = snap.searcher.reader()
             total_docs = max(1, reader.doc_count())
             weighted: dict[str, tuple[float, Piece]] = {}
@@ -241,18 +246,23 @@ class SearchService:
                     weight = boost * idf * (1.5 if piece.kind == "ident" else 1.0)
                     if piece.term not in weighted or weighted[piece.term][0] < weight:
                         weighted[piece.term] = (weight, piece)
-            best = sorted(weighted.values(), key=lambda wp: -wp[0])[:min(TICKET_TERMS, MAX_UNITS)]
+            best = sorted(weighted.values(), key=lambda wp: -wp[0])[:TICKET_TERMS]
             if not best:
                 return SearchResult(subject, 0, (time.perf_counter() - started) * 1000, ())
             top = best[0][0]
-            query = wq.Or([compiler.piece_query(piece, weight / top) for weight, piece in best])
-            docs = self._docs(snap, query) - self._docs(snap, wq.Term("state", "archived"))
+            node = Any_(tuple(tools.compiler.piece_query(piece, weight / top) for weight, piece in best))
+            partial = False
+            try:
+                scores = tools.scorer.evaluate(node, started + TIME_LIMIT_SECONDS)
+            except QueryTimeout:
+                partial, scores = True, {}
+            docs = self._visible(snap, scores, None, set(), False)
             if category:
-                within = docs & self._docs(snap, wq.Term("category", category.lower()))
-                docs = within or docs
-            ranked, partial = self._rank(snap, query, docs, max(RERANK_DEPTH, limit))
+                within = self._allowed(snap, tools, {"category": [category.lower()]}) or frozenset()
+                docs = [d for d in docs if d in within] or docs
+            ranked = self._top(snap, scores, docs, limit)
             pattern = match_pattern([piece.surface for _, piece in best])
-            hits = tuple(self._hit(snap, d, s, pattern) for s, d in ranked[:limit])
+            hits = tuple(self._hit(snap, d, s, pattern) for s, d in ranked)
         return SearchResult(subject, len(docs), (time.perf_counter() - started) * 1000, hits, (), None, 1, limit,
                             partial)
 
