@@ -318,3 +318,46 @@ def test_counts_follow_an_article_renamed_with_an_alias(built_kb: Settings, tmp_
     assert again.status_code == 201 and again.json["resolution"]["article_id"] == "vpn-809-l2tp"
     assert client.get("/reports/articles/vpn-809-l2tp?format=json").json["tickets"] == 1
     app.extensions[records.EXTENSION_KEY].dispose()
+
+
+def conforms(schema: dict[str, Any], value: Any, schemas: dict[str, Any], where: str = "$") -> list[str]:
+    """Problems of `value` against a small JSON Schema subset (type, required, properties, items, enum, $ref)."""
+    if "$ref" in schema:
+        return conforms(schemas[schema["$ref"].rsplit("/", 1)[1]], value, schemas, where)
+    kinds = schema.get("type")
+    types = {"string": str, "integer": int, "number": (int, float), "boolean": bool, "object": dict,
+             "array": list, "null": type(None)}
+    if kinds is not None:
+        allowed = kinds if isinstance(kinds, list) else [kinds]
+        if not any(isinstance(value, types[k]) and not (k == "integer" and isinstance(value, bool))
+                   for k in allowed):
+            return [f"{where}: {value!r} is not {kinds}"]
+    if "enum" in schema and value not in schema["enum"]:
+        return [f"{where}: {value!r} not in {schema['enum']}"]
+    problems = [f"{where}: missing {k}" for k in schema.get("required", []) if k not in value]
+    for key, sub in schema.get("properties", {}).items():
+        if isinstance(value, dict) and key in value:
+            problems += conforms(sub, value[key], schemas, f"{where}.{key}")
+    return problems
+
+
+def test_api_answers_match_the_openapi_schemas(client: FlaskClient) -> None:
+    from web.openapi import SCHEMAS
+
+    schemas = {**SCHEMAS, **records.OPENAPI_SCHEMAS}
+    paths = records.OPENAPI_PATHS
+    assert conforms(schemas["ResolutionInput"], GOOD, schemas) == []
+    for body in (GOOD, GOOD, GOOD | {"category": "email"}, GOOD | {"article": "nope"}, "[]"):
+        answer = post(client, "/api/resolutions", body) if body != "[]" else client.post(
+            "/api/resolutions", data="[]", content_type="application/json", headers=AUTH)
+        documented = paths["/api/resolutions"]["post"]["responses"][str(answer.status_code)]
+        assert conforms(documented["content"]["application/json"]["schema"], answer.json, schemas) == []
+    closed = post(client, "/api/tickets/closed", {"ticket_id": 7, "category": "email"})
+    documented = paths["/api/tickets/closed"]["post"]["responses"]["201"]
+    assert conforms(documented["content"]["application/json"]["schema"], closed.json, schemas) == []
+    feedback = client.post("/api/feedback", json={"article": "vpn-error-809", "helpful": True})
+    documented = paths["/api/feedback"]["post"]["responses"]["201"]
+    assert conforms(documented["content"]["application/json"]["schema"], feedback.json, schemas) == []
+    routes = {r.rule for r in client.application.url_map.iter_rules() if r.rule.startswith("/api/")
+              and r.endpoint.startswith("records.")}
+    assert routes == set(paths)

@@ -507,3 +507,94 @@ def user_from_proxy() -> bool:
     """True when the reverse proxy names the user, so forms need no name field."""
     header = get_settings().user_header
     return bool(header and request.headers.get(header, "").strip())
+
+
+# -- OpenAPI: merged into /api/openapi.json by web/openapi.py ----------------------------------------
+def _schema_ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json_body(ref: str, description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": _schema_ref(ref)}}}
+
+
+_TEXT = {"type": "string"}
+_NULLABLE_TEXT = {"type": ["string", "null"]}
+OPENAPI_SCHEMAS: dict[str, Any] = {
+    "ResolutionInput": {
+        "type": "object", "required": ["article", "ticket_id", "category"], "additionalProperties": False,
+        "properties": {
+            "article": {"type": "string", "description": "Article id, or an alias or old path of one."},
+            "ticket_id": {"type": ["string", "integer"], "description": "1-64 of A-Z a-z 0-9 . _ : # / -"},
+            "category": {"type": "string", "description": "A ticket category from the vocabulary."},
+            "relation": {"type": "string", "enum": list(RELATIONS), "default": "resolved"},
+            "ticket_system": {"type": "string", "default": "default"},
+            "user": _TEXT, "note": {"type": "string", "maxLength": 2000},
+            "when": {"type": "string", "format": "date-time", "description": "With a time zone; default now."},
+        }},
+    "ClosedTicketInput": {
+        "type": "object", "required": ["ticket_id", "category"], "additionalProperties": False,
+        "properties": {"ticket_id": {"type": ["string", "integer"]}, "category": _TEXT, "ticket_system": _TEXT,
+                       "user": _TEXT, "note": _TEXT, "when": {"type": "string", "format": "date-time"}}},
+    "Resolution": {
+        "type": "object",
+        "required": ["id", "ticket_system", "ticket_id", "article_id", "relation", "category", "user", "created_at",
+                     "source", "note", "created"],
+        "properties": {"id": {"type": "integer"}, "ticket_system": _TEXT, "ticket_id": _TEXT, "article_id": _TEXT,
+                       "relation": {"type": "string", "enum": list(RELATIONS)}, "category": _TEXT, "user": _TEXT,
+                       "created_at": {"type": "string", "format": "date-time"}, "source": _TEXT, "note": _TEXT,
+                       "created": {"type": "boolean"}}},
+    "ClosedTicket": {
+        "type": "object",
+        "required": ["id", "ticket_system", "ticket_id", "category", "user", "closed_at", "source", "note", "created"],
+        "properties": {"id": {"type": "integer"}, "ticket_system": _TEXT, "ticket_id": _TEXT, "category": _TEXT,
+                       "user": _TEXT, "closed_at": {"type": "string", "format": "date-time"}, "source": _TEXT,
+                       "note": _TEXT, "created": {"type": "boolean"}}},
+    "ResolutionAnswer": {
+        "type": "object", "required": ["created", "resolution", "message"],
+        "properties": {"created": {"type": "boolean"}, "resolution": _schema_ref("Resolution"), "message": _TEXT}},
+    "ClosedTicketAnswer": {
+        "type": "object", "required": ["created", "ticket", "message"],
+        "properties": {"created": {"type": "boolean"}, "ticket": _schema_ref("ClosedTicket"), "message": _TEXT}},
+    "FeedbackInput": {
+        "type": "object", "required": ["article", "helpful"], "additionalProperties": False,
+        "properties": {"article": _TEXT, "helpful": {"type": "boolean"}, "search_id": {"type": "integer"},
+                       "ticket_id": _TEXT, "ticket_system": _TEXT, "user": _TEXT, "comment": _TEXT}},
+    "FeedbackAnswer": {"type": "object", "required": ["id", "message"],
+                       "properties": {"id": {"type": "integer"}, "message": _TEXT}},
+}
+OPENAPI_SECURITY: dict[str, Any] = {"ticketToken": {
+    "type": "http", "scheme": "bearer",
+    "description": "The token whose SHA-256 hex digest is KB_API_TOKEN_HASH."}}
+_WRITE_ERRORS = {
+    "400": _json_body("Error", "Not a JSON object, or unknown fields."),
+    "401": _json_body("Error", "Missing or wrong bearer token."),
+    "409": _json_body("Error", "Already recorded with another category; nothing changed."),
+    "413": _json_body("Error", "Body over 16 KiB."),
+    "415": _json_body("Error", "Not application/json."),
+    "422": _json_body("Error", "Unknown article or category, malformed ticket id, bad field value."),
+    "503": _json_body("Error", "API writes are off, or the records database is unavailable."),
+}
+OPENAPI_PATHS: dict[str, Any] = {
+    "/api/resolutions": {"post": {
+        "summary": "Record that an article resolved a ticket (idempotent).",
+        "security": [{"ticketToken": []}],
+        "requestBody": {"required": True, "content": {"application/json": {
+            "schema": _schema_ref("ResolutionInput")}}},
+        "responses": {"201": _json_body("ResolutionAnswer", "Recorded."),
+                      "200": _json_body("ResolutionAnswer", "Already recorded; nothing changed."),
+                      **_WRITE_ERRORS}}},
+    "/api/tickets/closed": {"post": {
+        "summary": "Record a ticket closed without any article (idempotent).",
+        "security": [{"ticketToken": []}],
+        "requestBody": {"required": True, "content": {"application/json": {
+            "schema": _schema_ref("ClosedTicketInput")}}},
+        "responses": {"201": _json_body("ClosedTicketAnswer", "Recorded."),
+                      "200": _json_body("ClosedTicketAnswer", "Already recorded; nothing changed."),
+                      **_WRITE_ERRORS}}},
+    "/api/feedback": {"post": {
+        "summary": "Whether an article helped, with the search or ticket it came from.",
+        "requestBody": {"required": True, "content": {"application/json": {"schema": _schema_ref("FeedbackInput")}}},
+        "responses": {"201": _json_body("FeedbackAnswer", "Recorded."),
+                      **{k: v for k, v in _WRITE_ERRORS.items() if k not in ("401", "409")}}}},
+}
