@@ -193,3 +193,14 @@ def test_postgres_tests_fail_in_ci_and_skip_locally_without_a_server(monkeypatch
     monkeypatch.delenv("CI")
     with pytest.raises(pytest.skip.Exception):
         fx.postgres_url_or_skip()
+
+
+def test_a_database_from_a_newer_kb_is_reported_not_crashed_on(database: Database) -> None:
+    from kb.records.errors import DatabaseUnavailableError
+
+    with database.connect(write=True) as conn:
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '9999'")
+    fresh = Database(database.url)
+    with pytest.raises(DatabaseUnavailableError, match="newer version of kb"):
+        fresh.upgrade()
+    fresh.dispose()

@@ -29,16 +29,27 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 GOOD = {"article": "vpn-error-809", "ticket_id": "INC-1001", "category": "network/vpn"}
 
 
+CREATED: list[Flask] = []
+
+
 def make_app(settings: Settings, url: str, **overrides: Any) -> Flask:
     values = {"database_url": url, "api_token_hash": hashlib.sha256(TOKEN.encode()).hexdigest(), **overrides}
-    return create_app({"KB_SETTINGS": dataclasses.replace(settings, **values), "TESTING": True})
+    app = create_app({"KB_SETTINGS": dataclasses.replace(settings, **values), "TESTING": True})
+    CREATED.append(app)
+    return app
+
+
+@pytest.fixture(autouse=True)
+def _close_databases() -> Iterator[None]:
+    """Every app's database connections are closed when its test ends."""
+    yield
+    while CREATED:
+        CREATED.pop().extensions[records.EXTENSION_KEY].dispose()
 
 
 @pytest.fixture
-def app(built_kb: Settings, database_url: str) -> Iterator[Flask]:
-    app = make_app(built_kb, database_url)
-    yield app
-    app.extensions[records.EXTENSION_KEY].dispose()
+def app(built_kb: Settings, database_url: str) -> Flask:
+    return make_app(built_kb, database_url)
 
 
 @pytest.fixture
@@ -317,7 +328,6 @@ def test_counts_follow_an_article_renamed_with_an_alias(built_kb: Settings, tmp_
     again = post(client, "/api/resolutions", GOOD)  # the old id still names the same record
     assert again.status_code == 201 and again.json["resolution"]["article_id"] == "vpn-809-l2tp"
     assert client.get("/reports/articles/vpn-809-l2tp?format=json").json["tickets"] == 1
-    app.extensions[records.EXTENSION_KEY].dispose()
 
 
 def conforms(schema: dict[str, Any], value: Any, schemas: dict[str, Any], where: str = "$") -> list[str]:

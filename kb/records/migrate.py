@@ -6,7 +6,10 @@ from typing import TYPE_CHECKING
 
 from alembic import command
 from alembic.config import Config
+from alembic.util import CommandError
 from sqlalchemy import text
+
+from kb.records.errors import DatabaseUnavailableError
 
 if TYPE_CHECKING:
     from kb.records.db import Database
@@ -32,7 +35,11 @@ def upgrade(db: Database, revision: str = "head") -> None:
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
         config.attributes["connection"] = conn
-        command.upgrade(config, revision)
+        try:
+            command.upgrade(config, revision)
+        except CommandError as exc:  # e.g. the database was migrated by a newer kb
+            raise DatabaseUnavailableError(f"cannot migrate the records database {db.safe_url()}: {exc}; "
+                                           "is it used by a newer version of kb?") from exc
 
 
 def current_revision(db: Database) -> str | None:
