@@ -371,3 +371,12 @@ def test_api_answers_match_the_openapi_schemas(client: FlaskClient) -> None:
     routes = {r.rule for r in client.application.url_map.iter_rules() if r.rule.startswith("/api/")
               and r.endpoint.startswith("records.")}
     assert routes == set(paths)
+
+
+def test_report_pages_speak_chinese(client: FlaskClient) -> None:
+    seed(client)
+    headers = {"Accept-Language": "zh-CN,zh;q=0.9"}
+    page = client.get("/reports/", headers=headers).get_data(as_text=True)
+    assert "KCS 报表" in page and "内容缺口" in page and "各分类的工单" in page
+    assert "使用报告" not in page
+    assert "文章使用情况" in client.get("/reports/articles/vpn-error-809", headers=headers).get_data(as_text=True)
