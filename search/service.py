@@ -33,7 +33,7 @@ from search.results import (
     SearchRequest,
     SearchResult,
 )
-from search.schema import FACET_FIELDS, FIELD_WEIGHTS, FILTER_FIELDS
+from search.schema import FACET_FIELDS, FIELD_WEIGHTS, FILTER_FIELDS, lookup_key
 from search.scoring import Any_, QueryTimeout, Scorer, Term
 
 TIME_LIMIT_SECONDS = 0.8
@@ -267,10 +267,13 @@ class SearchService:
                             partial)
 
     def get_article(self, article_id: str) -> ArticleView | None:
-        """An article's stored metadata and rendered HTML from the live build."""
+        """An article's stored metadata and rendered HTML from the live build, found by its id or
+        by an alias (old id or path); the view's `id` is the current one, to redirect to."""
         snap = self.handle.snapshot()
         with snap.lock:
             stored = snap.searcher.document(id=article_id)
+            if stored is None and article_id.strip() and "," not in article_id:
+                stored = snap.searcher.document(key=lookup_key(article_id))
         if stored is None:
             return None
         meta = stored.get("meta") or {}

@@ -173,6 +173,23 @@ def test_suggest_for_ticket_uses_subject_description_and_category(service: Searc
     assert within.hits[0].id == "vpn-timeout"
 
 
+def test_get_article_by_alias_returns_the_current_id(make_article: MakeArticle,
+                                                   build: Callable[..., SearchService],
+                                                   write_article: Callable[..., Path]) -> None:
+    write_article("en/renamed.md", """\
+        ---
+        id: new-name
+        title: Renamed article
+        aliases: [old-name, en/old/path.md]
+        ---
+        Body.
+        """)
+    service = build()
+    assert service.get_article("OLD-NAME").id == "new-name"  # type: ignore[union-attr]
+    assert service.get_article("en/old/path.md").id == "new-name"  # type: ignore[union-attr]
+    assert service.get_article("missing") is None
+
+
 def test_get_article_returns_metadata_and_html(service: SearchService) -> None:
     article = service.get_article("outlook-password")
     assert article is not None
