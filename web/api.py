@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, abort, jsonify, redirect, request, url_for
+from flask import Blueprint, Response, abort, current_app, jsonify, redirect, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
 from web.catalog import ArticleMeta, get_catalog, get_snapshot
@@ -105,5 +105,12 @@ def suggest() -> Response:
 
 @bp.get("/openapi.json")
 def openapi() -> Response:
-    """The OpenAPI 3.1 description of this API."""
-    return jsonify(openapi_document(request.host_url.rstrip("/")))
+    """The OpenAPI 3.1 description of this API (with the records write API when it is served)."""
+    document = openapi_document(request.host_url.rstrip("/"))
+    if "records" in current_app.blueprints:
+        from web.records import OPENAPI_PATHS, OPENAPI_SCHEMAS, OPENAPI_SECURITY
+
+        document["paths"].update(OPENAPI_PATHS)
+        document["components"]["schemas"].update(OPENAPI_SCHEMAS)
+        document["components"].setdefault("securitySchemes", {}).update(OPENAPI_SECURITY)
+    return jsonify(document)
