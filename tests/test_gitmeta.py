@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from kb.gitmeta import file_history, git_history, head_commit
 from kb.loader import LoadOptions, load_knowledge_base
 from tests.conftest import REPO, ArticleWriter
@@ -43,7 +45,7 @@ def test_history_gives_last_author_and_all_authors(articles_dir: Path, write_art
 def test_outside_git_falls_back_to_mtime(articles_dir: Path) -> None:
     assert git_history(articles_dir) is None
     entry = file_history(articles_dir, ["en/vpn-error-809.md"])["en/vpn-error-809.md"]
-    assert entry.updated.timestamp() == (articles_dir / "en" / "vpn-error-809.md").stat().st_mtime
+    assert entry.updated.timestamp() == pytest.approx((articles_dir / "en" / "vpn-error-809.md").stat().st_mtime, abs=1e-3)
     assert entry.updated_by == ""
 
 
@@ -59,7 +61,7 @@ def test_pre_commit_hook_blocks_a_broken_staged_article(articles_dir: Path, writ
     git(repo, "add", "en/bad.md")
     refused = git(repo, "commit", "-q", "-m", "bad", check=False)
     assert refused.returncode != 0
-    assert "en/bad.md:3:1: error: title: must be a string" in refused.stdout
+    assert "en/bad.md:3:1: error: title: must be a string" in refused.stdout + refused.stderr
 
     # Fixing only the working tree is not enough: the hook checks what is staged.
     write_article("en/bad.md", "---\nid: bad\ntitle: Fixed\n---\nBody\n")
