@@ -23,6 +23,8 @@ from web.app import create_app
 EDIT_TEMPLATE = "https://git.example.com/kb/-/edit/main/articles/{path}"
 HISTORY_TEMPLATE = "https://git.example.com/kb/-/commits/main/articles/{path}"
 XSS = '<script>alert("x")</script>'
+# One unbreakable word, so the phone-layout test sees whether long identifiers wrap.
+LONG_ERROR = "ERROR_VPN_TUNNEL_NEGOTIATION_FAILED_WITH_A_VERY_LONG_NAME_0x800704C9"
 XSS_ATTR = '"><img src=x onerror=alert(1)>'
 
 WEB_VOCABULARY = {
@@ -53,11 +55,11 @@ def article(rel: str, body: str, **fields: Any) -> tuple[str, str]:
 
 
 ARTICLES: Sequence[tuple[str, str]] = [
-    article("en/network/vpn-error-809.md", """\
+    article("en/network/vpn-error-809.md", f"""\
         ## Issue
 
         Connecting to the VPN shows **Error 809**: the network connection between your computer
-        and the VPN server could not be established.
+        and the VPN server could not be established. The client log shows `{LONG_ERROR}`.
 
         ## Resolution
 
@@ -76,7 +78,8 @@ ARTICLES: Sequence[tuple[str, str]] = [
         """, id="vpn-error-809", title="VPN fails with error 809",
         summary="The L2TP VPN times out behind home routers.",
         type="problem", state="validated", categories=["network/vpn"], tags=["windows", "error-code"],
-        products=["windows@11"], errors=["Error 809"], lang="en", owner="network-team", reviewed="2020-01-01",
+        products=["windows@11"], errors=["Error 809", LONG_ERROR], lang="en", owner="network-team",
+        reviewed="2020-01-01",
         review_every=180, translation_of="vpn-error-809-zh", aliases=["vpn-809", "network/old-vpn-page.md"],
         related=["outlook-password-prompt"]),
     article("zh/network/vpn-error-809-zh.md", """\
