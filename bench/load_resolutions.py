@@ -204,16 +204,17 @@ def gunicorn(settings: Settings, workers: int) -> Iterator[int]:
         while True:
             if proc.poll() is not None:
                 raise RuntimeError(f"gunicorn exited: {proc.stdout.read() if proc.stdout else ''}")
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
             try:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
                 conn.request("GET", "/api/categories")
                 conn.getresponse().read()
-                conn.close()
                 break
-            except OSError:
+            except (OSError, http.client.HTTPException):
                 if time.time() > deadline:
                     raise
                 time.sleep(0.1)
+            finally:
+                conn.close()  # an unclosed socket would surface later as a ResourceWarning
         yield port
     finally:
         proc.terminate()
