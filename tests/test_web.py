@@ -433,6 +433,26 @@ def test_xss_in_front_matter_and_body_cannot_run(client: FlaskClient, url: str) 
     _assert_no_executable_script(page)
 
 
+def test_xss_in_vocabulary_names_is_escaped(tmp_path: Path) -> None:
+    articles = write_knowledge_base(tmp_path / "articles")
+    (articles / "_kb" / "categories.yaml").write_text(
+        "network: {zh: '<script>alert(1)</script>', en: '<img src=x onerror=alert(2)>'}\n"
+        "network/vpn: {zh: VPN, en: VPN}\nemail: {zh: 邮件, en: Email}\n"
+        "email/outlook: {zh: Outlook, en: Outlook}\nprinting: {zh: 打印, en: Printing}\n", encoding="utf-8")
+    (articles / "_kb" / "onboarding.yaml").write_text(
+        "basics:\n  title: {en: '<script>alert(3)</script>', zh: x}\n"
+        "  audience: {en: '\"><svg onload=alert(4)>', zh: y}\n  steps: [vpn-error-809]\n", encoding="utf-8")
+    settings = web_settings(articles, tmp_path / "index")
+    build_index(settings)
+    with create_app({"KB_SETTINGS": settings}).test_client() as client:
+        for url in ("/", "/categories", "/categories/network", "/onboarding/", "/onboarding/basics",
+                    "/search?q=vpn", "/articles/vpn-error-809", "/api/categories"):
+            response = client.get(url)
+            assert response.status_code == 200, url
+            if response.mimetype == "text/html":
+                _assert_no_executable_script(response.get_data(as_text=True))
+
+
 def test_xss_article_text_is_shown_escaped(client: FlaskClient) -> None:
     page = html_of(client, "/articles/xss-article")
     assert "&lt;script&gt;alert(" in page  # the title, as text
