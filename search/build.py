@@ -207,9 +207,11 @@ def build_index(
         raise BuildError(f"articles folder {settings.articles_dir} does not exist")
     with build_lock(index_dir):
         started = time.perf_counter()
+        log.info("loading articles from %s", settings.articles_dir)
         kb = load_knowledge_base(settings.articles_dir, LoadOptions(
             lenient=lenient, default_lang=settings.default_lang, max_bytes=settings.max_article_bytes, render=True))
         load_seconds = time.perf_counter() - started
+        log.info("loaded %d valid articles in %.1fs", len(kb.articles), load_seconds)
         _check_loadable(kb, strict)
         report = index_knowledge_base(kb, index_dir, full=full, progress=progress)
         report.load_seconds = load_seconds
