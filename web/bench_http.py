@@ -2,9 +2,9 @@
 
     python -m web.bench_http --articles 10000 [--workers 4] [--seconds 20] [--keep DIR]
 
-Generates a synthetic knowledge base (about 600 words per article, mixed Chinese and English,
-with categories, tags and error codes from the bundled vocabulary), builds its index, starts
-gunicorn, and for 1, 8 and 32 concurrent clients sends an even mix of search-page and
+Generates the synthetic knowledge base of bench/synth.py, builds its index, starts gunicorn,
+and for 1, 8 and 32 concurrent clients sends an even mix of search-page requests (the query mix
+of bench/bench_search.py: words, phrases, error codes, filters, prefix, typos, Chinese) and
 article-page requests, reporting p50/p95/max latency and requests per second for each kind
 and every error. Target: search p95 at most 3x the article page's p95, and no errors.
 """
@@ -27,69 +27,30 @@ import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.bench_search import make_queries
+from bench.synth import generate
 from kb.config import load_settings
-from kb.vocabulary import load_vocabulary
 from search.build import build_index
 
 REPO = Path(__file__).resolve().parent.parent
-BUNDLED_VOCABULARY = REPO / "articles" / "_kb"
 
-EN_WORDS = (
-    "vpn", "connect", "timeout", "password", "reset", "account", "locked", "outlook", "profile", "mailbox",
-    "sync", "printer", "queue", "driver", "spooler", "laptop", "battery", "wifi", "adapter", "certificate",
-    "proxy", "dns", "lookup", "share", "permission", "drive", "mapping", "onedrive", "teams", "camera",
-    "microphone", "meeting", "update", "install", "uninstall", "registry", "policy", "login", "screen", "network",
-    "cable", "switch", "firewall", "browser", "cache", "cookie", "token", "session", "expired", "server",
-    "restart", "service", "error", "code", "ticket", "user", "desktop", "monitor", "keyboard", "license",
-    "activation", "backup", "restore", "folder", "file",
-)
-ZH_WORDS = (
-    "无法", "连接", "网络", "密码", "重置", "账号", "锁定", "邮件", "客户端",
-    "打印机", "驱动", "队列", "笔记本", "电池", "无线", "证书", "代理", "域名",
-    "解析", "共享", "权限", "映射", "同步", "会议", "摄像头", "麦克风", "更新",
-    "安装", "卸载", "策略", "登录", "屏幕", "防火墙", "浏览器", "缓存", "会话",
-    "过期", "服务器", "重启", "服务", "错误", "工单", "用户", "桌面", "显示器",
-    "键盘", "许可证", "激活", "备份", "恢复", "文件夹", "文件",
-)
-ERROR_CODES = ("0x80070005", "0x8004010F", "0x800CCC0E", "0xC004F074", "ORA-12541", "Error 809", "Error 720",
-               "AADSTS50126", "KB5034441", "E_ACCESSDENIED", "550 5.7.1", "HTTP 502", "0x80070643", "0x87D00324")
-SEARCHES = ("vpn timeout", "outlook password", "printer driver", "0x80070005", "Error 809", "无法 连接", "打印机 驱动",
-            "\"password reset\"", "certificate -proxy", "laptop battery category:devices", "restar", "oneedrive sync",
-            "账号 锁定", "dns lookup", "teams camera", "spool*", "AADSTS50126", "邮件 同步", "firewall browser", "激活")
+def served_ids(articles: Path) -> list[str]:
+    """Ids of the generated articles the site serves (drafts answer 404)."""
+    ids = []
+    for file in sorted(articles.rglob("synth-*.md")):
+        head = file.read_text(encoding="utf-8")[:400]
+        if "\nstate: draft\n" not in head:
+            ids.append(file.stem)
+    return ids
 
 
-def generate(root: Path, count: int, seed: int = 7) -> Path:
-    """A synthetic articles folder with the bundled vocabulary."""
-    rng = random.Random(seed)
-    shutil.copytree(BUNDLED_VOCABULARY, root / "_kb", dirs_exist_ok=True)
-    (root / "_kb" / "onboarding.yaml").unlink(missing_ok=True)  # its steps name the bundled articles
-    vocabulary, _ = load_vocabulary(root)
-    categories = sorted(vocabulary.categories)
-    tags = sorted(vocabulary.tags)
-    for n in range(count):
-        zh = n % 2 == 1
-        words = ZH_WORDS if zh else EN_WORDS
-        joiner = "" if zh else " "
-
-        def sentence(length: int, words: tuple[str, ...] | list[str] = words, joiner: str = joiner) -> str:
-            return joiner.join(rng.choice(words) for _ in range(length))
-
-        code = rng.choice(ERROR_CODES)
-        title = f"{sentence(5)} {code}"
-        paragraphs = [sentence(rng.randint(40, 70)) + (" " + code if i == 1 else "") for i in range(8)]
-        body = (f"## {'问题' if zh else 'Issue'}\n\n{paragraphs[0]}\n\n{paragraphs[1]}\n\n"
-                f"## {'环境' if zh else 'Environment'}\n\n{paragraphs[2]}\n\n"
-                f"## {'解决方法' if zh else 'Resolution'}\n\n1. {paragraphs[3]}\n2. {paragraphs[4]}\n\n"
-                f"```\n{code}\n```\n\n## {'原因' if zh else 'Cause'}\n\n{paragraphs[5]}\n\n{paragraphs[6]}\n")
-        front = "\n".join([
-            "---", f"id: syn-{n:05d}", f'title: "{title}"', f'summary: "{sentence(12)}"', "type: problem",
-            f"state: {rng.choice(['validated', 'unverified', 'validated'])}", f"lang: {'zh' if zh else 'en'}",
-            f"categories: [{rng.choice(categories)}]", f"tags: [{', '.join(rng.sample(tags, 2))}]",
-            f'errors: ["{code}"]', f"owner: team-{n % 7}", "---", ""])
-        folder = root / ("zh" if zh else "en") / f"{n // 1000:02d}"
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"syn-{n:05d}.md").write_text(front + body, encoding="utf-8")
-    return root
+def search_paths(articles: Path, count: int) -> list[str]:
+    """The search benchmark's query mix (words, phrases, error codes, filters, prefix, typos, Chinese) as URLs."""
+    paths = []
+    for query in make_queries(articles, lenient=False, count=count):
+        params = [("q", query.text)] + [(name, value) for name, values in query.filters.items() for value in values]
+        paths.append("/search?" + urllib.parse.urlencode(params))
+    return paths
 
 
 @dataclass
@@ -103,7 +64,8 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
-def run_load(port: int, clients: int, seconds: float, article_ids: list[str]) -> dict[str, Samples]:
+def run_load(port: int, clients: int, seconds: float, article_ids: list[str], searches: list[str]
+             ) -> dict[str, Samples]:
     """`clients` threads, each with a keep-alive connection, alternating search and article requests."""
     results = {"search": Samples(), "article": Samples()}
     lock = threading.Lock()
@@ -114,10 +76,7 @@ def run_load(port: int, clients: int, seconds: float, article_ids: list[str]) ->
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         kind = "search" if number % 2 else "article"
         while time.monotonic() < stop:
-            if kind == "search":
-                path = "/search?" + urllib.parse.urlencode({"q": rng.choice(SEARCHES)})
-            else:
-                path = "/articles/" + rng.choice(article_ids)
+            path = rng.choice(searches) if kind == "search" else "/articles/" + rng.choice(article_ids)
             started = time.perf_counter()
             error = None
             try:
@@ -165,13 +124,14 @@ def main(argv: list[str] | None = None) -> int:
     articles, index = work / "articles", work / "index"
     if not (articles / "_kb").is_dir():
         started = time.perf_counter()
-        generate(articles, args.articles)
+        generate(articles, args.articles)  # the corpus bench/bench_search.py measures
         print(f"generated {args.articles} articles in {time.perf_counter() - started:.1f}s")
     settings = load_settings(environ={}, articles_dir=articles, index_dir=index)
     started = time.perf_counter()
     report = build_index(settings)
     print(f"index: {report.mode} build of {report.articles} articles in {time.perf_counter() - started:.1f}s")
-    ids = [f"syn-{n:05d}" for n in range(report.articles)]
+    ids = served_ids(articles)
+    searches = search_paths(articles, 300)
 
     port = free_port()
     gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or "gunicorn"
@@ -191,14 +151,14 @@ def main(argv: list[str] | None = None) -> int:
                 time.sleep(0.2)
         # Warm every worker (opening the index, reading article metadata) before measuring.
         started = time.perf_counter()
-        run_load(port, args.workers * 4, 3.0, ids)
+        run_load(port, args.workers * 4, 3.0, ids, searches)
         print(f"warm-up: {time.perf_counter() - started:.1f}s; gunicorn --workers {args.workers}; "
               f"{os.cpu_count()} CPUs; load generator in this process")
         print(f"{'clients':>7} {'kind':>8} {'requests':>8} {'rps':>7} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} "
               f"{'errors':>6}")
         failed = False
         for clients in (int(c) for c in args.clients.split(",")):
-            results = run_load(port, clients, args.seconds, ids)
+            results = run_load(port, clients, args.seconds, ids, searches)
             p95 = {}
             for kind, samples in results.items():
                 lat = samples.latencies
