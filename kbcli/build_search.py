@@ -65,6 +65,8 @@ def run_build(settings: Settings, full: bool = False, lenient: bool = False, str
     finish()
     for problem in report.problems:
         click.echo(str(problem), err=True)
+    for line in report.previous_errors:
+        click.echo(line, err=True)
     where = report.build_dir.name if report.build_dir else "live build kept"
     click.echo(f"{report.mode} build: {report.articles} articles ({report.added} added, {report.changed} changed, "
                f"{report.removed} removed, {report.skipped_drafts} drafts left out); {len(report.errors)} article(s) "

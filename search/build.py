@@ -68,6 +68,7 @@ class BuildReport:
     load_seconds: float = 0.0
     index_seconds: float = 0.0
     problems: list[Problem] = field(default_factory=list)
+    previous_errors: list[str] = field(default_factory=list)  # "unchanged" without loading: the live build's
 
     @property
     def errors(self) -> list[Problem]:
@@ -207,19 +208,29 @@ def build_index(
         raise BuildError(f"articles folder {settings.articles_dir} does not exist")
     with build_lock(index_dir):
         started = time.perf_counter()
+        fingerprint = source_fingerprint(settings.articles_dir, f"lenient={lenient}", f"strict={strict}",
+                                         f"lang={settings.default_lang}", f"max={settings.max_article_bytes}")
+        live = current_build(index_dir)
+        manifest = _read_json(live / MANIFEST) if live and not full else None
+        if manifest and manifest.get("source_fingerprint") == fingerprint and \
+                manifest.get("schema_version") == SCHEMA_VERSION:
+            log.info("no file under %s changed since the live build", settings.articles_dir)
+            return BuildReport(None, "unchanged", int(manifest.get("articles", 0)),
+                               previous_errors=list(manifest.get("errors", [])),
+                               index_seconds=time.perf_counter() - started)
         log.info("loading articles from %s", settings.articles_dir)
         kb = load_knowledge_base(settings.articles_dir, LoadOptions(
             lenient=lenient, default_lang=settings.default_lang, max_bytes=settings.max_article_bytes, render=True))
         load_seconds = time.perf_counter() - started
         log.info("loaded %d valid articles in %.1fs", len(kb.articles), load_seconds)
         _check_loadable(kb, strict)
-        report = index_knowledge_base(kb, index_dir, full=full, progress=progress)
+        report = index_knowledge_base(kb, index_dir, full=full, progress=progress, fingerprint=fingerprint)
         report.load_seconds = load_seconds
         return report
 
 
 def index_knowledge_base(kb: KnowledgeBase, index_dir: Path, *, full: bool = False,
-                         progress: Progress | None = None) -> BuildReport:
+                         progress: Progress | None = None, fingerprint: str | None = None) -> BuildReport:
     """Index a loaded knowledge base into a new build and swap it in (the caller holds the lock)."""
     started = time.perf_counter()
     documents: dict[str, dict[str, Any]] = {}
@@ -247,6 +258,7 @@ def index_knowledge_base(kb: KnowledgeBase, index_dir: Path, *, full: bool = Fal
             added = set(hashes) - set(old_hashes)
             changed = {i for i in set(hashes) & set(old_hashes) if hashes[i] != old_hashes[i]}
             if not (removed or added or changed) and live is not None:
+                _update_manifest(live, source_fingerprint=fingerprint)
                 return BuildReport(None, "unchanged", len(documents), skipped_drafts=drafts, problems=kb.problems,
                                    index_seconds=time.perf_counter() - started)
             mode = "incremental"
@@ -271,7 +283,8 @@ def index_knowledge_base(kb: KnowledgeBase, index_dir: Path, *, full: bool = Fal
             json.dump(hashes, handle)
         with open(build_dir / SPELLING, "w", encoding="utf-8") as handle:
             json.dump(_spelling_counts(documents.values()), handle, ensure_ascii=False)
-        _write_manifest(build_dir, kb, settings_key, mode, len(documents), seconds=time.perf_counter() - started)
+        _write_manifest(build_dir, kb, settings_key, mode, len(documents), seconds=time.perf_counter() - started,
+                        fingerprint=fingerprint)
         _swap_current(index_dir, build_dir)
     except BaseException as exc:
         shutil.rmtree(build_dir, ignore_errors=True)
@@ -308,7 +321,7 @@ def _reusable_hashes(live: Path, settings_key: dict[str, Any]) -> dict[str, str]
 
 
 def _write_manifest(build_dir: Path, kb: KnowledgeBase, settings_key: dict[str, Any], mode: str, count: int,
-                    seconds: float = 0.0) -> None:
+                    seconds: float = 0.0, fingerprint: str | None = None) -> None:
     """manifest.json: what the site shows about the build (written last: it marks the build complete)."""
     path = build_dir / MANIFEST
     manifest = {
@@ -321,6 +334,7 @@ def _write_manifest(build_dir: Path, kb: KnowledgeBase, settings_key: dict[str, 
         "articles": count,
         "errors": [str(p) for p in kb.errors],
         "warnings": len(kb.warnings),
+        "source_fingerprint": fingerprint,
         "synonyms": [list(group) for group in kb.vocabulary.synonyms],
         "labels": {
             "category": {slug: {"zh": label.zh, "en": label.en} for slug, label in kb.vocabulary.categories.items()},
@@ -328,9 +342,44 @@ def _write_manifest(build_dir: Path, kb: KnowledgeBase, settings_key: dict[str, 
             "product": {pid: {"zh": p.name, "en": p.name} for pid, p in kb.vocabulary.products.items()},
         },
     }
+    _write_json(path, manifest)
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
     os.replace(tmp, path)
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _update_manifest(build_dir: Path, **changes: Any) -> None:
+    manifest = _read_json(build_dir / MANIFEST)
+    if manifest is not None:
+        _write_json(build_dir / MANIFEST, {**manifest, **changes})
+
+
+def source_fingerprint(articles_dir: Path, *options: str) -> str:
+    """Names, sizes and modification times of every file under the articles folder (~50 ms for
+    10,000 files), so a build with nothing changed skips loading altogether."""
+    digest = hashlib.sha1("\0".join(options).encode("utf-8"))
+    for folder, dirs, files in os.walk(articles_dir):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            path = os.path.join(folder, name)
+            try:
+                stat = os.lstat(path)
+            except OSError:
+                continue
+            rel = os.path.relpath(path, articles_dir)
+            digest.update(f"{rel}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode("utf-8", "surrogateescape"))
+    return digest.hexdigest()
 
 
 def read_manifest(index_dir: Path) -> dict[str, Any] | None:

@@ -70,6 +70,16 @@ def test_incremental_build_reindexes_only_changes(settings: Settings, make_artic
     assert SearchService(first.build_dir.parent.parent).search(SearchRequest("gizmos")).total == 1
     unchanged = build_index(settings)
     assert unchanged.mode == "unchanged" and unchanged.build_dir is None
+    assert build_index(settings).load_seconds == 0.0  # no file changed: nothing loaded
+
+
+def test_touched_but_identical_file_is_loaded_and_found_unchanged(settings: Settings, articles_dir: Path) -> None:
+    build_index(settings)
+    path = articles_dir / "en" / "vpn-error-809.md"
+    os.utime(path, ns=(time.time_ns() + 10**9, time.time_ns() + 10**9))
+    report = build_index(settings)
+    assert report.mode == "unchanged" and report.load_seconds > 0
+    assert build_index(settings).load_seconds == 0.0
 
 
 def test_full_flag_rebuilds_everything(settings: Settings) -> None:
