@@ -38,6 +38,7 @@ REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared" / "corpora"
 _CJK_WORD = re.compile(r"[\u4e00-\u9fff]{2,4}")
 _EN_WORD = re.compile(r"[A-Za-z]{4,12}")
+_CODE = re.compile(r"\b(?:0x[0-9A-Fa-f]{8}|[A-Z][A-Za-z0-9]*[-_][A-Za-z0-9_-]+|\d{3} \d\.\d\.\d+)\b")
 
 
 @dataclass
@@ -90,7 +91,7 @@ def make_queries(articles_dir: Path, lenient: bool, count: int, seed: int = 7) -
     attempts = 0
     while len(queries) < count and attempts < count * 20:
         attempts += 1
-        kind = kinds[len(queries) % len(kinds)]
+        kind = kinds[attempts % len(kinds)]
         article = rng.choice(articles)
         text = f"{article.title}\n{plain_text(article.body)[:3000]}"
         en = _EN_WORD.findall(text)
@@ -100,8 +101,9 @@ def make_queries(articles_dir: Path, lenient: bool, count: int, seed: int = 7) -
         elif kind == "phrase" and len(en) >= 8:
             start = rng.randrange(len(en) - 2)
             queries.append(Query(kind, f'"{en[start]} {en[start + 1]}"', {}))
-        elif kind == "error" and article.errors:
-            queries.append(Query(kind, rng.choice(article.errors)[:60], {}))
+        elif kind == "error" and (article.errors or _CODE.search(text)):
+            codes = list(article.errors) or _CODE.findall(text)
+            queries.append(Query(kind, rng.choice(codes)[:60], {}))
         elif kind == "filter" and en and article.categories:
             queries.append(Query(kind, rng.choice(en).lower(), {"category": [article.categories[0].split("/")[0]]}))
         elif kind == "prefix" and en:
