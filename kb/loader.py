@@ -18,7 +18,7 @@ from kb.article import Article, article_url
 from kb.errors import Problem, Severity, error, warning
 from kb.gitmeta import FileHistory, file_history
 from kb.parse import ParseOptions, parse_article
-from kb.render import MAX_NESTING, RenderedBody, nesting_depth, render_markdown
+from kb.render import RenderedBody, limit_exceeded, render_markdown
 from kb.schema import normalize_id
 from kb.source import read_source
 from kb.vocabulary import ONBOARDING_FILE, VOCABULARY_DIR, Vocabulary, load_vocabulary
@@ -211,10 +211,9 @@ def _render_all(articles: list[Article]) -> tuple[dict[str, RenderedBody], list[
     problems: list[Problem] = []
     rendered: dict[str, RenderedBody] = {}
     for article in articles:
-        depth = nesting_depth(article.body)
-        if depth > MAX_NESTING:
-            problems.append(error(article.path, f"Markdown nested {depth} levels deep (limit {MAX_NESTING}); "
-                                                "flatten the lists or quotes", article.body_line))
+        reason = limit_exceeded(article.body)
+        if reason is not None:
+            problems.append(error(article.path, f"the body cannot be rendered safely: {reason}", article.body_line))
             continue
         body = render_markdown(article.body, source_path=article.path, resolve_link=index.url)
         rendered[article.id] = body

@@ -46,8 +46,8 @@ LinkResolver = Callable[[str], str | None]
 MAX_NESTING = 16
 """Deepest nesting of block quotes and lists that is rendered."""
 
-MAX_BODY_CHARS = 100_000
-"""Longest body, in characters, that is rendered."""
+MAX_BODY_CHARS = 600_000
+"""Longest body, in characters, that is rendered (real reference pages reach 250,000)."""
 
 # Python-Markdown re-tests the rest of a block after every line it may split
 # off (a heading, a rule; not a table row): each test searches the rest, up
