@@ -14,11 +14,12 @@ from kb.config import Settings
 from kb.loader import KnowledgeBase, LoadOptions, load_knowledge_base
 from kb.records.articles import ArticleIds
 from kb.records.db import Database
+from kb.records.errors import UnknownArticleError
 from kb.records.importer import import_resolutions
 from kb.records.migrate import current_revision
 from kb.records.models import RELATIONS
 from kb.records.ranking import resolution_boosts, write_boosts
-from kb.records.reports import KcsReport, Period, Reports, to_json
+from kb.records.reports import ArticleUsage, KcsReport, Period, Reports, to_json
 from kb.records.store import RecordStore, utc_now
 from kbcli.options import common_options, run_reporting_errors
 from search.build import BOOSTS
@@ -135,20 +136,42 @@ def format_kcs(report: KcsReport) -> str:
     return "\n".join(lines)
 
 
+def format_usage(usage: ArticleUsage, period: Period) -> str:
+    """One article's use as terminal text."""
+    last = usage.last_used.strftime("%Y-%m-%d %H:%M UTC") if usage.last_used else "never"
+    lines = [f"{usage.article_id}: {usage.title}, {period.label()}",
+             f"tickets {usage.tickets}   resolved {usage.resolved}   referenced {usage.referenced}   "
+             f"created from {usage.created_from}   last used {last}"]
+    if usage.users:
+        lines.append("by: " + ", ".join(f"{u.user or '?'} ({u.tickets})" for u in usage.users))
+    for t in usage.recent:
+        lines.append(f"  {t.when:%Y-%m-%d}  {t.ticket_system}/{t.ticket_id}  {t.relation}  {t.category}  {t.user}")
+    return "\n".join(lines)
+
+
 @click.command()
 @common_options
 @click.option("--days", type=click.IntRange(min=0), default=30, show_default=True,
               help="Report on the last DAYS days (0: all time).")
 @click.option("--category", default=None, help="Only this category and those below it.")
+@click.option("--article", "article_id", default=None, help="Instead: one article's use on tickets.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
-def stats(settings: Settings, days: int, category: str | None, as_json: bool) -> None:
+def stats(settings: Settings, days: int, category: str | None, article_id: str | None, as_json: bool) -> None:
     """KCS report: link rate, reuse versus new, content gaps, unused and overdue articles, open flags."""
 
     def run() -> int:
         kb = _knowledge_base(settings)
         period = Period.last_days(days, utc_now()) if days else Period()
         with records_database(settings) as db:
-            report = Reports(db, kb.articles).kcs(period, prefix=category.strip("/").lower() if category else None)
+            reports = Reports(db, kb.articles)
+            if article_id is not None:
+                if reports.resolve(article_id) is None:
+                    raise UnknownArticleError(f"unknown article {article_id!r}: no article has this id or alias")
+                usage = reports.article_usage(article_id, period, recent=20)
+                click.echo(json.dumps(to_json(usage), ensure_ascii=False, indent=2) if as_json
+                           else format_usage(usage, period))
+                return 0
+            report = reports.kcs(period, prefix=category.strip("/").lower() if category else None)
         click.echo(json.dumps(to_json(report), ensure_ascii=False, indent=2) if as_json else format_kcs(report))
         return 0
 

@@ -111,3 +111,14 @@ def test_db_upgrade_and_purge(run) -> None:  # type: ignore[no-untyped-def]
     assert "***" in upgraded.output or "sqlite" in upgraded.output  # never the password
     purged = run("db", "purge-searches")
     assert purged.exit_code == 0 and "0 searches older than 90 days deleted" in purged.output
+
+
+def test_stats_for_one_article_accepts_an_alias(run, articles_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    run("link", "vpn-error-809", "INC-1", "--category", "network/vpn", "--user", "ann")
+    result = run("stats", "--article", "VPN-ERROR-809", "--days", "0")
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("vpn-error-809: VPN fails with error 809, all time")
+    assert "tickets 1   resolved 1" in result.output and "by: ann (1)" in result.output
+    assert "default/INC-1  resolved  network/vpn  ann" in result.output
+    missing = run("stats", "--article", "nope")
+    assert missing.exit_code == 2 and "unknown article 'nope'" in missing.output
