@@ -42,6 +42,13 @@ class Settings:
     )
     secret_key: str = _setting("", "Secret for signing sessions and CSRF tokens (random if empty).")
     trusted_hosts: str = _setting("", "Comma-separated host names the site answers to (any if empty).")
+    api_token_hash: str = _setting(
+        "", "SHA-256 hex digest of the bearer token ticketing systems send to /api/resolutions (API off if empty)."
+    )
+    user_header: str = _setting(
+        "", "Request header in which the reverse proxy names the signed-in user (off if empty; else the form's name)."
+    )
+    search_log_retention_days: int = _setting(90, "Days searches are kept in the search log.")
 
     @property
     def vocabulary_dir(self) -> Path:

@@ -22,6 +22,7 @@ from web import (
     i18n,
     meta,
     onboarding,
+    records,
     search_pages,
     security,
     templating,
@@ -72,4 +73,5 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     templating.init_app(app)
     for blueprint in (home.bp, search_pages.bp, articles.bp, browse.bp, onboarding.bp, changes.bp, api.bp, meta.bp):
         app.register_blueprint(blueprint)
+    records.init_app(app)
     return app
