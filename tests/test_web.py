@@ -248,6 +248,19 @@ def test_category_page_lists_solutions_best_first_with_subcategories(client: Fla
     assert printing.index("Printer 1 paper jam") < printing.index("Printer 2 paper jam")  # validated first
 
 
+def test_long_listings_are_paged(client: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    import web.browse
+
+    monkeypatch.setattr(web.browse, "PER_PAGE", 10)
+    first = html_of(client, "/categories/printing")
+    assert first.count('href="/articles/printer-jam-') == 10
+    assert 'rel="next" href="/categories/printing?page=2"' in first and 'rel="prev"' not in first
+    last = html_of(client, "/categories/printing?page=3")
+    assert last.count('href="/articles/printer-jam-') == 3 and 'rel="next"' not in last
+    assert html_of(client, "/categories/printing?page=99").count('href="/articles/printer-jam-') == 3
+    assert client.get("/tags/windows?page=x").status_code == 200
+
+
 def test_tag_and_product_pages(client: FlaskClient) -> None:
     assert 'href="/articles/outlook-password-prompt"' in html_of(client, "/tags/windows")
     assert 'href="/articles/outlook-password-prompt"' in html_of(client, "/products/outlook")

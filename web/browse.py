@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template
+from typing import Any
 
-from web.catalog import get_snapshot
+from flask import Blueprint, abort, render_template, request
+
+from web.catalog import ArticleMeta, get_snapshot
 
 bp = Blueprint("browse", __name__)
+PER_PAGE = 50
+
+
+def paged(items: list[ArticleMeta]) -> dict[str, Any]:
+    """One page of a long listing (`?page=`), with what the pagination links need."""
+    try:
+        page = max(1, int(request.args.get("page", 1)))
+    except ValueError:
+        page = 1
+    pages = max(1, -(-len(items) // PER_PAGE))
+    page = min(page, pages)
+    return {"items": items[(page - 1) * PER_PAGE: page * PER_PAGE], "page": page, "pages": pages,
+            "total": len(items)}
 
 
 @bp.get("/categories")
@@ -28,7 +43,7 @@ def category(slug: str) -> str:
     children = [(child, snap.category_counts.get(child.slug, 0))
                 for child in snap.vocabulary.categories.values() if child.parent == slug]
     return render_template("browse/category.html", label=label, parents=parents, children=children,
-                           items=snap.in_category(slug))
+                           **paged(snap.in_category(slug)))
 
 
 @bp.get("/tags/<slug>")
@@ -38,7 +53,7 @@ def tag(slug: str) -> str:
     label = snap.vocabulary.tags.get(slug)
     if label is None:
         abort(404)
-    return render_template("browse/tag.html", label=label, items=snap.with_tag(slug))
+    return render_template("browse/tag.html", label=label, **paged(snap.with_tag(slug)))
 
 
 @bp.get("/products/<product_id>")
@@ -48,4 +63,4 @@ def product(product_id: str) -> str:
     known = snap.vocabulary.products.get(product_id)
     if known is None:
         abort(404)
-    return render_template("browse/product.html", product=known, items=snap.about_product(product_id))
+    return render_template("browse/product.html", product=known, **paged(snap.about_product(product_id)))

@@ -159,6 +159,7 @@ class Snapshot:
     translations: dict[str, str] = field(default_factory=dict)
     category_counts: dict[str, int] = field(default_factory=dict)
     by_category: dict[str, list[ArticleMeta]] = field(default_factory=dict)  # listed, best first
+    _recent: list[ArticleMeta] | None = None
 
     def __post_init__(self) -> None:
         self.articles = [a for a in self.articles if a.state != "draft"]
@@ -209,8 +210,10 @@ class Snapshot:
 
     def recent(self, limit: int) -> list[ArticleMeta]:
         """Most recently changed articles first."""
-        epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-        return sorted(self.listed(), key=lambda a: _aware(a.updated) or epoch, reverse=True)[:limit]
+        if self._recent is None:
+            epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+            self._recent = sorted(self.listed(), key=lambda a: _aware(a.updated) or epoch, reverse=True)
+        return self._recent[:limit]
 
     def overdue(self, today: dt.date | None = None) -> list[tuple[str, list[ArticleMeta]]]:
         """Articles past their review date, grouped by owner, most overdue first."""
