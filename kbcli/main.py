@@ -1,4 +1,4 @@
-"""`kb`: new, check, build, search, serve."""
+"""`kb`: new, check, build, search, serve, and the records commands."""
 
 from __future__ import annotations
 
@@ -11,7 +11,10 @@ from kb.config import Settings
 from kb.loader import LoadOptions, load_knowledge_base
 from kb.scaffold import new_article
 from kb.schema import ARTICLE_TYPES, LANGUAGES, normalize_id
+from kbcli.build_search import build, search
 from kbcli.options import common_options, run_reporting_errors
+from kbcli.records_commands import COMMANDS as RECORDS_COMMANDS
+from kbcli.serve import serve
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -73,19 +76,12 @@ def new(settings: Settings, title: str, article_type: str, lang: str | None, cat
     run_reporting_errors(run)
 
 
-def _register_optional_commands() -> None:
-    """build, search and serve live above kb in the dependency chain."""
-    from kbcli.build_search import build, search
-    from kbcli.serve import serve
-
-    cli.add_command(build)
-    cli.add_command(search)
-    cli.add_command(serve)
+for command in (build, search, serve, *RECORDS_COMMANDS):
+    cli.add_command(command)
 
 
 def main() -> None:
     """Console-script entry point."""
-    _register_optional_commands()
     cli(prog_name="kb")
 
 
