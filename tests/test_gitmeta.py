@@ -45,7 +45,8 @@ def test_history_gives_last_author_and_all_authors(articles_dir: Path, write_art
 def test_outside_git_falls_back_to_mtime(articles_dir: Path) -> None:
     assert git_history(articles_dir) is None
     entry = file_history(articles_dir, ["en/vpn-error-809.md"])["en/vpn-error-809.md"]
-    assert entry.updated.timestamp() == pytest.approx((articles_dir / "en" / "vpn-error-809.md").stat().st_mtime, abs=1e-3)
+    mtime = (articles_dir / "en" / "vpn-error-809.md").stat().st_mtime
+    assert entry.updated.timestamp() == pytest.approx(mtime, abs=1e-3)
     assert entry.updated_by == ""
 
 
