@@ -96,6 +96,27 @@ def test_home_shows_search_box_categories_with_counts_onboarding_and_recent(clie
     assert "Recently updated" in page and "Draft Wi-Fi" not in page
 
 
+def test_home_lists_the_most_used_solutions_once_tickets_are_recorded(tmp_path: Path) -> None:
+    settings = web_settings(write_knowledge_base(tmp_path / "articles"), tmp_path / "index")
+    build_index(settings)
+    app = create_app({"KB_SETTINGS": settings})
+    if "records" not in app.blueprints:
+        pytest.skip("the records blueprint is not registered in this checkout")
+    with app.test_client() as client:
+        assert "Shown once resolved tickets are recorded." in html_of(client, "/")
+        token = csrf_from(html_of(client, "/articles/outlook-password-prompt"))
+        for ticket, article in (("INC-1", "outlook-password-prompt"), ("INC-2", "outlook-password-prompt"),
+                                ("INC-3", "vpn-error-809")):
+            response = client.post(f"/articles/{article}/resolutions",
+                                   data={"csrf_token": token, "ticket_id": ticket, "category": "email"})
+            assert response.status_code == 303
+        page = html_of(client, "/")
+        most_used = page[page.index('class="article-list most-used"'):]
+        assert re.search(r'outlook-password-prompt"[^>]*>Outlook keeps asking for a password</a>\s*'
+                         r'<span class="count" title="tickets">2</span>', most_used)
+        assert most_used.index("outlook-password-prompt") < most_used.index("vpn-error-809")
+
+
 # -- search results ------------------------------------------------------------------------------
 
 def test_search_shows_highlighted_snippets_count_and_time(client: FlaskClient) -> None:
