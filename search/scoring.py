@@ -23,7 +23,7 @@ from whoosh.scoring import BM25F
 from search.schema import FIELD_WEIGHTS
 
 PHRASE_FIELDS = ("title", "errors", "summary", "headings", "body")
-CACHE_ENTRIES = 2_000_000  # article scores kept across queries (about 100 bytes each)
+CACHE_ENTRIES = 1_000_000  # article scores kept across queries (about 100 bytes each)
 _CHECK_EVERY = 1024
 
 
