@@ -1,7 +1,8 @@
-"""Query syntax and its translation into Whoosh queries.
+"""Query syntax and its translation into query trees (search.scoring).
 
 Syntax (deliberately small, so hostile input has nothing to expand):
-  words               all words first, any word when that finds too little
+  words               one or two words: all of them (any, when that finds too little);
+                      more: any of them, articles with all of them ranked up
   "a phrase"          words in this order
   -word  -"phrase"    exclude
   field:value         category, tag, product, type, lang, state (quote values with spaces)
