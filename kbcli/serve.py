@@ -18,8 +18,11 @@ from web.settings import SETTINGS_KEY
 
 def serve_settings(settings: Settings, host: str | None, port: int | None) -> Settings:
     """The settings with --host/--port applied (flags override KB_HOST/KB_PORT)."""
-    changes = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
-    return dataclasses.replace(settings, **changes)
+    if host is not None:
+        settings = dataclasses.replace(settings, host=host)
+    if port is not None:
+        settings = dataclasses.replace(settings, port=port)
+    return settings
 
 
 def ensure_index(settings: Settings) -> int:
