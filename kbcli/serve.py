@@ -40,8 +40,10 @@ def ensure_index(settings: Settings) -> int:
 def serve(settings: Settings, host: str | None, port: int | None) -> None:
     """Serve the site (building the index first if there is none).
 
-    For production run several workers under gunicorn instead:
-    gunicorn -w 4 -b 0.0.0.0:8080 'web.app:create_app()'
+    For production run several workers under gunicorn instead (see web/README.md):
+
+    \b
+        KB_SECRET_KEY=... gunicorn -w 4 -b 0.0.0.0:8080 'web.app:create_app()'
     """
 
     def run() -> int:
