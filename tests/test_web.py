@@ -569,6 +569,14 @@ def test_api_search_filters_and_pages(client: FlaskClient) -> None:
     assert all(h["state"] == "validated" for h in data["hits"])
 
 
+def test_api_search_filters_may_repeat_like_the_cli(client: FlaskClient, built_kb: Settings) -> None:
+    data = client.get("/api/search?q=windows&category=network%2Fvpn&category=email").get_json()
+    expected = SearchService(built_kb.index_dir).search(
+        SearchRequest("windows", filters={"category": ["network/vpn", "email"]})).to_json()
+    data.pop("took_ms"), expected.pop("took_ms")
+    assert data == expected
+
+
 def test_api_search_bad_paging_is_a_json_400(client: FlaskClient) -> None:
     response = client.get("/api/search?q=printer&limit=100&page=1000")
     assert response.status_code == 400 and response.get_json()["error"] == "bad request"

@@ -7,9 +7,9 @@ from typing import Any
 from flask import Blueprint, Response, abort, current_app, jsonify, redirect, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
-from web.catalog import ArticleMeta, get_catalog, get_snapshot
+from web.catalog import FILTERS, ArticleMeta, get_catalog, get_snapshot
 from web.openapi import openapi_document
-from web.search_pages import read_filters, read_int
+from web.search_pages import read_int
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 MAX_LIMIT = 100
@@ -45,12 +45,13 @@ def article_json(article: ArticleMeta) -> dict[str, Any]:
 
 @bp.get("/search")
 def search() -> Response:
-    """Search: q, limit, page and the filters; the JSON of `kb search --json`."""
+    """Search: q, limit, page and the filters (each may repeat); the JSON of `kb search --json`."""
     args = request.args
     query = args.get("q", "").strip()
     limit = read_int(args, "limit", 10, 1, MAX_LIMIT)
     page = read_int(args, "page", 1, 1, 1000)
-    result = get_catalog().search(query, read_filters(args), page=page, limit=limit)
+    filters = {name: values for name in FILTERS if (values := [v.strip() for v in args.getlist(name) if v.strip()])}
+    result = get_catalog().search(query, filters, page=page, limit=limit)
     return jsonify(result.to_json())
 
 

@@ -11,7 +11,7 @@ import dataclasses
 import datetime as dt
 import threading
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -295,9 +295,11 @@ class Catalog:
             self._snapshot, self._generation = snap, generation
         return snap
 
-    def search(self, query: str, filters: Mapping[str, str], *, page: int = 1, limit: int = 10) -> SearchResult:
-        """One page of results with facets and highlighted snippets."""
-        request = SearchRequest(query=query, filters={k: [v] for k, v in filters.items()}, page=page, limit=limit)
+    def search(self, query: str, filters: Mapping[str, str | Sequence[str]], *, page: int = 1,
+               limit: int = 10) -> SearchResult:
+        """One page of results with facets and highlighted snippets (a filter may have several values)."""
+        lists = {k: [v] if isinstance(v, str) else list(v) for k, v in filters.items()}
+        request = SearchRequest(query=query, filters=lists, page=page, limit=limit)
         result: SearchResult = self.service.search(request)
         return result
 

@@ -97,8 +97,10 @@ def _json(ref: str, description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
-FILTER_PARAMS = [_param(name, f"Only articles with this {name}.") for name in
-                 ("category", "tag", "product", "type", "lang", "state")]
+FILTER_PARAMS = [{"name": name, "in": "query", "required": False, "style": "form", "explode": True,
+                  "description": f"Only articles with this {name} (repeat for any of several).",
+                  "schema": {"type": "array", "items": {"type": "string"}}}
+                 for name in ("category", "tag", "product", "type", "lang", "state")]
 ERRORS = {"400": _json("Error", "Bad query or parameters."), "503": _json("Error", "No index is built yet.")}
 
 
