@@ -22,7 +22,7 @@ from kb.gitmeta import file_history
 from kb.schema import normalize_id
 from kb.vocabulary import Label, Vocabulary, load_vocabulary
 from search import ArticleView, IndexMissingError, SearchRequest, SearchResult, SearchService
-from web.settings import SETTINGS_KEY, get_settings
+from web.settings import SETTINGS_KEY
 
 EXTENSION_KEY = "kb_catalog"
 FILTERS = ("category", "tag", "product", "type", "lang", "state")
@@ -137,14 +137,6 @@ class ArticleMeta:
         if when.tzinfo is None:
             when = when.replace(tzinfo=dt.UTC)
         return when.isoformat()
-
-
-@dataclass(frozen=True)
-class ArticlePage:
-    """An article ready to show: metadata and the rendered, sanitized body."""
-
-    meta: ArticleMeta
-    html: str
 
 
 @dataclass
@@ -333,5 +325,5 @@ def init_app(app: Flask) -> None:
     app.extensions[EXTENSION_KEY] = Catalog(app.config[SETTINGS_KEY])
 
 
-__all__ = ["FILTERS", "ArticleMeta", "ArticlePage", "Catalog", "Heading", "IndexMissingError", "Snapshot",
-           "get_catalog", "get_settings", "get_snapshot", "init_app"]
+__all__ = ["FILTERS", "ArticleMeta", "Catalog", "Heading", "IndexMissingError", "Snapshot", "get_catalog",
+           "get_snapshot", "init_app"]
