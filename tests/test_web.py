@@ -115,6 +115,9 @@ def test_home_lists_the_most_used_solutions_once_tickets_are_recorded(tmp_path: 
         assert re.search(r'outlook-password-prompt"[^>]*>Outlook keeps asking for a password</a>\s*'
                          r'<span class="count" title="tickets">2</span>', most_used)
         assert most_used.index("outlook-password-prompt") < most_used.index("vpn-error-809")
+        # The category page lists the most-used solutions first as well.
+        email = html_of(client, "/categories/email")
+        assert email.index("/articles/outlook-password-prompt") < email.index("/articles/xss-article")
 
 
 # -- search results ------------------------------------------------------------------------------

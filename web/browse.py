@@ -4,12 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, abort, current_app, render_template, request
 
 from web.catalog import ArticleMeta, get_snapshot
 
 bp = Blueprint("browse", __name__)
 PER_PAGE = 50
+
+
+def best_first(items: list[ArticleMeta]) -> list[ArticleMeta]:
+    """Most-used solutions first (resolutions, decayed with age, once records exist), then validated ones."""
+    if "records" not in current_app.blueprints:
+        return items
+    from web.records import solution_scores
+
+    scores = solution_scores()
+    if not scores:
+        return items
+    return sorted(items, key=lambda a: -scores.get(a.id, 0.0))  # stable: keeps validated-first within ties
 
 
 def paged(items: list[ArticleMeta]) -> dict[str, Any]:
@@ -43,7 +55,7 @@ def category(slug: str) -> str:
     children = [(child, snap.category_counts.get(child.slug, 0))
                 for child in snap.vocabulary.categories.values() if child.parent == slug]
     return render_template("browse/category.html", label=label, parents=parents, children=children,
-                           **paged(snap.in_category(slug)))
+                           **paged(best_first(snap.in_category(slug))))
 
 
 @bp.get("/tags/<slug>")
