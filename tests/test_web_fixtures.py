@@ -212,13 +212,9 @@ def client(app: Flask) -> Iterator[FlaskClient]:
 BROWSER_TESTS = "tests/test_web_browser.py"
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "browser: drives the site in real Chromium (Playwright); run in CI")
-
-
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark the browser tests here (the marker is registered by this plugin, after their module is imported)."""
+    """Mark the browser tests (the marker is declared in pyproject.toml)."""
     for item in items:
         if item.nodeid.startswith(BROWSER_TESTS):
             item.add_marker("browser")

@@ -1,6 +1,6 @@
 """HTTP benchmark of the site under gunicorn on loopback (printed figures, not a timed test).
 
-    python -m web.bench_http --articles 10000 [--workers 4] [--seconds 20] [--keep DIR]
+    python -m bench.bench_http --articles 10000 [--workers 4] [--seconds 20] [--keep DIR]
 
 Generates the synthetic knowledge base of bench/synth.py, builds its index, starts gunicorn,
 and for 1, 8 and 32 concurrent clients sends an even mix of search-page requests (the query mix
