@@ -49,6 +49,13 @@ class Settings:
         "", "Request header in which the reverse proxy names the signed-in user (off if empty; else the form's name)."
     )
     search_log_retention_days: int = _setting(90, "Days searches are kept in the search log.")
+    sync_remote: str = _setting(
+        "origin", "Where `kb sync` fetches articles from: a remote of the articles checkout, a git URL or a path."
+    )
+    sync_branch: str = _setting("main", "Branch of the articles repository the site serves.")
+    hook_secret: str = _setting(
+        "", "Shared secret of the push webhook POST /api/hooks/git (HMAC key or GitLab token; off if empty)."
+    )
 
     @property
     def vocabulary_dir(self) -> Path:

@@ -14,6 +14,7 @@ from kbcli.build_search import build, search
 from kbcli.options import common_options, run_reporting_errors
 from kbcli.records_commands import COMMANDS as RECORDS_COMMANDS
 from kbcli.serve import serve
+from kbcli.sync_commands import COMMANDS as SYNC_COMMANDS
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -75,7 +76,7 @@ def new(settings: Settings, title: str, article_type: str, lang: str | None, cat
     run_reporting_errors(run)
 
 
-for command in (build, search, serve, *RECORDS_COMMANDS):
+for command in (build, search, serve, *RECORDS_COMMANDS, *SYNC_COMMANDS):
     cli.add_command(command)
 
 

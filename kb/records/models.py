@@ -155,3 +155,17 @@ class Feedback(Base):
     user: Mapped[str] = mapped_column(String(200), default="")
     comment: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+
+class PushEvent(Base):
+    """A push the git host announced through the webhook; every machine's `kb sync --watch` acts on new ones."""
+
+    __tablename__ = "push_events"
+    __table_args__ = (Index("ix_push_events_received_at", "received_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    received_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    host: Mapped[str] = mapped_column(String(20))  # github, gitea or gitlab
+    ref: Mapped[str] = mapped_column(String(200), default="")
+    commit: Mapped[str] = mapped_column(String(64), default="")
+    delivery: Mapped[str] = mapped_column(String(100), default="")

@@ -1,0 +1,131 @@
+"""`kb sync` (once, or `--watch` for webhook pushes), `kb export` and `kb import`."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from kb.config import Settings
+from kb.records.backup import export_records, import_records
+from kb.records.db import Database
+from kb.records.errors import DatabaseUnavailableError
+from kb.records.hooks import latest_push
+from kbcli.options import common_options, run_reporting_errors
+from search.errors import BuildLockedError
+from search.sync import SyncResult, sync
+
+log = logging.getLogger(__name__)
+
+
+def _report(result: SyncResult, as_json: bool) -> int:
+    if as_json:
+        click.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=1))
+    else:
+        for problem in result.problems:
+            served = f" [{problem.served}]" if problem.served else ""
+            author = f" ({problem.author})" if problem.author else ""
+            click.echo(f"{problem.path}:{problem.line}: {problem.severity}: {problem.message}{author}{served}",
+                       err=True)
+    click.echo(result.summary(), err=True)
+    return 1 if result.outcome == "failed" else 0
+
+
+def watch(settings: Settings, interval: float, every: float, max_syncs: int | None = None) -> None:
+    """Sync now, then whenever a push webhook is recorded (polled every `interval` seconds)
+    and at least every `every` seconds; runs until stopped (max_syncs ends it, for tests)."""
+    db = Database(settings.database_url)
+    seen: int | None = None
+    last_sync = 0.0
+    syncs = 0
+    try:
+        while max_syncs is None or syncs < max_syncs:
+            try:
+                latest = latest_push(db)
+            except DatabaseUnavailableError as exc:
+                log.warning("cannot read webhook pushes: %s", exc)
+                latest = seen
+            due = time.monotonic() - last_sync >= every
+            if seen is None or latest != seen or due:
+                try:
+                    result = sync(settings)
+                except BuildLockedError as exc:
+                    log.info("%s", exc)
+                else:
+                    log.log(logging.ERROR if result.outcome == "failed" else logging.INFO, "%s", result.summary())
+                    seen, last_sync, syncs = latest, time.monotonic(), syncs + 1
+                    continue
+            time.sleep(interval)
+    finally:
+        db.dispose()
+
+
+@click.command("sync")
+@common_options
+@click.option("--force", is_flag=True, help="Build even when the commit is already live (or failed before).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--watch", "watching", is_flag=True,
+              help="Keep running: sync on every recorded webhook push, and every --every seconds.")
+@click.option("--interval", type=click.FloatRange(0.1), default=2.0, show_default=True,
+              help="With --watch: seconds between looks for webhook pushes.")
+@click.option("--every", type=click.FloatRange(1), default=300.0, show_default=True,
+              help="With --watch: sync at least this often, webhook or not.")
+def sync_command(settings: Settings, force: bool, as_json: bool, watching: bool, interval: float,
+                 every: float) -> None:
+    """Fetch the articles repository, build what changed, swap it in, and record the result."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    if watching:
+        run_reporting_errors(lambda: watch(settings, interval, every))
+    run_reporting_errors(lambda: _report(sync(settings, force=force), as_json))
+
+
+@click.command("export")
+@common_options
+@click.argument("output", type=click.Path(path_type=Path, dir_okay=False, allow_dash=True), default="-")
+def export_command(settings: Settings, output: Path) -> None:
+    """Write every record as JSON lines (to OUTPUT, default stdout): a backup `kb import` restores."""
+
+    def run() -> int:
+        db = Database(settings.database_url)
+        try:
+            if str(output) == "-":
+                counts = export_records(db, sys.stdout)
+            else:
+                with open(output, "w", encoding="utf-8") as handle:
+                    counts = export_records(db, handle)
+        finally:
+            db.dispose()
+        click.echo(", ".join(f"{n} {table}" for table, n in counts.items()) + " exported", err=True)
+        return 0
+
+    run_reporting_errors(run)
+
+
+@click.command("import")
+@common_options
+@click.argument("source", type=click.Path(path_type=Path, dir_okay=False, allow_dash=True, exists=True))
+def import_command(settings: Settings, source: Path) -> None:
+    """Restore records from `kb export` JSON lines into an empty database (ids and times kept)."""
+
+    def run() -> int:
+        db = Database(settings.database_url)
+        try:
+            if str(source) == "-":
+                counts = import_records(db, sys.stdin)
+            else:
+                with open(source, encoding="utf-8") as handle:
+                    counts = import_records(db, handle)
+        finally:
+            db.dispose()
+        click.echo(", ".join(f"{n} {table}" for table, n in counts.items()) + " imported", err=True)
+        return 0
+
+    run_reporting_errors(run)
+
+
+COMMANDS = (sync_command, export_command, import_command)
