@@ -30,7 +30,7 @@ from kb.gitmeta import git_history
 from kb.gitsync import GitError, clone, fetch, file_at, is_checkout, move_to, restore_folder, short
 from kb.loader import KnowledgeBase, LoadOptions, load_knowledge_base
 from kb.vocabulary import VOCABULARY_DIR
-from search.build import build_lock, current_build, index_knowledge_base, source_fingerprint
+from search.build import MANIFEST, build_lock, current_build, index_knowledge_base, source_fingerprint
 from search.errors import BuildError
 
 log = logging.getLogger(__name__)
@@ -258,7 +258,7 @@ def _sync_problems(root: Path, problems: list[Problem], kept: dict[str, str],
             served = ""
         result.append(SyncProblem(problem.path, problem.line, problem.severity.value, problem.message,
                                   entry.updated_by if entry else "", entry.commit if entry else "", served))
-    return result
+    return sorted(result, key=lambda p: p.severity != "error")  # errors first, each group by path and line
 
 
 def _check_buildable(kb: KnowledgeBase) -> None:
@@ -318,6 +318,8 @@ def sync(settings: Settings, *, force: bool = False, clock: Clock = _utc_now) ->
             problems = _sync_problems(root, pushed, kept, left_out)
             _check_buildable(kb)
             report = index_knowledge_base(kb, index_dir, fingerprint=_fingerprint(settings))
+            if report.build_dir is None:  # no article changed: the live build now serves this commit as is
+                _stamp_live_build(index_dir, commit, [str(p) for p in kb.errors])
         except (BuildError, GitError, OSError) as exc:
             result = SyncResult("failed", commit, previous, stamp, time.perf_counter() - started,
                                 problems=problems, error=str(exc))
@@ -330,6 +332,19 @@ def sync(settings: Settings, *, force: bool = False, clock: Clock = _utc_now) ->
         _record(index_dir, state, result)
         log.info("%s", result.summary())
         return result
+
+
+def _stamp_live_build(index_dir: Path, commit: str, errors: list[str]) -> None:
+    """Record in the live build's manifest that it serves `commit` (every machine reports the same)."""
+    live = current_build(index_dir)
+    if live is None:
+        return
+    path = live / MANIFEST
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    manifest.update(git_commit=commit, errors=errors)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def _restore_live_tree(root: Path, live: SyncResult | None) -> None:

@@ -22,6 +22,7 @@ from web import (
     i18n,
     meta,
     onboarding,
+    publishing,
     records,
     search_pages,
     security,
@@ -74,4 +75,5 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     for blueprint in (home.bp, search_pages.bp, articles.bp, browse.bp, onboarding.bp, changes.bp, api.bp, meta.bp):
         app.register_blueprint(blueprint)
     records.init_app(app)
+    app.register_blueprint(publishing.bp)
     return app
