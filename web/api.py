@@ -114,4 +114,8 @@ def openapi() -> Response:
         document["paths"].update(OPENAPI_PATHS)
         document["components"]["schemas"].update(OPENAPI_SCHEMAS)
         document["components"].setdefault("securitySchemes", {}).update(OPENAPI_SECURITY)
+    if "publishing" in current_app.blueprints:
+        from web.publishing import OPENAPI_PATHS as PUBLISHING_PATHS
+
+        document["paths"].update(PUBLISHING_PATHS)
     return jsonify(document)

@@ -141,6 +141,26 @@ def git_hook() -> Response:
     return response
 
 
+def _answer(description: str, ref: str = "Error") -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": {
+        "$ref": f"#/components/schemas/{ref}"}}}}
+
+
+OPENAPI_PATHS: dict[str, Any] = {
+    "/api/hooks/git": {"post": {
+        "summary": "Push webhook for GitHub, Gitea and GitLab (content type application/json); "
+                   "`kb sync --watch` builds the push within seconds.",
+        "description": "Signed with KB_HOOK_SECRET: `X-Hub-Signature-256: sha256=<HMAC-SHA256 of the body>` "
+                       "(GitHub, Gitea) or `X-Gitlab-Token: <secret>` (GitLab).",
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
+        "responses": {"202": {"description": "Recorded (or another branch: nothing to do)."},
+                      "200": {"description": "A ping, answered."},
+                      "400": _answer("The body is not JSON."),
+                      "401": _answer("Not signed with the shared secret (or no secret is set)."),
+                      "503": _answer("The records database is unavailable; the git host retries.")}}},
+}
+
+
 # -- build status ------------------------------------------------------------------------------------
 def _problem_json(problem: SyncProblem) -> dict[str, Any]:
     return {"text": str(problem), "path": problem.path, "line": problem.line, "severity": problem.severity,
