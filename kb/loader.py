@@ -12,9 +12,11 @@ import posixpath
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from kb.article import Article, article_url
+from kb.cache import LoadCache, digest
 from kb.errors import Problem, Severity, error, warning
 from kb.gitmeta import FileHistory, file_history
 from kb.parse import ParseOptions, parse_article
@@ -62,6 +64,7 @@ class LoadOptions:
     render: bool = True
     git_history: bool = True
     today: dt.date | None = None
+    cache_dir: Path | None = None  # where parse and render results are kept between loads
 
 
 def iter_article_files(root: Path, problems: list[Problem]) -> Iterator[tuple[Path, str]]:
@@ -87,13 +90,21 @@ def load_knowledge_base(root: Path, options: LoadOptions | None = None) -> Knowl
     options = options or LoadOptions()
     vocabulary, problems = load_vocabulary(root, lenient=options.lenient)
     parse_options = ParseOptions(default_lang=options.default_lang, lenient=options.lenient)
+    cache = LoadCache.open(options.cache_dir, repr(parse_options), str(options.max_bytes), repr(vocabulary))
     parsed: list[Article] = []
     failed_paths: set[str] = set()
+    seen_paths: set[str] = set()
     for file, rel in iter_article_files(root, problems):
+        seen_paths.add(rel)
         source, found = read_source(file, rel, options.max_bytes)
         article = None
         if source is not None:
-            article, more = parse_article(source, vocabulary, parse_options)
+            text_digest = digest(source.text)
+            cached = cache.parsed_result(rel, text_digest)
+            if cached is None:
+                cached = parse_article(source, vocabulary, parse_options)
+                cache.store_parsed(rel, text_digest, *cached)
+            article, more = cached
             found += more
         if options.lenient:
             found = [Problem(p.path, p.line, p.col, Severity.WARNING, p.message) for p in found]
@@ -108,8 +119,9 @@ def load_knowledge_base(root: Path, options: LoadOptions | None = None) -> Knowl
     kb = KnowledgeBase(root=root, vocabulary=vocabulary)
     rendered: dict[str, RenderedBody] = {}
     if options.render:
-        rendered, link_problems = _render_all(parsed)
+        rendered, link_problems = _render_all(parsed, cache)
         cross += link_problems
+    cache.save(seen_paths)
     if options.lenient:
         cross = [Problem(p.path, p.line, p.col, Severity.WARNING, p.message) for p in cross]
     problems.extend(cross)
@@ -206,7 +218,7 @@ class _LinkIndex:
         return article_url(article.id) + (f"#{anchor}" if anchor else "")
 
 
-def _render_all(articles: list[Article]) -> tuple[dict[str, RenderedBody], list[Problem]]:
+def _render_all(articles: list[Article], cache: LoadCache) -> tuple[dict[str, RenderedBody], list[Problem]]:
     index = _LinkIndex(articles)
     problems: list[Problem] = []
     rendered: dict[str, RenderedBody] = {}
@@ -215,7 +227,7 @@ def _render_all(articles: list[Article]) -> tuple[dict[str, RenderedBody], list[
         if reason is not None:
             problems.append(error(article.path, f"the body cannot be rendered safely: {reason}", article.body_line))
             continue
-        body = render_markdown(article.body, source_path=article.path, resolve_link=index.url)
+        body = cache.render(article, index.url, partial(render_markdown, article.body, source_path=article.path))
         rendered[article.id] = body
         for stripped in sorted(set(body.stripped_html)):
             problems.append(warning(article.path, f"raw HTML {stripped} will be removed when the page is shown",

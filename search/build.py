@@ -48,6 +48,7 @@ MANIFEST = "manifest.json"
 HASHES = "hashes.json"
 SPELLING = "spelling.json"
 BOOSTS = "boosts.json"
+LOAD_CACHE_DIR = "cache"  # parsed and rendered articles kept between builds (kb.cache)
 KEEP_BUILDS = 3  # the live build and two before it, for readers still finishing a request
 WRITER_MEMORY_MB = 256
 
@@ -220,7 +221,8 @@ def build_index(
                                index_seconds=time.perf_counter() - started)
         log.info("loading articles from %s", settings.articles_dir)
         kb = load_knowledge_base(settings.articles_dir, LoadOptions(
-            lenient=lenient, default_lang=settings.default_lang, max_bytes=settings.max_article_bytes, render=True))
+            lenient=lenient, default_lang=settings.default_lang, max_bytes=settings.max_article_bytes, render=True,
+            cache_dir=None if full else index_dir / LOAD_CACHE_DIR))
         load_seconds = time.perf_counter() - started
         log.info("loaded %d valid articles in %.1fs", len(kb.articles), load_seconds)
         _check_loadable(kb, strict)

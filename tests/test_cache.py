@@ -1,0 +1,69 @@
+"""The load cache: unchanged files are not parsed or rendered again, and never go stale."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kb.loader import KnowledgeBase, LoadOptions, load_knowledge_base
+from tests.conftest import ArticleWriter
+
+LINKING = """\
+    ---
+    id: linking
+    title: Linking
+    summary: s
+    type: howto
+    ---
+    See [the fix](kb:vpn-error-809#resolution) and [later](kb:later).
+    """
+
+
+def load(root: Path, cache: Path) -> KnowledgeBase:
+    return load_knowledge_base(root, LoadOptions(git_history=False, cache_dir=cache))
+
+
+def test_second_load_reuses_everything_and_gives_the_same_result(
+    articles_dir: Path, write_article: ArticleWriter, tmp_path: Path
+) -> None:
+    write_article("en/linking.md", LINKING)
+    first = load(articles_dir, tmp_path / "cache")
+    second = load(articles_dir, tmp_path / "cache")
+    assert second.articles == first.articles
+    assert second.rendered == first.rendered
+    assert second.problems == first.problems
+    assert any("broken link to 'kb:later'" in p.message for p in second.errors)
+
+
+def test_changed_file_is_parsed_again(articles_dir: Path, write_article: ArticleWriter, tmp_path: Path) -> None:
+    load(articles_dir, tmp_path / "cache")
+    path = articles_dir / "en" / "vpn-error-809.md"
+    path.write_text(path.read_text(encoding="utf-8").replace("VPN fails with error 809", "New title"),
+                    encoding="utf-8")
+    assert load(articles_dir, tmp_path / "cache").by_id()["vpn-error-809"].title == "New title"
+
+
+def test_rendering_follows_links_to_articles_added_later(
+    articles_dir: Path, write_article: ArticleWriter, tmp_path: Path
+) -> None:
+    write_article("en/linking.md", LINKING)
+    before = load(articles_dir, tmp_path / "cache")
+    assert any("broken link to 'kb:later'" in p.message for p in before.errors)
+    write_article("en/later.md", "---\nid: later\ntitle: Later\nsummary: s\ntype: howto\n---\nBody.\n")
+    after = load(articles_dir, tmp_path / "cache")
+    assert 'href="/articles/later"' in after.rendered["linking"].html
+    assert not any("kb:later" in p.message for p in after.problems)
+
+
+def test_vocabulary_change_invalidates_parse_results(articles_dir: Path, tmp_path: Path) -> None:
+    assert load(articles_dir, tmp_path / "cache").errors == []
+    categories = articles_dir / "_kb" / "categories.yaml"
+    categories.write_text(categories.read_text(encoding="utf-8").replace("network/vpn: {zh: VPN, en: VPN}\n", ""),
+                          encoding="utf-8")
+    assert any("unknown category 'network/vpn'" in p.message for p in load(articles_dir, tmp_path / "cache").errors)
+
+
+def test_corrupt_cache_is_ignored(articles_dir: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "articles.pickle").write_bytes(b"not a pickle")
+    assert [a.id for a in load(articles_dir, cache).articles] == ["vpn-error-809"]
