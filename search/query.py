@@ -28,6 +28,10 @@ MAX_UNITS = 32  # words after analysis; more only slow the query down
 MAX_PREFIX_TERMS = 64  # expansions per prefix and field
 MIN_PREFIX_CHARS = 2
 SYNONYM_WEIGHT = 0.5
+# Neighbouring query words found within a few positions of each other score a bonus.
+PROXIMITY_SLOP = 4
+PROXIMITY_WEIGHT = 0.3
+MAX_PROXIMITY_PAIRS = 4
 
 _CLAUSE = re.compile(r'(?P<neg>-(?=\S))?(?:(?P<field>[A-Za-z]+):(?=\S))?(?:"(?P<quoted>[^"]*)"?|(?P<bare>[^\s"]+))')
 
@@ -94,6 +98,7 @@ class CompiledQuery:
     exclude: Node | None
     highlight: list[str]  # surface words, stems and phrases to mark in snippets
     corrections: dict[str, str] = field(default_factory=dict)
+    proximity: list[Phrase] = field(default_factory=list)  # bonus where neighbouring query words stand close
 
 
 class QueryCompiler:
@@ -167,6 +172,9 @@ class QueryCompiler:
         content = [p for p in pieces if p.surface not in QUERY_STOP_WORDS]
         pieces = content or pieces
         units = self._units(pieces[:MAX_UNITS], highlight)
+        proximity = [Phrase((a.term, b.term), PROXIMITY_WEIGHT, PROXIMITY_SLOP)
+                     for a, b in zip(pieces, pieces[1:MAX_PROXIMITY_PAIRS + 1], strict=False)
+                     if not a.parts and not b.parts and a.term != b.term]
         for phrase in parsed.phrases:
             phrase_pieces = list(self.segmenter.pieces(phrase, subwords=False))
             if phrase_pieces:
@@ -182,7 +190,7 @@ class QueryCompiler:
             excluded = [self.pieces_query(ps) for ps in
                         (list(self.segmenter.pieces(x, subwords=False)) for x in parsed.excluded) if ps]
             exclude = Any_(tuple(excluded)) if excluded else None
-        return CompiledQuery(units, exclude, highlight, corrections)
+        return CompiledQuery(units, exclude, highlight, corrections, proximity)
 
     def _corrected(self, piece: Piece) -> list[Piece] | None:
         """Pieces for the corrected spelling of an English word the index does not know."""

@@ -37,10 +37,11 @@ class Term:
 
 @dataclass(frozen=True)
 class Phrase:
-    """Index terms at consecutive positions in one field."""
+    """Index terms at consecutive positions in one field (within `slop` positions when over 1)."""
 
     terms: tuple[str, ...]
     boost: float = 1.0
+    slop: int = 1
 
 
 @dataclass(frozen=True)
@@ -96,8 +97,8 @@ class Scorer:
             else:
                 self.cache.move_to_end(key)
         elif isinstance(node, Phrase):
-            scores = self._cached("p", node.terms, [(wq.Phrase(f, list(node.terms)), FIELD_WEIGHTS[f])
-                                                    for f in PHRASE_FIELDS])
+            scores = self._cached(f"p{node.slop}", node.terms, [
+                (wq.Phrase(f, list(node.terms), slop=node.slop), FIELD_WEIGHTS[f]) for f in PHRASE_FIELDS])
         elif isinstance(node, Any_):
             scores = {}
             for child in node.children:

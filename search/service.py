@@ -148,14 +148,21 @@ class SearchService:
         common = [d for d in ordered[0] if all(d in p for p in ordered[1:])]
         strict = self._visible(snap, common, allowed, blocked, archived_ok)
         if len(parts) <= STRICT_UNITS and len(strict) >= MIN_ALL_WORDS_HITS:
-            return {d: sum(p[d] for p in parts) for d in strict}, strict
-        scores: dict[int, float] = {}
-        for part in parts:
-            for doc, score in part.items():
-                scores[doc] = scores.get(doc, 0.0) + score
-        for doc in common:
-            scores[doc] *= 1.0 + ALL_WORDS_BONUS
-        return scores, self._visible(snap, scores, allowed, blocked, archived_ok)
+            scores = {d: sum(p[d] for p in parts) for d in strict}
+            docs = strict
+        else:
+            scores = {}
+            for part in parts:
+                for doc, score in part.items():
+                    scores[doc] = scores.get(doc, 0.0) + score
+            for doc in common:
+                scores[doc] *= 1.0 + ALL_WORDS_BONUS
+            docs = self._visible(snap, scores, allowed, blocked, archived_ok)
+        for node in compiled.proximity:  # only where every word of the pair matched
+            for doc, bonus in tools.scorer.evaluate(node, deadline).items():
+                if doc in scores:
+                    scores[doc] += bonus
+        return scores, docs
 
     # -- public API ----------------------------------------------------------------------
     def search(self, request: SearchRequest) -> SearchResult:

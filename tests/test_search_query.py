@@ -235,3 +235,17 @@ def test_search_works_outside_the_main_thread(service: SearchService) -> None:
 def test_missing_index_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(IndexMissingError, match="kb build"):
         SearchService(tmp_path / "nothing").search(SearchRequest("vpn"))
+
+
+def test_words_standing_close_together_rank_first(make_article: MakeArticle,
+                                                  build: Callable[..., SearchService]) -> None:
+    filler = " ".join(["Check the cables, the power and the paper tray first."] * 3)
+    make_article("far-apart", "Queue troubleshooting",
+                 f"The spooler hangs. {filler} Only then is the driver reinstalled.")
+    make_article("close-together", "Queue troubleshooting",
+                 f"The driver hangs. {filler} Only then is the spooler reinstalled.")
+    service = build()
+    hits = service.search(SearchRequest("spooler hangs")).hits
+    assert [h.id for h in hits] == ["far-apart", "close-together"]
+    hits = service.search(SearchRequest("spooler reinstalled")).hits
+    assert [h.id for h in hits] == ["close-together", "far-apart"]
