@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 from whoosh import query as wq
 
@@ -173,7 +174,7 @@ class QueryCompiler:
         pieces = content or pieces
         units = self._units(pieces[:MAX_UNITS], highlight)
         proximity = [Phrase((a.term, b.term), PROXIMITY_WEIGHT, PROXIMITY_SLOP)
-                     for a, b in zip(pieces, pieces[1:MAX_PROXIMITY_PAIRS + 1], strict=False)
+                     for a, b in pairwise(pieces[:MAX_PROXIMITY_PAIRS + 1])
                      if not a.parts and not b.parts and a.term != b.term]
         for phrase in parsed.phrases:
             phrase_pieces = list(self.segmenter.pieces(phrase, subwords=False))
