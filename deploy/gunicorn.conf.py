@@ -1,0 +1,57 @@
+"""gunicorn settings for kb: `gunicorn -c deploy/gunicorn.conf.py 'web.app:create_app()'`.
+
+Every worker process opens the live Whoosh index and keeps one searcher with its caches
+(field lengths, per-word scores, facet sets), so memory, not CPU, decides how many workers
+a machine holds. Threads share their worker's searcher, so add threads before workers.
+Measured (docs/publishing.md, "Sizing"): a worker serving the 10,000-article synthetic index
+settles at about KB_WORKER_MB = 250 MB after a varied query mix.
+
+Environment (all optional):
+    WEB_CONCURRENCY   workers (default: what memory allows, at most 2 per CPU)
+    KB_THREADS        threads per worker (default 4)
+    KB_WORKER_MB      memory one worker needs (default 250; measure with your index)
+    KB_BIND           address (default 127.0.0.1:8080: the reverse proxy connects there)
+    KB_PROXY_IPS      addresses of the reverse proxy whose X-Forwarded-* headers count (default 127.0.0.1)
+"""
+
+from __future__ import annotations
+
+import os
+
+
+def _memory_mb() -> int:
+    """Available memory (MemAvailable), or 2 GB where /proc is missing."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) // 1024
+    except OSError:
+        pass
+    return 2048
+
+
+def _workers() -> int:
+    if os.environ.get("WEB_CONCURRENCY"):
+        return int(os.environ["WEB_CONCURRENCY"])
+    per_worker = int(os.environ.get("KB_WORKER_MB", "250"))
+    by_memory = (_memory_mb() // 2) // per_worker  # half the memory: leave room for `kb sync` builds and the OS
+    return max(2, min(by_memory, 2 * (os.cpu_count() or 1)))
+
+
+bind = os.environ.get("KB_BIND", "127.0.0.1:8080")
+workers = _workers()
+worker_class = "gthread"
+threads = int(os.environ.get("KB_THREADS", "4"))
+# Workers import kb once in the master and fork: the code is shared copy-on-write. Nothing opens the
+# index or the database before the fork (create_app is lazy), so every worker gets its own.
+preload_app = True
+timeout = 30  # a search stops itself at 0.8 s; 30 s only catches a stuck worker
+graceful_timeout = 30
+keepalive = 5
+# Recycle workers now and then so a long-lived searcher's caches of old builds never pile up.
+max_requests = 5000
+max_requests_jitter = 500
+forwarded_allow_ips = os.environ.get("KB_PROXY_IPS", "127.0.0.1")
+accesslog = "-"
+errorlog = "-"
