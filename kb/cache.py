@@ -60,11 +60,11 @@ class LoadCache:
     misses: int = 0
 
     @classmethod
-    def open(cls, folder: Path | None, *key_parts: str) -> LoadCache:
-        """The cache in `folder` if it was written under the same key; else an empty one."""
+    def open(cls, folder: Path | None, *key_parts: str, reuse: bool = True) -> LoadCache:
+        """The cache in `folder` if it was written under the same key (and `reuse`); else an empty one."""
         key = digest("\0".join((str(FORMAT), __version__, *key_parts)))
         cache = cls(folder, key)
-        if folder is None:
+        if folder is None or not reuse:
             return cache
         try:
             with open(folder / CACHE_FILE, "rb") as handle:

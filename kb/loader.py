@@ -65,6 +65,7 @@ class LoadOptions:
     git_history: bool = True
     today: dt.date | None = None
     cache_dir: Path | None = None  # where parse and render results are kept between loads
+    reuse_cache: bool = True  # False: parse and render everything, then refresh the cache
 
 
 def iter_article_files(root: Path, problems: list[Problem]) -> Iterator[tuple[Path, str]]:
@@ -90,7 +91,8 @@ def load_knowledge_base(root: Path, options: LoadOptions | None = None) -> Knowl
     options = options or LoadOptions()
     vocabulary, problems = load_vocabulary(root, lenient=options.lenient)
     parse_options = ParseOptions(default_lang=options.default_lang, lenient=options.lenient)
-    cache = LoadCache.open(options.cache_dir, repr(parse_options), str(options.max_bytes), repr(vocabulary))
+    cache = LoadCache.open(options.cache_dir, repr(parse_options), str(options.max_bytes), repr(vocabulary),
+                           reuse=options.reuse_cache)
     parsed: list[Article] = []
     failed_paths: set[str] = set()
     seen_paths: set[str] = set()

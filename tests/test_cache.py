@@ -67,3 +67,13 @@ def test_corrupt_cache_is_ignored(articles_dir: Path, tmp_path: Path) -> None:
     cache.mkdir()
     (cache / "articles.pickle").write_bytes(b"not a pickle")
     assert [a.id for a in load(articles_dir, cache).articles] == ["vpn-error-809"]
+
+
+def test_full_load_ignores_but_refreshes_the_cache(articles_dir: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    load(articles_dir, cache)
+    options = LoadOptions(git_history=False, cache_dir=cache, reuse_cache=False)
+    path = articles_dir / "en" / "vpn-error-809.md"
+    path.write_text(path.read_text(encoding="utf-8").replace("VPN fails", "VPN breaks"), encoding="utf-8")
+    assert load_knowledge_base(articles_dir, options).by_id()["vpn-error-809"].title == "VPN breaks with error 809"
+    assert (cache / "articles.pickle").stat().st_size > 0
