@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -42,8 +44,16 @@ def watch(settings: Settings, interval: float, every: float, max_syncs: int | No
     seen: int | None = None
     last_sync = 0.0
     syncs = 0
+    stopping = threading.Event()
+
+    def stop(signum: int, _frame: object) -> None:
+        # systemd stops the service with SIGTERM: finish the sync under way, then leave.
+        log.info("signal %d: stopping after the current sync", signum)
+        stopping.set()
+
+    previous = signal.signal(signal.SIGTERM, stop)
     try:
-        while max_syncs is None or syncs < max_syncs:
+        while not stopping.is_set() and (max_syncs is None or syncs < max_syncs):
             try:
                 latest = latest_push(db)
             except DatabaseUnavailableError as exc:
@@ -59,8 +69,9 @@ def watch(settings: Settings, interval: float, every: float, max_syncs: int | No
                     log.log(logging.ERROR if result.outcome == "failed" else logging.INFO, "%s", result.summary())
                     seen, last_sync, syncs = latest, time.monotonic(), syncs + 1
                     continue
-            time.sleep(interval)
+            stopping.wait(interval)
     finally:
+        signal.signal(signal.SIGTERM, previous)
         db.dispose()
 
 
