@@ -8,6 +8,7 @@ Paths are relative to the articles folder, which may be the repository root or a
 from __future__ import annotations
 
 import logging
+import re
 import subprocess
 from pathlib import Path
 
@@ -16,6 +17,12 @@ from kb.errors import KbError
 log = logging.getLogger(__name__)
 
 GIT_TIMEOUT = 300
+_CREDENTIALS = re.compile(r"(://)[^/@\s]+@")
+
+
+def redact(message: str) -> str:
+    """A message without the user:token part of any URL in it (sync errors are shown on the site)."""
+    return _CREDENTIALS.sub(r"\1***@", message)
 
 
 class GitError(KbError):

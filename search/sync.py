@@ -27,7 +27,7 @@ from typing import Any
 from kb.config import Settings
 from kb.errors import Problem
 from kb.gitmeta import git_history
-from kb.gitsync import GitError, clone, fetch, file_at, is_checkout, move_to, restore_folder, short
+from kb.gitsync import GitError, clone, fetch, file_at, is_checkout, move_to, redact, restore_folder, short
 from kb.loader import KnowledgeBase, LoadOptions, load_knowledge_base
 from kb.vocabulary import VOCABULARY_DIR
 from search.build import MANIFEST, build_lock, current_build, index_knowledge_base, source_fingerprint
@@ -301,7 +301,8 @@ def sync(settings: Settings, *, force: bool = False, clock: Clock = _utc_now) ->
         try:
             commit = _fetch(settings)
         except GitError as exc:
-            result = SyncResult("failed", None, previous, stamp, time.perf_counter() - started, error=str(exc))
+            result = SyncResult("failed", None, previous, stamp, time.perf_counter() - started,
+                                error=redact(str(exc)))
             _record(index_dir, state, result)
             log.error("%s", result.summary())
             return result
@@ -322,7 +323,7 @@ def sync(settings: Settings, *, force: bool = False, clock: Clock = _utc_now) ->
                 _stamp_live_build(index_dir, commit, [str(p) for p in kb.errors])
         except (BuildError, GitError, OSError) as exc:
             result = SyncResult("failed", commit, previous, stamp, time.perf_counter() - started,
-                                problems=problems, error=str(exc))
+                                problems=problems, error=redact(str(exc)))
             _restore_live_tree(root, live)
             _record(index_dir, state, result)
             log.error("%s", result.summary())

@@ -139,6 +139,13 @@ def test_unreachable_remote_is_a_recorded_failure(node: Settings, tmp_path: Path
     assert read_state(node.index_dir).live is not None  # the live build is untouched
 
 
+def test_credentials_in_the_remote_url_never_reach_the_recorded_error(node: Settings, tmp_path: Path) -> None:
+    secret_remote = "https://kb-bot:glpat-SECRET@127.0.0.1:9/it/articles.git"
+    result = sync(Settings(**{**node.__dict__, "sync_remote": secret_remote}))
+    assert result.outcome == "failed" and "SECRET" not in result.error
+    assert "SECRET" not in (node.index_dir / "sync" / "state.json").read_text(encoding="utf-8")
+
+
 def test_sync_refuses_while_another_build_holds_the_lock(node: Settings) -> None:
     with build_lock(node.index_dir), pytest.raises(BuildLockedError):
         sync(node)
