@@ -34,6 +34,10 @@ def digest(text: str) -> str:
     return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
 
 
+def _body_digest(article: Article) -> str:
+    return digest(article.path + "\0" + article.body)
+
+
 @dataclass
 class _Parsed:
     digest: str
@@ -87,14 +91,17 @@ class LoadCache:
     def store_parsed(self, path: str, text_digest: str, article: Article | None, problems: list[Problem]) -> None:
         self.parsed[path] = _Parsed(text_digest, article, list(problems))
 
-    def render(self, article: Article, resolve: Callable[[str], str | None],
-               render: Callable[..., RenderedBody]) -> RenderedBody:
-        """The cached rendering of an article if still valid, else `render(resolve_link=...)` (then cached)."""
-        body_digest = digest(article.path + "\0" + article.body)
+    def rendered_body(self, article: Article, resolve: Callable[[str], str | None]) -> RenderedBody | None:
+        """The cached rendering of an article, if its body is unchanged and its links resolve as before."""
         entry = self.rendered.get(article.path)
-        if entry is not None and entry.digest == body_digest and \
+        if entry is not None and entry.digest == _body_digest(article) and \
                 all(resolve(target) == url for target, url in entry.resolved.items()):
             return entry.body
+        return None
+
+    def render(self, article: Article, resolve: Callable[[str], str | None],
+               render: Callable[..., RenderedBody]) -> RenderedBody:
+        """Render with `render(resolve_link=...)`, remembering every link it resolved, and cache it."""
         asked: dict[str, str | None] = {}
 
         def recording(target: str) -> str | None:
@@ -102,7 +109,7 @@ class LoadCache:
             return asked[target]
 
         body = render(resolve_link=recording)
-        self.rendered[article.path] = _Rendered(body_digest, body, asked)
+        self.rendered[article.path] = _Rendered(_body_digest(article), body, asked)
         return body
 
     def save(self, keep_paths: set[str]) -> None:

@@ -225,11 +225,14 @@ def _render_all(articles: list[Article], cache: LoadCache) -> tuple[dict[str, Re
     problems: list[Problem] = []
     rendered: dict[str, RenderedBody] = {}
     for article in articles:
-        reason = limit_exceeded(article.body)
-        if reason is not None:
-            problems.append(error(article.path, f"the body cannot be rendered safely: {reason}", article.body_line))
-            continue
-        body = cache.render(article, index.url, partial(render_markdown, article.body, source_path=article.path))
+        body = cache.rendered_body(article, index.url)
+        if body is None:
+            reason = limit_exceeded(article.body)
+            if reason is not None:
+                problems.append(error(article.path, f"the body cannot be rendered safely: {reason}",
+                                      article.body_line))
+                continue
+            body = cache.render(article, index.url, partial(render_markdown, article.body, source_path=article.path))
         rendered[article.id] = body
         for stripped in sorted(set(body.stripped_html)):
             problems.append(warning(article.path, f"raw HTML {stripped} will be removed when the page is shown",

@@ -200,3 +200,20 @@ def test_boosts_file_with_garbage_is_ignored(settings: Settings) -> None:
     assert total(SearchService(settings.index_dir), "vpn") == 1
     (settings.index_dir / "boosts.json").write_text(json.dumps(["a"]), encoding="utf-8")
     assert total(SearchService(settings.index_dir), "vpn") == 1
+
+
+def test_incremental_build_leaves_the_same_spelling_words_as_a_full_build(
+    settings: Settings, make_article: MakeArticle
+) -> None:
+    make_article("spooler", "Print spooler stuck", "Restart the spooler service.")
+    make_article("wifi", "Wireless drops", "The wireless adapter sleeps.")
+    build_index(settings)
+    make_article("spooler", "Print queue stuck", "Clear the queue folder.")  # drops "spooler"
+    make_article("teams", "Camera missing", "Teams shows no camera.")
+    (settings.articles_dir / "en" / "wifi.md").unlink()
+    assert build_index(settings).mode == "incremental"
+    incremental = json.loads((current_build(settings.index_dir) / "spelling.json").read_text(encoding="utf-8"))
+    build_index(settings, full=True)
+    full = json.loads((current_build(settings.index_dir) / "spelling.json").read_text(encoding="utf-8"))
+    assert incremental == full
+    assert "spooler" not in full and "wireless" not in full and "camera" in full
