@@ -6,6 +6,7 @@ sync on each, both serve the same new commit.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import os
 import signal
@@ -32,6 +33,7 @@ from tests.test_sync_fixtures import Writer, node_settings
 pytest_plugins = ("tests.test_sync_fixtures",)
 
 TOKEN = "cluster-token"
+HOOK_SECRET = "cluster-hook"
 STARTUP_SECONDS = 30
 
 
@@ -70,11 +72,17 @@ class Server:
             return exc.code, json.loads(exc.read() or b"null")
 
 
+def node_env(settings: Settings) -> dict[str, str]:
+    """The environment of every kb process on one machine (what deploy/kb.env holds)."""
+    return {**os.environ, "KB_ARTICLES_DIR": str(settings.articles_dir), "KB_INDEX_DIR": str(settings.index_dir),
+            "KB_DATABASE_URL": settings.database_url, "KB_SECRET_KEY": "cluster-secret",
+            "KB_API_TOKEN_HASH": hashlib.sha256(TOKEN.encode()).hexdigest(), "KB_HOOK_SECRET": HOOK_SECRET,
+            "KB_SYNC_REMOTE": settings.sync_remote, "KB_SYNC_BRANCH": settings.sync_branch}
+
+
 def start(settings: Settings, log: Path) -> Server:
     port = free_port()
-    env = {**os.environ, "KB_ARTICLES_DIR": str(settings.articles_dir), "KB_INDEX_DIR": str(settings.index_dir),
-           "KB_DATABASE_URL": settings.database_url, "KB_SECRET_KEY": "cluster-secret",
-           "KB_API_TOKEN_HASH": hashlib.sha256(TOKEN.encode()).hexdigest()}
+    env = node_env(settings)
     with open(log, "wb") as out:
         command = [sys.executable, "-m", "gunicorn", "--config", str(REPO / "deploy" / "gunicorn.conf.py"),
                    "--bind", f"127.0.0.1:{port}", "--workers", "2", "web.app:create_app()"]
@@ -142,3 +150,40 @@ def test_two_app_servers_share_records_and_agree_after_a_push_and_sync(cluster: 
         assert status == 200 and [h["id"] for h in found["hits"]] == ["printer-jam"]
         status, state = server.get("/status.json")
         assert state["live"]["commit"] == commit
+
+
+def test_a_webhook_to_one_server_reaches_the_watcher_on_every_machine(cluster: list[Server], writer: Writer,
+                                                                       tmp_path: Path) -> None:
+    watchers = []
+    for server in cluster:
+        log = open(tmp_path / f"watch-{server.port}.log", "wb")  # noqa: SIM115 - closed below
+        watchers.append((subprocess.Popen([sys.executable, "-m", "kbcli.main", "sync", "--watch", "--interval", "0.2"],
+                                          cwd=REPO, env=node_env(server.settings), stdout=log,
+                                          stderr=subprocess.STDOUT), log))
+    try:
+        writer.article("scanner", "Scanner stripes", "Clean the glass.")
+        commit = writer.push("scanner")
+        body = json.dumps({"ref": "refs/heads/main", "after": commit}).encode()
+        signature = "sha256=" + hmac.new(HOOK_SECRET.encode(), body, hashlib.sha256).hexdigest()
+        request = urllib.request.Request(cluster[0].url("/api/hooks/git"), data=body, method="POST", headers={
+            "Content-Type": "application/json", "X-GitHub-Event": "push", "X-Hub-Signature-256": signature})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 202
+        sent = time.monotonic()
+        commits: list[str] = []
+        while time.monotonic() - sent < 60:
+            commits = [server.get("/healthz")[1]["commit"] for server in cluster]
+            if commits == [commit, commit]:
+                break
+            time.sleep(0.2)
+        assert commits == [commit, commit]
+        print(f"webhook to both machines serving the push: {time.monotonic() - sent:.2f}s")
+        for server in cluster:
+            status, found = server.get("/api/search?q=scanner")
+            assert status == 200 and [h["id"] for h in found["hits"]] == ["scanner"]
+    finally:
+        for process, _log in watchers:
+            process.send_signal(signal.SIGTERM)
+        for process, log in watchers:
+            process.wait(timeout=30)
+            log.close()
