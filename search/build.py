@@ -279,13 +279,12 @@ def index_knowledge_base(kb: KnowledgeBase, index_dir: Path, *, full: bool = Fal
             raise
         writer.commit()
         ix.close()
-        with open(build_dir / HASHES, "w", encoding="utf-8") as handle:
-            json.dump(hashes, handle)
+        # json.dumps, not json.dump: dump streams through the pure-Python encoder (0.7 s at 10k).
         words = _spelling_words(None if mode == "full" else live, documents, removed | changed)
-        with open(build_dir / SPELLING_WORDS, "w", encoding="utf-8") as handle:
-            json.dump(words, handle, ensure_ascii=False)
-        with open(build_dir / SPELLING, "w", encoding="utf-8") as handle:
-            json.dump(_spelling_counts(words.values()), handle, ensure_ascii=False)
+        (build_dir / HASHES).write_text(json.dumps(hashes), encoding="utf-8")
+        (build_dir / SPELLING_WORDS).write_text(json.dumps(words, ensure_ascii=False), encoding="utf-8")
+        (build_dir / SPELLING).write_text(json.dumps(_spelling_counts(words.values()), ensure_ascii=False),
+                                          encoding="utf-8")
         _write_manifest(build_dir, kb, settings_key, mode, len(hashes), seconds=time.perf_counter() - started,
                         fingerprint=fingerprint)
         _swap_current(index_dir, build_dir)
