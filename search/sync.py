@@ -30,7 +30,7 @@ from kb.gitmeta import git_history
 from kb.gitsync import GitError, clone, fetch, file_at, is_checkout, move_to, redact, restore_folder, short
 from kb.loader import KnowledgeBase, LoadOptions, load_knowledge_base
 from kb.vocabulary import VOCABULARY_DIR
-from search.build import MANIFEST, build_lock, current_build, index_knowledge_base, source_fingerprint
+from search.build import LOAD_CACHE_DIR, MANIFEST, build_lock, current_build, index_knowledge_base, source_fingerprint
 from search.errors import BuildError
 
 log = logging.getLogger(__name__)
@@ -169,7 +169,9 @@ def _record(index_dir: Path, state: SyncState, result: SyncResult) -> None:
 
 
 def _load_options(settings: Settings) -> LoadOptions:
-    return LoadOptions(default_lang=settings.default_lang, max_bytes=settings.max_article_bytes, render=True)
+    # The build's own parse-and-render cache: unchanged files (and good versions put back) cost nothing.
+    return LoadOptions(default_lang=settings.default_lang, max_bytes=settings.max_article_bytes, render=True,
+                       cache_dir=settings.index_dir / LOAD_CACHE_DIR)
 
 
 def _fingerprint(settings: Settings) -> str:
