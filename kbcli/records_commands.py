@@ -31,6 +31,15 @@ def _knowledge_base(settings: Settings) -> KnowledgeBase:
     return load_knowledge_base(settings.articles_dir, options)
 
 
+def refresh_boosts(settings: Settings, db: Database) -> tuple[int, Path]:
+    """Recompute every article's boost from its resolutions and write it beside the index."""
+    kb = _knowledge_base(settings)
+    found = resolution_boosts(db, ArticleIds.from_articles(kb.articles).resolve, utc_now())
+    path = settings.index_dir / BOOSTS
+    write_boosts(path, found)
+    return len(found), path
+
+
 @contextmanager
 def records_database(settings: Settings) -> Iterator[Database]:
     """The records database for one command; its connections are closed at the end."""
@@ -184,12 +193,9 @@ def boosts(settings: Settings) -> None:
     """Write the search boosts from resolution counts (decayed with age) to the index folder; no rebuild."""
 
     def run() -> int:
-        kb = _knowledge_base(settings)
         with records_database(settings) as db:
-            found = resolution_boosts(db, ArticleIds.from_articles(kb.articles).resolve, utc_now())
-        path = settings.index_dir / BOOSTS
-        write_boosts(path, found)
-        click.echo(f"{len(found)} article boosts written to {path}")
+            count, path = refresh_boosts(settings, db)
+        click.echo(f"{count} article boosts written to {path}")
         return 0
 
     run_reporting_errors(run)

@@ -18,6 +18,7 @@ from kb.records.db import Database
 from kb.records.errors import DatabaseUnavailableError
 from kb.records.hooks import latest_push
 from kbcli.options import common_options, run_reporting_errors
+from kbcli.records_commands import refresh_boosts
 from search.errors import BuildLockedError
 from search.sync import SyncResult, sync
 
@@ -68,11 +69,22 @@ def watch(settings: Settings, interval: float, every: float, max_syncs: int | No
                 else:
                     log.log(logging.ERROR if result.outcome == "failed" else logging.INFO, "%s", result.summary())
                     seen, last_sync, syncs = latest, time.monotonic(), syncs + 1
+                    _refresh_boosts(settings, db)
                     continue
             stopping.wait(interval)
     finally:
         signal.signal(signal.SIGTERM, previous)
         db.dispose()
+
+
+def _refresh_boosts(settings: Settings, db: Database) -> None:
+    """Search ranking follows recent resolutions: refreshed with every sync (no rebuild)."""
+    try:
+        count, _ = refresh_boosts(settings, db)
+    except DatabaseUnavailableError as exc:
+        log.warning("cannot refresh search boosts: %s", exc)
+    else:
+        log.info("search boosts refreshed for %d articles", count)
 
 
 @click.command("sync")

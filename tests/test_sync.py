@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -9,7 +10,10 @@ import pytest
 from click.testing import CliRunner
 
 from kb.config import Settings
+from kb.records.db import Database
+from kb.records.store import RecordStore
 from kbcli.main import cli
+from kbcli.sync_commands import watch
 from search.build import build_lock, read_manifest
 from search.errors import BuildLockedError
 from search.results import SearchRequest
@@ -177,3 +181,16 @@ def test_kb_sync_command_prints_problems_and_summary(node: Settings, writer: Wri
     assert data["outcome"] == "synced" and data["left_out"] == ["en/new-broken.md"]
     third = runner.invoke(cli, args, env=env)
     assert third.exit_code == 0 and "nothing to do" in third.output
+
+
+def test_watch_refreshes_search_boosts_after_a_sync(node: Settings, tmp_path: Path) -> None:
+    settings = dataclasses.replace(node, database_url=f"sqlite:///{tmp_path / 'records.db'}")
+    db = Database(settings.database_url)
+    try:
+        store = RecordStore(db, lambda key: key if key == "vpn-error-809" else None)
+        store.record_resolution(article="vpn-error-809", ticket_id="SD-1", category="network/vpn")
+        watch(settings, interval=0.01, every=3600, max_syncs=1)
+    finally:
+        db.dispose()
+    boosts = json.loads((settings.index_dir / "boosts.json").read_text(encoding="utf-8"))
+    assert boosts["vpn-error-809"] > 1.0
