@@ -124,6 +124,8 @@ ZH: dict[str, str] = {
     "then reload this page.": "然后重新加载此页面。",
     "Something went wrong": "出错了",
     "Feed": "订阅源",
+    "Reports": "报告",
+    "Build status": "构建状态",
     "Atom feed of recent changes": "最近更新的 Atom 订阅源",
     "Search took": "搜索用时",
     "Search suggestions": "搜索建议",
