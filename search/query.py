@@ -29,10 +29,7 @@ MAX_UNITS = 32  # words after analysis; more only slow the query down
 MAX_PREFIX_TERMS = 64  # expansions per prefix and field
 MIN_PREFIX_CHARS = 2
 SYNONYM_WEIGHT = 0.5
-# Neighbouring query words found within a few positions of each other score a bonus.
-PROXIMITY_SLOP = 4
-PROXIMITY_WEIGHT = 0.3
-MAX_PROXIMITY_PAIRS = 4
+MAX_PROXIMITY_PAIRS = 4  # neighbouring query words checked for standing close (search.service)
 
 _CLAUSE = re.compile(r'(?P<neg>-(?=\S))?(?:(?P<field>[A-Za-z]+):(?=\S))?(?:"(?P<quoted>[^"]*)"?|(?P<bare>[^\s"]+))')
 
@@ -99,7 +96,7 @@ class CompiledQuery:
     exclude: Node | None
     highlight: list[str]  # surface words, stems and phrases to mark in snippets
     corrections: dict[str, str] = field(default_factory=dict)
-    proximity: list[Phrase] = field(default_factory=list)  # bonus where neighbouring query words stand close
+    proximity: list[tuple[str, str]] = field(default_factory=list)  # neighbouring query words, as index terms
 
 
 class QueryCompiler:
@@ -173,8 +170,7 @@ class QueryCompiler:
         content = [p for p in pieces if p.surface not in QUERY_STOP_WORDS]
         pieces = content or pieces
         units = self._units(pieces[:MAX_UNITS], highlight)
-        proximity = [Phrase((a.term, b.term), PROXIMITY_WEIGHT, PROXIMITY_SLOP)
-                     for a, b in pairwise(pieces[:MAX_PROXIMITY_PAIRS + 1])
+        proximity = [(a.term, b.term) for a, b in pairwise(pieces[:MAX_PROXIMITY_PAIRS + 1])
                      if not a.parts and not b.parts and a.term != b.term]
         for phrase in parsed.phrases:
             phrase_pieces = list(self.segmenter.pieces(phrase, subwords=False))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,11 +37,10 @@ class Term:
 
 @dataclass(frozen=True)
 class Phrase:
-    """Index terms at consecutive positions in one field (within `slop` positions when over 1)."""
+    """Index terms at consecutive positions in one field."""
 
     terms: tuple[str, ...]
     boost: float = 1.0
-    slop: int = 1
 
 
 @dataclass(frozen=True)
@@ -97,8 +96,8 @@ class Scorer:
             else:
                 self.cache.move_to_end(key)
         elif isinstance(node, Phrase):
-            scores = self._cached(f"p{node.slop}", node.terms, [
-                (wq.Phrase(f, list(node.terms), slop=node.slop), FIELD_WEIGHTS[f]) for f in PHRASE_FIELDS])
+            scores = self._cached("p", node.terms, [(wq.Phrase(f, list(node.terms)), FIELD_WEIGHTS[f])
+                                                    for f in PHRASE_FIELDS])
         elif isinstance(node, Any_):
             scores = {}
             for child in node.children:
@@ -209,8 +208,63 @@ class Scorer:
                     matcher.next()
         return scores
 
+    def close_pairs(self, pairs: Sequence[tuple[str, str]], docs: Iterable[int], slop: int) -> dict[int, int]:
+        """For each of `docs`, how many word pairs stand within `slop` positions in its title or body.
+
+        Reads positions only for the given articles (the top of a ranking), not the whole index.
+        """
+        wanted = sorted(docs)
+        found: dict[int, int] = {}
+        for leaf, offset in self.searcher.leaf_searchers():
+            reader = leaf.reader()
+            local = [d - offset for d in wanted if offset <= d < offset + reader.doc_count_all()]
+            if not local:
+                continue
+            for a, b in pairs:
+                close: set[int] = set()
+                for fieldname in PROXIMITY_FIELDS:
+                    first = _positions(reader, fieldname, a, local)
+                    second = _positions(reader, fieldname, b, local) if first else {}
+                    close.update(doc for doc, where in first.items()
+                                 if doc in second and _within(where, second[doc], slop))
+                for doc in close:
+                    found[doc + offset] = found.get(doc + offset, 0) + 1
+        return found
+
     def count_terms(self, node: Node) -> int:
         """How many term and phrase lookups a tree needs (to refuse absurd queries)."""
         if isinstance(node, Term | Phrase):
             return 1
         return sum(self.count_terms(child) for child in node.children)
+
+
+PROXIMITY_FIELDS = ("title", "body")
+
+
+def _positions(reader: Any, fieldname: str, term: str, docs: list[int]) -> dict[int, list[int]]:
+    """Positions of a term in each of the (sorted, segment-local) docs that contain it."""
+    if (fieldname, term) not in reader:
+        return {}
+    matcher = reader.postings(fieldname, term)
+    found: dict[int, list[int]] = {}
+    for doc in docs:
+        if matcher.is_active() and matcher.id() < doc:
+            matcher.skip_to(doc)
+        if not matcher.is_active():
+            break
+        if matcher.id() == doc:
+            found[doc] = matcher.value_as("positions")
+    return found
+
+
+def _within(first: list[int], second: list[int], slop: int) -> bool:
+    """Whether any position in one sorted list is within `slop` of one in the other."""
+    i = j = 0
+    while i < len(first) and j < len(second):
+        if abs(first[i] - second[j]) <= slop:
+            return True
+        if first[i] < second[j]:
+            i += 1
+        else:
+            j += 1
+    return False

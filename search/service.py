@@ -41,6 +41,11 @@ MIN_ALL_WORDS_HITS = 3  # fewer hits with all words: fall back to any word
 STRICT_UNITS = 2  # queries of up to this many words require all of them (unless that finds too little)
 ALL_WORDS_BONUS = 0.5  # in "any word" mode, articles with every word score this much more
 MAX_TERM_LOOKUPS = 400  # words, phrases and prefix expansions in one query
+# Among the best-scored articles, each pair of neighbouring query words standing within
+# PROXIMITY_SLOP positions multiplies the score by 1 + PROXIMITY_BONUS.
+PROXIMITY_CANDIDATES = 100
+PROXIMITY_SLOP = 4
+PROXIMITY_BONUS = 0.15
 MAX_PAGE_DEPTH = 1000
 MAX_FACET_VALUES = 30
 TICKET_TERMS = 24
@@ -158,10 +163,10 @@ class SearchService:
             for doc in common:
                 scores[doc] *= 1.0 + ALL_WORDS_BONUS
             docs = self._visible(snap, scores, allowed, blocked, archived_ok)
-        for node in compiled.proximity:  # only where every word of the pair matched
-            for doc, bonus in tools.scorer.evaluate(node, deadline).items():
-                if doc in scores:
-                    scores[doc] += bonus
+        if compiled.proximity:
+            top = heapq.nlargest(PROXIMITY_CANDIDATES, docs, key=scores.__getitem__)
+            for doc, pairs in tools.scorer.close_pairs(compiled.proximity, top, PROXIMITY_SLOP).items():
+                scores[doc] *= 1.0 + PROXIMITY_BONUS * pairs
         return scores, docs
 
     # -- public API ----------------------------------------------------------------------
