@@ -9,12 +9,14 @@ The cache is a pickle that only kb writes, into a folder the caller owns.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import logging
 import os
 import pickle
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +34,18 @@ FORMAT = 1
 def digest(text: str) -> str:
     """A content key for a file's text."""
     return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Unpickling 10,000 articles makes the cyclic collector run hundreds of times for nothing."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _body_digest(article: Article) -> str:
@@ -71,7 +85,7 @@ class LoadCache:
         if folder is None or not reuse:
             return cache
         try:
-            with open(folder / CACHE_FILE, "rb") as handle:
+            with open(folder / CACHE_FILE, "rb") as handle, _gc_paused():
                 stored = pickle.load(handle)
         except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, TypeError):
             return cache
@@ -124,7 +138,7 @@ class LoadCache:
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".articles-", suffix=".tmp")
-            with os.fdopen(fd, "wb") as handle:
+            with os.fdopen(fd, "wb") as handle, _gc_paused():
                 pickle.dump(data, handle, protocol=pickle.HIGHEST_PROTOCOL)
             os.replace(tmp, self.folder / CACHE_FILE)
         except OSError as exc:  # a cache that cannot be written only costs time next build

@@ -71,7 +71,9 @@ def read_source(file: Path, rel_path: str, max_bytes: int) -> tuple[SourceText |
 
 def conflict_marker_problems(rel_path: str, text: str) -> list[Problem]:
     """Leftover git merge-conflict markers (a `=======` line alone is a Markdown heading rule)."""
-    problems = []
+    problems: list[Problem] = []
+    if "<<<<<<<" not in text and ">>>>>>>" not in text:
+        return problems
     for number, line in enumerate(text.split("\n"), start=1):
         if CONFLICT_START.match(line) or CONFLICT_END.match(line):
             problems.append(error(rel_path, "git conflict marker left in the file; finish the merge", number))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import html
 import re
@@ -199,5 +200,9 @@ def source_key(article: Article, rendered: RenderedBody | None, vocabulary: Voca
 
     Cheaper than building the document; bump SCHEMA_VERSION when `article_document` changes.
     """
-    data = "\0".join((repr(article), repr(rendered), label_text(article, vocabulary)))
+    # repr() of the long strings (body, HTML) would escape them character by character: join them as they are.
+    parts = [repr(dataclasses.replace(article, body="")), article.body, label_text(article, vocabulary)]
+    if rendered is not None:
+        parts += [rendered.html, repr(rendered.toc)]
+    data = "\0".join(parts)
     return hashlib.blake2b(data.encode("utf-8"), digest_size=20).hexdigest()
