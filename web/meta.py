@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, make_response, redirect, render_template, request, url_for
-from kb.render import pygments_css as render_pygments_css
 from werkzeug.wrappers import Response as BaseResponse
 
+from kb.render import pygments_css as render_pygments_css
 from web.catalog import get_snapshot
 from web.i18n import LANG_COOKIE, LANGUAGES
 from web.security import safe_next
