@@ -22,7 +22,6 @@ from kb.records.errors import DatabaseUnavailableError
 from kb.records.hooks import record_push
 from search.build import current_build, read_manifest
 from search.sync import SyncProblem, SyncResult, read_history, read_state
-from web.i18n import current_language
 from web.records import get_database
 from web.settings import get_settings
 
@@ -34,35 +33,7 @@ HISTORY_SHOWN = 20
 EVENT_HEADERS = {"X-GitHub-Event": "github", "X-Gitea-Event": "gitea", "X-Gitlab-Event": "gitlab"}
 PING_EVENTS = frozenset({"ping"})
 
-ZH_TEXT: dict[str, str] = {
-    "Build status": "构建状态",
-    "Live commit": "线上版本",
-    "built": "构建于",
-    "articles": "篇文章",
-    "No index has been built yet.": "还没有构建索引。",
-    "Last sync failed": "最近一次同步失败",
-    "Problems": "问题",
-    "No problems in the live articles.": "线上文章没有问题。",
-    "File": "文件",
-    "Problem": "问题",
-    "Last changed by": "最后修改者",
-    "On the site": "网站上",
-    "kept version": "保留版本",
-    "left out": "未发布",
-    "as pushed": "按推送内容",
-    "Recent syncs": "最近的同步",
-    "When": "时间",
-    "Commit": "提交",
-    "Outcome": "结果",
-    "Changes": "变化",
-    "No syncs recorded on this machine.": "这台机器还没有同步记录。",
-    "JSON": "JSON",
-}
 
-
-def text(message: str) -> str:
-    """A message of these pages in the interface language."""
-    return ZH_TEXT.get(message, message) if current_language() == "zh" else message
 
 
 def _error(status: int, error: str, message: str) -> Response:
@@ -203,7 +174,7 @@ def build_status() -> dict[str, Any]:
 @bp.get("/status")
 def status() -> str:
     """The build status page for writers."""
-    return render_template("publishing/status.html", status=build_status(), t=text)
+    return render_template("publishing/status.html", status=build_status())
 
 
 @bp.get("/status.json")

@@ -38,7 +38,7 @@ from kb.records.ranking import decayed_counts
 from kb.records.reports import ArticleUsage, KcsReport, Period, Reports, csv_text, to_json
 from kb.records.store import RecordStore, utc_now
 from web.catalog import get_snapshot
-from web.i18n import current_language
+from web.i18n import translate
 from web.records_charts import PALETTE, Series, rate_bars, stacked_bars
 from web.security import check_csrf
 from web.settings import get_settings
@@ -57,69 +57,7 @@ SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 CSV_TABLES = ("categories", "gaps", "zero_results", "unused", "overdue", "flags")
 
 # Interface text of these pages in Chinese (English is the key), kept with the pages that use it.
-ZH_TEXT: dict[str, str] = {
-    "Record a resolved ticket": "记录已解决的工单",
-    "Ticket": "工单号",
-    "Ticket category": "工单分类",
-    "How the article helped": "文章的作用",
-    "resolved": "解决了问题",
-    "referenced": "作为参考",
-    "created_from": "据此工单写成",
-    "Note (optional)": "备注（可选）",
-    "Your name": "你的名字",
-    "Record": "记录",
-    "Tickets resolved": "已解决的工单",
-    "Last used": "最近使用",
-    "By": "使用者",
-    "Not used on a ticket yet.": "还没有工单使用过这篇文章。",
-    "Usage report": "使用报告",
-    "Reports": "报表",
-    "KCS report": "KCS 报表",
-    "Period": "时间段",
-    "last 7 days": "最近 7 天",
-    "last 30 days": "最近 30 天",
-    "last 90 days": "最近 90 天",
-    "last 365 days": "最近 365 天",
-    "all time": "全部",
-    "Show": "显示",
-    "Tickets": "工单",
-    "with an article": "有文章",
-    "without an article": "无文章",
-    "Link rate": "关联率",
-    "Reuse": "复用",
-    "New": "新写",
-    "Reuse versus new": "复用与新写",
-    "Tickets by category": "各分类的工单",
-    "Link rate by category": "各分类的关联率",
-    "Category": "分类",
-    "Top solutions": "最常用的解决方案",
-    "Content gaps": "内容缺口",
-    "Searches that found nothing": "没有结果的搜索",
-    "searches": "次搜索",
-    "Unused articles": "未被使用的文章",
-    "Review overdue": "已过复审期",
-    "Open flags": "未处理的标记",
-    "None.": "无。",
-    "Download": "下载",
-    "Categories report": "分类报表",
-    "Article usage": "文章使用情况",
-    "Recent tickets": "最近的工单",
-    "Relation": "关系",
-    "When": "时间",
-    "Recorded ticket": "已记录工单",
-    "was already recorded": "已经记录过",
-    "all categories": "所有分类",
-    "Owner": "负责人",
-    "Due": "复审日期",
-    "Reason": "原因",
-    "Flagged by": "标记人",
-    "Article": "文章",
-}
 
-
-def text(message: str) -> str:
-    """The message in the interface language (these pages' own messages)."""
-    return ZH_TEXT.get(message, message) if current_language() == "zh" else message
 
 
 # -- accessors ---------------------------------------------------------------------------------
@@ -357,9 +295,9 @@ def record_from_article(article_id: str) -> ResponseReturnValue:
     except InvalidRecordError as exc:
         abort(400, description=str(exc))
     if record.created:
-        flash(f"{text('Recorded ticket')} {record.ticket_id}")
+        flash(f"{translate('Recorded ticket')} {record.ticket_id}")
     else:
-        flash(f"{text('Ticket')} {record.ticket_id} {text('was already recorded')}")
+        flash(f"{translate('Ticket')} {record.ticket_id} {translate('was already recorded')}")
     return redirect(url_for("articles.show", article_id=article.id, _anchor="record-resolution"), code=303)
 
 
@@ -431,15 +369,15 @@ def kcs() -> ResponseReturnValue:
             abort(400, description=f"table must be one of {', '.join(CSV_TABLES)}")
         return _csv(_kcs_table(report, table), f"kcs-{table}")
     charts = {
-        "tickets": stacked_bars(text("Tickets by category"),
+        "tickets": stacked_bars(translate("Tickets by category"),
                                 [(category_name(s.category), (s.with_article, s.without_article))
                                  for s in report.categories[:15]],
-                                [Series(text("with an article"), PALETTE[0]),
-                                 Series(text("without an article"), PALETTE[1])]),
-        "reuse": stacked_bars(text("Reuse versus new"),
+                                [Series(translate("with an article"), PALETTE[0]),
+                                 Series(translate("without an article"), PALETTE[1])]),
+        "reuse": stacked_bars(translate("Reuse versus new"),
                               [(category_name(s.category), (s.reuse, s.new)) for s in report.categories[:15]],
-                              [Series(text("Reuse"), PALETTE[2]), Series(text("New"), PALETTE[3])]),
-        "link_rate": rate_bars(text("Link rate by category"),
+                              [Series(translate("Reuse"), PALETTE[2]), Series(translate("New"), PALETTE[3])]),
+        "link_rate": rate_bars(translate("Link rate by category"),
                                [(category_name(s.category), s.link_rate) for s in report.categories[:15]]),
     }
     return render_template("records/kcs.html", report=report, days=days, category=category, charts=charts,
@@ -494,7 +432,7 @@ def init_app(app: Flask) -> None:
     settings = app.config["KB_SETTINGS"]
     app.extensions[EXTENSION_KEY] = Database(settings.database_url)
     app.register_blueprint(bp)
-    app.jinja_env.globals.update(records_text=text, records_usage=article_usage, RECORD_RELATIONS=RELATIONS,
+    app.jinja_env.globals.update(records_usage=article_usage, RECORD_RELATIONS=RELATIONS,
                                  records_categories=record_categories, records_user_from_proxy=user_from_proxy)
 
 
