@@ -39,7 +39,7 @@ def article_json(article: ArticleMeta) -> dict[str, Any]:
         "updated_by": article.updated_by or None,
         "aliases": list(article.aliases),
         "related": list(article.related),
-        "toc": [{"level": h.level, "text": h.title, "anchor": h.anchor} for h in article.toc],
+        "toc": [{"level": h.level, "text": h.text, "anchor": h.anchor} for h in article.toc],
     }
 
 

@@ -19,6 +19,7 @@ from flask import Flask, current_app, g
 
 from kb.config import Settings
 from kb.gitmeta import file_history
+from kb.render import Heading
 from kb.schema import normalize_id
 from kb.vocabulary import Label, Vocabulary, load_vocabulary
 from search import ArticleView, IndexMissingError, SearchRequest, SearchResult, SearchService
@@ -56,15 +57,6 @@ def _strings(value: Any) -> tuple[str, ...]:
     if isinstance(value, list | tuple):
         return tuple(str(v) for v in value)
     return ()
-
-
-@dataclass(frozen=True)
-class Heading:
-    """One table-of-contents entry."""
-
-    level: int
-    title: str
-    anchor: str
 
 
 @dataclass(frozen=True)
@@ -325,5 +317,5 @@ def init_app(app: Flask) -> None:
     app.extensions[EXTENSION_KEY] = Catalog(app.config[SETTINGS_KEY])
 
 
-__all__ = ["FILTERS", "ArticleMeta", "Catalog", "Heading", "IndexMissingError", "Snapshot", "get_catalog",
+__all__ = ["FILTERS", "ArticleMeta", "Catalog", "IndexMissingError", "Snapshot", "get_catalog",
            "get_snapshot", "init_app"]
