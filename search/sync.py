@@ -14,16 +14,15 @@ State, per machine, next to the builds (the index folder is the machine's own):
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 import os
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kb.clock import Clock, utc_now
 from kb.config import Settings
 from kb.errors import Problem
 from kb.gitmeta import git_history
@@ -41,13 +40,6 @@ HISTORY = "history.jsonl"
 KEEP_HISTORY = 200
 MAX_ROUNDS = 4  # putting old versions back can break links once more; each round settles more files
 VOCABULARY_KEY = VOCABULARY_DIR + "/"
-
-Clock = Callable[[], dt.datetime]
-
-
-def _utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
 
 @dataclass(frozen=True)
 class SyncProblem:
@@ -286,7 +278,7 @@ def _fetch(settings: Settings) -> str:
     return fetch(root, settings.sync_remote, settings.sync_branch)
 
 
-def sync(settings: Settings, *, force: bool = False, clock: Clock = _utc_now) -> SyncResult:
+def sync(settings: Settings, *, force: bool = False, clock: Clock = utc_now) -> SyncResult:
     """Fetch, move the checkout to the new commit, build incrementally, swap, and record the result.
 
     Holds the build lock throughout; does nothing when the live build already serves the

@@ -18,18 +18,12 @@ from typing import Any
 from sqlalchemy import Insert, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from kb.clock import Clock, utc_now
 from kb.records import validation as v
 from kb.records.articles import Resolver
 from kb.records.db import Database
 from kb.records.errors import ConflictError, InvalidRecordError, UnknownArticleError
 from kb.records.models import ClosedTicket, Feedback, Flag, Resolution, SearchLogEntry
-
-Clock = Callable[[], dt.datetime]
-
-
-def utc_now() -> dt.datetime:
-    """The current time in UTC."""
-    return dt.datetime.now(dt.UTC)
 
 
 @dataclass(frozen=True)
