@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from kb.clock import utc_now
 from kb.config import Settings
 from kb.loader import KnowledgeBase, LoadOptions, load_knowledge_base
 from kb.records.articles import ArticleIds
@@ -20,7 +21,7 @@ from kb.records.migrate import current_revision
 from kb.records.models import RELATIONS
 from kb.records.ranking import resolution_boosts, write_boosts
 from kb.records.reports import ArticleUsage, KcsReport, Period, Reports, to_json
-from kb.records.store import RecordStore, utc_now
+from kb.records.store import RecordStore
 from kbcli.options import common_options, run_reporting_errors
 from search.build import BOOSTS
 

@@ -31,12 +31,13 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 
+from kb.clock import utc_now
 from kb.records.db import Database
 from kb.records.errors import ConflictError, DatabaseUnavailableError, InvalidRecordError, RecordError
 from kb.records.models import RELATIONS
 from kb.records.ranking import decayed_counts
 from kb.records.reports import ArticleUsage, KcsReport, Period, Reports, csv_text, to_json
-from kb.records.store import RecordStore, utc_now
+from kb.records.store import RecordStore
 from web.catalog import get_snapshot
 from web.i18n import translate
 from web.records_charts import PALETTE, Series, rate_bars, stacked_bars
