@@ -14,9 +14,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from kb.article import Article, article_url
 from kb.cache import LoadCache, digest
+from kb.config import Settings
 from kb.errors import Problem, Severity, error, warning
 from kb.gitmeta import FileHistory, file_history
 from kb.parse import ParseOptions, parse_article
@@ -66,6 +68,11 @@ class LoadOptions:
     today: dt.date | None = None
     cache_dir: Path | None = None  # where parse and render results are kept between loads
     reuse_cache: bool = True  # False: parse and render everything, then refresh the cache
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **options: Any) -> LoadOptions:
+        """Options with the language and size limit from the settings, and `options` on top."""
+        return cls(default_lang=settings.default_lang, max_bytes=settings.max_article_bytes, **options)
 
 
 def iter_article_files(root: Path, problems: list[Problem]) -> Iterator[tuple[Path, str]]:

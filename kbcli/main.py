@@ -24,9 +24,8 @@ def cli() -> None:
 
 
 def load_options(settings: Settings, lenient: bool = False, render: bool = True) -> LoadOptions:
-    """LoadOptions from the settings."""
-    return LoadOptions(lenient=lenient, default_lang=settings.default_lang,
-                       max_bytes=settings.max_article_bytes, render=render)
+    """LoadOptions from the settings; check and new never show git history, so skip its `git log`."""
+    return LoadOptions.from_settings(settings, lenient=lenient, render=render, git_history=False)
 
 
 @cli.command()

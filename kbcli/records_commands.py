@@ -27,8 +27,7 @@ from search.build import BOOSTS
 
 
 def _knowledge_base(settings: Settings) -> KnowledgeBase:
-    options = LoadOptions(default_lang=settings.default_lang, max_bytes=settings.max_article_bytes,
-                          render=False, git_history=False)
+    options = LoadOptions.from_settings(settings, render=False, git_history=False)
     return load_knowledge_base(settings.articles_dir, options)
 
 

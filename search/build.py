@@ -221,9 +221,8 @@ def build_index(
                                previous_errors=list(manifest.get("errors", [])),
                                index_seconds=time.perf_counter() - started)
         log.info("loading articles from %s", settings.articles_dir)
-        kb = load_knowledge_base(settings.articles_dir, LoadOptions(
-            lenient=lenient, default_lang=settings.default_lang, max_bytes=settings.max_article_bytes, render=True,
-            cache_dir=index_dir / LOAD_CACHE_DIR, reuse_cache=not full))
+        kb = load_knowledge_base(settings.articles_dir, LoadOptions.from_settings(
+            settings, lenient=lenient, cache_dir=index_dir / LOAD_CACHE_DIR, reuse_cache=not full))
         load_seconds = time.perf_counter() - started
         log.info("loaded %d valid articles in %.1fs", len(kb.articles), load_seconds)
         _check_loadable(kb, strict)

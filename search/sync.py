@@ -162,8 +162,7 @@ def _record(index_dir: Path, state: SyncState, result: SyncResult) -> None:
 
 def _load_options(settings: Settings) -> LoadOptions:
     # The build's own parse-and-render cache: unchanged files (and good versions put back) cost nothing.
-    return LoadOptions(default_lang=settings.default_lang, max_bytes=settings.max_article_bytes, render=True,
-                       cache_dir=settings.index_dir / LOAD_CACHE_DIR)
+    return LoadOptions.from_settings(settings, cache_dir=settings.index_dir / LOAD_CACHE_DIR)
 
 
 def _fingerprint(settings: Settings) -> str:
