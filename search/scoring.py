@@ -2,29 +2,27 @@
 
 Whoosh's own matcher trees (an Or over six fields for every word, unions, spans)
 cost tens of milliseconds per common word in Python. Here each word's weighted
-BM25F scores over all fields are computed once per index build and cached, and a
-query is plain dictionary arithmetic over those: the same ranking, at a fraction
-of the cost for the words people search for again and again.
+BM25F scores over all fields are computed from posting arrays (search/postings.py)
+once per index build and cached, and a query is plain dictionary arithmetic over
+those: the same ranking as Whoosh's BM25F and Phrase queries, at a fraction of the
+cost.
 """
 
 from __future__ import annotations
 
-import time
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from whoosh import query as wq
-from whoosh.codec.whoosh3 import W3LeafMatcher
-from whoosh.matching.wrappers import FilterMatcher
+import numpy as np
 from whoosh.scoring import BM25F
 
+from search.postings import POSITION_BITS, FloatArray, IntArray, PostingsReader, near_docs, phrase_starts
 from search.schema import FIELD_WEIGHTS
 
 PHRASE_FIELDS = ("title", "errors", "summary", "headings", "body")
 CACHE_ENTRIES = 1_000_000  # article scores kept across queries (about 100 bytes each)
-_CHECK_EVERY = 1024
 
 
 @dataclass(frozen=True)
@@ -63,10 +61,6 @@ Node = Term | Phrase | Any_ | All
 Scores = dict[int, float]
 
 
-class QueryTimeout(Exception):
-    """Evaluation ran past its deadline."""
-
-
 class Scorer:
     """Evaluates query trees against one searcher; keeps per-term scores between queries.
 
@@ -75,19 +69,23 @@ class Scorer:
 
     def __init__(self, searcher: Any, max_entries: int = CACHE_ENTRIES) -> None:
         self.searcher = searcher
-        self.context = searcher.context()
         self.max_entries = max_entries
         self.cache: OrderedDict[tuple[str, tuple[str, ...]], Scores] = OrderedDict()
         self.entries = 0
-        self.deadline = float("inf")
-        self._field_lengths: dict[str, list[float]] = {}
+        self.postings = PostingsReader(searcher)
+        self._field_lengths: dict[str, FloatArray] = {}
+        weighting = searcher.weighting
+        if not isinstance(weighting, BM25F):
+            raise TypeError(f"the index must be searched with BM25F, not {type(weighting).__name__}")
+        self.weighting = weighting
 
     def evaluate(self, node: Node, deadline: float = float("inf")) -> Scores:
         """Scores of every article the node matches (do not modify the result)."""
-        self.deadline = deadline
+        self.postings.deadline = deadline
         return self._eval(node)
 
     def _eval(self, node: Node) -> Scores:
+        key: tuple[str, tuple[str, ...]]
         if isinstance(node, Term):
             key = ("t", (node.term,))
             scores = self.cache.get(key)
@@ -96,8 +94,12 @@ class Scorer:
             else:
                 self.cache.move_to_end(key)
         elif isinstance(node, Phrase):
-            scores = self._cached("p", node.terms, [(wq.Phrase(f, list(node.terms)), FIELD_WEIGHTS[f])
-                                                    for f in PHRASE_FIELDS])
+            key = ("p", node.terms)
+            scores = self.cache.get(key)
+            if scores is None:
+                scores = self._store(key, self._phrase_scores(node.terms))
+            else:
+                self.cache.move_to_end(key)
         elif isinstance(node, Any_):
             scores = {}
             for child in node.children:
@@ -115,26 +117,6 @@ class Scorer:
             return {doc: score * boost for doc, score in scores.items()}
         return scores
 
-    def _cached(self, kind: str, terms: tuple[str, ...], queries: Iterable[tuple[wq.Query, float]]) -> Scores:
-        key = (kind, terms)
-        found = self.cache.get(key)
-        if found is not None:
-            self.cache.move_to_end(key)
-            return found
-        scores: Scores = {}
-        checked = 0
-        for query, weight in queries:
-            for leaf, offset in self.searcher.leaf_searchers():
-                matcher = query.matcher(leaf, self.context)
-                while matcher.is_active():
-                    doc = offset + matcher.id()
-                    scores[doc] = scores.get(doc, 0.0) + weight * matcher.score()
-                    matcher.next()
-                    checked += 1
-                    if checked % _CHECK_EVERY == 0 and time.perf_counter() > self.deadline:
-                        raise QueryTimeout
-        return self._store(key, scores)
-
     def _store(self, key: tuple[str, tuple[str, ...]], scores: Scores) -> Scores:
         self.cache[key] = scores
         self.entries += len(scores) + 1
@@ -143,92 +125,72 @@ class Scorer:
             self.entries -= len(dropped) + 1
         return scores
 
-    def _lengths(self, fieldname: str) -> list[float]:
+    def _lengths(self, fieldname: str) -> FloatArray:
         """Every article's length of one field (as Whoosh stores it), read once per build."""
         found = self._field_lengths.get(fieldname)
         if found is None:
             reader = self.searcher.reader()
-            found = [float(reader.doc_field_length(d, fieldname) or 0) for d in range(reader.doc_count_all())]
+            found = np.array([reader.doc_field_length(d, fieldname) or 0 for d in range(reader.doc_count_all())],
+                             dtype=np.float64)
             self._field_lengths[fieldname] = found
         return found
 
-    def _term_scores(self, term: str) -> Scores:
-        """BM25F of one term over every text field, as Whoosh's BM25F scores it, but reading
-        posting blocks directly (Whoosh-Reloaded 2.7.5's W3 codec; other matchers take the slow path)."""
-        searcher = self.searcher
-        weighting = searcher.weighting
-        scores: Scores = {}
-        checked = 0
-        for fieldname, weight in FIELD_WEIGHTS.items():
-            if (fieldname, term) not in searcher.reader():
-                continue
-            b = weighting._field_B.get(fieldname, weighting.B) if isinstance(weighting, BM25F) else None
-            if b is None:
-                return self._slow_scores(term)
-            k1 = weighting.K1
-            idf = searcher.idf(fieldname, term)
-            avgfl = searcher.avg_field_length(fieldname) or 1
-            scale = weight * idf * (k1 + 1)
-            base, per_length = k1 * (1 - b), k1 * b / avgfl
-            lengths = self._lengths(fieldname)
-            for leaf, offset in searcher.leaf_searchers():
-                reader = leaf.reader()
-                if (fieldname, term) not in reader:
-                    continue
-                matcher = reader.postings(fieldname, term)
-                deleted: Any = ()
-                if isinstance(matcher, FilterMatcher) and matcher._exclude:
-                    deleted, matcher = matcher._ids, matcher.child
-                if not isinstance(matcher, W3LeafMatcher):
-                    return self._slow_scores(term)
-                while matcher.is_active():
-                    if matcher._ids is None:
-                        matcher._read_ids()
-                    if matcher._weights is None:
-                        matcher._read_weights()
-                    for doc, tf in zip(matcher._ids, matcher._weights, strict=False):
-                        if deleted and doc in deleted:
-                            continue
-                        doc += offset
-                        scores[doc] = scores.get(doc, 0.0) + scale * tf / (tf + base + per_length * lengths[doc])
-                    checked += matcher._blocklength
-                    matcher._next_block()
-                    if checked > _CHECK_EVERY and time.perf_counter() > self.deadline:
-                        raise QueryTimeout
-        return scores
+    def _bm25(self, fieldname: str, term: str, docs: IntArray, weights: FloatArray) -> FloatArray:
+        """Whoosh's BM25F score of a term in one field for each of `docs`, given its frequencies."""
+        weighting = self.weighting
+        b = weighting._field_B.get(fieldname, weighting.B)
+        k1 = weighting.K1
+        avgfl = self.searcher.avg_field_length(fieldname) or 1
+        scale = self.searcher.idf(fieldname, term) * (k1 + 1)
+        lengths = self._lengths(fieldname)[docs]
+        result: FloatArray = scale * weights / (weights + k1 * (1 - b) + k1 * b / avgfl * lengths)
+        return result
 
-    def _slow_scores(self, term: str) -> Scores:
-        scores: Scores = {}
-        for query, weight in [(wq.Term(f, term), w) for f, w in FIELD_WEIGHTS.items()]:
-            for leaf, offset in self.searcher.leaf_searchers():
-                matcher = query.matcher(leaf, self.context)
-                while matcher.is_active():
-                    doc = offset + matcher.id()
-                    scores[doc] = scores.get(doc, 0.0) + weight * matcher.score()
-                    matcher.next()
-        return scores
+    def _term_scores(self, term: str) -> Scores:
+        """BM25F of one term over every text field, each field's score times its weight."""
+        docs: list[IntArray] = []
+        scores: list[FloatArray] = []
+        for fieldname, weight in FIELD_WEIGHTS.items():
+            postings = self.postings.get(fieldname, term)
+            if len(postings.docs):
+                docs.append(postings.docs)
+                scores.append(weight * self._bm25(fieldname, term, postings.docs, postings.weights))
+        return _summed(docs, scores)
+
+    def _phrase_scores(self, terms: tuple[str, ...]) -> Scores:
+        """Articles with the terms at consecutive positions in a phrase field, scored as Whoosh's
+        Phrase query scores them: each word's BM25F in that field, summed, times the field's weight."""
+        docs: list[IntArray] = []
+        scores: list[FloatArray] = []
+        for fieldname in PHRASE_FIELDS:
+            postings = [self.postings.get(fieldname, term) for term in terms]
+            if not all(len(p.docs) for p in postings):
+                continue
+            postings = [self.postings.get(fieldname, term, positions=True) for term in terms]
+            found = np.unique(phrase_starts(postings) >> POSITION_BITS)
+            if not len(found):
+                continue
+            total = np.zeros(len(found))
+            for term, p in zip(terms, postings, strict=True):
+                total += self._bm25(fieldname, term, found, p.weights_of(found))
+            docs.append(found)
+            scores.append(FIELD_WEIGHTS[fieldname] * total)
+        return _summed(docs, scores)
 
     def close_pairs(self, pairs: Sequence[tuple[str, str]], docs: Iterable[int], slop: int) -> dict[int, int]:
-        """For each of `docs`, how many word pairs stand within `slop` positions in its title or body.
-
-        Reads positions only for the given articles (the top of a ranking), not the whole index.
-        """
-        wanted = sorted(docs)
+        """For each of `docs`, how many word pairs stand within `slop` positions in its title or body."""
+        wanted = np.array(sorted(docs), dtype=np.int64)
         found: dict[int, int] = {}
-        for leaf, offset in self.searcher.leaf_searchers():
-            reader = leaf.reader()
-            local = [d - offset for d in wanted if offset <= d < offset + reader.doc_count_all()]
-            if not local:
-                continue
-            for a, b in pairs:
-                close: set[int] = set()
-                for fieldname in PROXIMITY_FIELDS:
-                    first = _positions(reader, fieldname, a, local)
-                    second = _positions(reader, fieldname, b, local) if first else {}
-                    close.update(doc for doc, where in first.items()
-                                 if doc in second and _within(where, second[doc], slop))
-                for doc in close:
-                    found[doc + offset] = found.get(doc + offset, 0) + 1
+        for a, b in pairs:
+            close: set[int] = set()
+            for fieldname in PROXIMITY_FIELDS:
+                first = self.postings.get(fieldname, a)
+                if not len(first.docs) or not len(self.postings.get(fieldname, b).docs):
+                    continue
+                close.update(near_docs(self.postings.get(fieldname, a, positions=True),
+                                       self.postings.get(fieldname, b, positions=True), wanted, slop).tolist())
+            for doc in close:
+                found[doc] = found.get(doc, 0) + 1
         return found
 
     def count_terms(self, node: Node) -> int:
@@ -241,30 +203,13 @@ class Scorer:
 PROXIMITY_FIELDS = ("title", "body")
 
 
-def _positions(reader: Any, fieldname: str, term: str, docs: list[int]) -> dict[int, list[int]]:
-    """Positions of a term in each of the (sorted, segment-local) docs that contain it."""
-    if (fieldname, term) not in reader:
+def _summed(docs: list[IntArray], scores: list[FloatArray]) -> Scores:
+    """Per-field scores added up per article, as a dict."""
+    if not docs:
         return {}
-    matcher = reader.postings(fieldname, term)
-    found: dict[int, list[int]] = {}
-    for doc in docs:
-        if matcher.is_active() and matcher.id() < doc:
-            matcher.skip_to(doc)
-        if not matcher.is_active():
-            break
-        if matcher.id() == doc:
-            found[doc] = matcher.value_as("positions")
-    return found
-
-
-def _within(first: list[int], second: list[int], slop: int) -> bool:
-    """Whether any position in one sorted list is within `slop` of one in the other."""
-    i = j = 0
-    while i < len(first) and j < len(second):
-        if abs(first[i] - second[j]) <= slop:
-            return True
-        if first[i] < second[j]:
-            i += 1
-        else:
-            j += 1
-    return False
+    if len(docs) == 1:
+        return dict(zip(docs[0].tolist(), scores[0].tolist(), strict=True))
+    every = np.concatenate(docs)
+    unique, where = np.unique(every, return_inverse=True)
+    totals = np.bincount(where, weights=np.concatenate(scores), minlength=len(unique))
+    return dict(zip(unique.tolist(), totals.tolist(), strict=True))

@@ -23,6 +23,7 @@ from search.analysis import QUERY_STOP_WORDS, Piece
 from search.errors import QueryError
 from search.highlight import match_pattern, snippet
 from search.index import IndexHandle, Snapshot, open_index
+from search.postings import QueryTimeout
 from search.query import CompiledQuery, QueryCompiler, filter_query, parse_query
 from search.results import (
     MAX_LIMIT,
@@ -34,7 +35,7 @@ from search.results import (
     SearchResult,
 )
 from search.schema import FACET_FIELDS, FIELD_WEIGHTS, FILTER_FIELDS, lookup_key
-from search.scoring import Any_, QueryTimeout, Scorer, Term
+from search.scoring import Any_, Scorer, Term
 
 TIME_LIMIT_SECONDS = 0.8
 MIN_ALL_WORDS_HITS = 3  # fewer hits with all words: fall back to any word
