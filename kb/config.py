@@ -49,6 +49,10 @@ class Settings:
         "", "Request header in which the reverse proxy names the signed-in user (off if empty; else the form's name)."
     )
     search_log_retention_days: int = _setting(90, "Days searches are kept in the search log.")
+    warm_terms: int = _setting(
+        2000, "Most frequent words whose postings each web worker reads into memory, in the background, when it "
+        "opens an index build (0: read each word on first use)."
+    )
     sync_remote: str = _setting(
         "origin", "Where `kb sync` fetches articles from: a remote of the articles checkout, a git URL or a path."
     )

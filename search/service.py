@@ -11,13 +11,18 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import logging
 import math
 import re
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+import numpy.typing as npt
 
 from search.analysis import QUERY_STOP_WORDS, Piece
 from search.errors import QueryError
@@ -36,6 +41,9 @@ from search.results import (
 )
 from search.schema import FACET_FIELDS, FIELD_WEIGHTS, FILTER_FIELDS, lookup_key
 from search.scoring import Any_, Scorer, Term
+from search.warming import WarmReport, warm
+
+log = logging.getLogger(__name__)
 
 TIME_LIMIT_SECONDS = 0.8
 MIN_ALL_WORDS_HITS = 3  # fewer hits with all words: fall back to any word
@@ -64,13 +72,41 @@ class _Tools:
     compiler: QueryCompiler
     scorer: Scorer
     filters: dict[str, frozenset[int]] = field(default_factory=dict)
+    facets: dict[str, tuple[list[str], npt.NDArray[np.bool_]]] = field(default_factory=dict)
+    factors: tuple[object, npt.NDArray[np.float64]] | None = None
+
+    def facet_matrix(self, snap: Snapshot, name: str) -> tuple[list[str], npt.NDArray[np.bool_]]:
+        """A facet's values and which articles hold each (a row per value), to count with one sum."""
+        found = self.facets.get(name)
+        if found is None:
+            by_value = snap.facet_docs.get(name, {})
+            values = sorted(by_value)
+            members = np.zeros((len(values), snap.searcher.reader().doc_count_all()), dtype=bool)
+            for row, value in enumerate(values):
+                members[row, list(by_value[value])] = True
+            found = self.facets[name] = (values, members)
+        return found
+
+    def factor_array(self, snap: Snapshot) -> npt.NDArray[np.float64]:
+        """Every article's state and usage multiplier (rebuilt when the usage boosts change)."""
+        factors = snap.factors
+        if self.factors is None or self.factors[0] is not factors:
+            dense = np.ones(snap.searcher.reader().doc_count_all())
+            if factors:
+                dense[list(factors)] = list(factors.values())
+            self.factors = (factors, dense)
+        return self.factors[1]
 
 
 class SearchService:
     """Queries, suggestions and article lookups against the live index build."""
 
-    def __init__(self, index: IndexHandle | Path | str) -> None:
+    def __init__(self, index: IndexHandle | Path | str, warm_terms: int = 0) -> None:
+        """`warm_terms`: read that many of the most frequent words' postings in a background
+        thread whenever a build is opened (search/warming.py); 0 reads them on first use."""
         self.handle = index if isinstance(index, IndexHandle) else open_index(index)
+        self.warm_terms = warm_terms
+        self.last_warm: WarmReport | None = None
         self._tools: _Tools | None = None
 
     # -- plumbing ----------------------------------------------------------------------
@@ -91,7 +127,21 @@ class SearchService:
 
             compiler = QueryCompiler(snap.segmenter, snap.synonyms, has_term, expand_prefix, correct)
             tools = self._tools = _Tools(id(snap), compiler, Scorer(snap.searcher))
+            if self.warm_terms > 0:
+                threading.Thread(target=self._warm, args=(snap, tools), name="kb-warm", daemon=True).start()
         return tools
+
+    def _warm(self, snap: Snapshot, tools: _Tools) -> None:
+        try:
+            self.last_warm = warm(snap, tools.scorer, self.warm_terms, lambda: self._tools is tools)
+        except Exception:  # warming is an optimisation: a failure must not take the process down
+            log.exception("warming index build %s failed", snap.build_dir.name)
+
+    def open(self) -> None:
+        """Open the live build now (and start warming it) rather than on the first query."""
+        snap = self.handle.snapshot()
+        with snap.lock:
+            self._tools_for(snap)
 
     @staticmethod
     def _allowed(snap: Snapshot, tools: _Tools, filters: dict[str, list[str]]) -> frozenset[int] | None:
@@ -120,20 +170,26 @@ class SearchService:
         )
 
     @staticmethod
-    def _top(snap: Snapshot, scores: dict[int, float], docs: Iterable[int], depth: int) -> list[tuple[float, int]]:
-        """(score, docnum) best first, with state and usage boosts applied."""
-        factors = snap.factors
-        best = heapq.nlargest(depth, docs, key=lambda d: (scores.get(d, 0.0) * factors.get(d, 1.0), -d))
-        return [(scores.get(d, 0.0) * factors.get(d, 1.0), d) for d in best]
+    def _top(snap: Snapshot, tools: _Tools, scores: dict[int, float], docs: Sequence[int], depth: int
+             ) -> list[tuple[float, int]]:
+        """(score, docnum) best first, with state and usage boosts applied; ties go to the lower docnum."""
+        if not docs:
+            return []
+        numbers = np.fromiter(docs, dtype=np.int64, count=len(docs))
+        final = np.fromiter(map(scores.get, docs, itertools.repeat(0.0)), dtype=np.float64, count=len(docs))
+        final *= tools.factor_array(snap)[numbers]
+        best = np.lexsort((numbers, -final))[:depth]
+        return list(zip(final[best].tolist(), numbers[best].tolist(), strict=True))
 
     @staticmethod
-    def _facets(snap: Snapshot, docs: Iterable[int]) -> tuple[Facet, ...]:
-        matched = docs if isinstance(docs, set | frozenset) else set(docs)
+    def _facets(snap: Snapshot, tools: _Tools, docs: Sequence[int]) -> tuple[Facet, ...]:
+        numbers = np.fromiter(docs, dtype=np.int64, count=len(docs))
         out = []
         for name in FACET_FIELDS:
-            counts = [(value, len(matched & members)) for value, members in snap.facet_docs.get(name, {}).items()]
-            counts = sorted((vc for vc in counts if vc[1]), key=lambda vc: (-vc[1], vc[0]))[:MAX_FACET_VALUES]
-            out.append(Facet(name, tuple(FacetValue(v, c) for v, c in counts)))
+            values, members = tools.facet_matrix(snap, name)
+            counts = members[:, numbers].sum(axis=1).tolist() if len(values) else []
+            found = sorted(((v, c) for v, c in zip(values, counts, strict=True) if c), key=lambda vc: (-vc[1], vc[0]))
+            out.append(Facet(name, tuple(FacetValue(v, c) for v, c in found[:MAX_FACET_VALUES])))
         return tuple(out)
 
     @staticmethod
@@ -204,11 +260,11 @@ class SearchService:
                     scores, docs = {}, self._visible(snap, sorted(snap.doc_ids), allowed, blocked, archived_ok)
             except QueryTimeout:
                 partial, scores, docs = True, {}, []
-            ranked = self._top(snap, scores, docs, page * limit)
+            ranked = self._top(snap, tools, scores, docs, page * limit)
             pattern = match_pattern(compiled.highlight) if request.highlight else None
             window = ranked[(page - 1) * limit: page * limit]
             hits = tuple(self._hit(snap, docnum, score, pattern) for score, docnum in window)
-            facets = self._facets(snap, docs) if request.facets else ()
+            facets = self._facets(snap, tools, docs) if request.facets else ()
         did_you_mean = _did_you_mean(request.query, compiled.corrections)
         return SearchResult(request.query, len(docs), (time.perf_counter() - started) * 1000, hits, facets,
                             did_you_mean, page, limit, partial)
@@ -234,7 +290,7 @@ class SearchService:
             except QueryTimeout:
                 return ()
             docs = self._visible(snap, scores, None, {docnum}, False)
-            ranked = self._top(snap, scores, docs, limit)
+            ranked = self._top(snap, tools, scores, docs, limit)
             return tuple(self._hit(snap, d, s, None) for s, d in ranked)
 
     def suggest_for_ticket(self, subject: str, description: str = "", category: str | None = None,
@@ -273,7 +329,7 @@ class SearchService:
             if category:
                 within = self._allowed(snap, tools, {"category": [category.lower()]}) or frozenset()
                 docs = [d for d in docs if d in within] or docs
-            ranked = self._top(snap, scores, docs, limit)
+            ranked = self._top(snap, tools, scores, docs, limit)
             pattern = match_pattern([piece.surface for _, piece in best])
             hits = tuple(self._hit(snap, d, s, pattern) for s, d in ranked)
         return SearchResult(subject, len(docs), (time.perf_counter() - started) * 1000, hits, (), None, 1, limit,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 from whoosh import query as wq
 
 from search.postings import POSITION_BITS, PostingsReader, _decode_block, _position_keys
+from search.results import SearchRequest
 from search.schema import FIELD_WEIGHTS
 from search.scoring import PHRASE_FIELDS, PROXIMITY_FIELDS, Scorer
 from search.service import SearchService
@@ -150,3 +152,21 @@ def test_cache_stays_within_its_byte_budget(corpus: SearchService) -> None:
         reader.get("body", term, positions=True)
         assert reader.bytes <= 4000 or len(reader.cache) == 1
     assert reader.bytes == sum(p.nbytes for p in reader.cache.values())
+
+
+def test_warming_reads_frequent_words_and_changes_no_result(corpus: SearchService, settings: Any) -> None:
+    warmed = SearchService(settings.index_dir, warm_terms=50)
+    warmed.open()
+    deadline = time.monotonic() + 30
+    while warmed.last_warm is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    report = warmed.last_warm
+    assert report is not None and report.terms > 0 and report.words > 0
+    tools = warmed._tools
+    assert tools is not None
+    assert ("body", "printer") in tools.scorer.postings.cache  # among the most frequent words
+    for query in ["vpn timeout", '"printer spooler"', "虚拟专用网", "0x80070005", "reset -token"]:
+        request = SearchRequest(query, limit=50)
+        ours = [(h.id, round(h.score, 9)) for h in warmed.search(request).hits]
+        assert ours == [(h.id, round(h.score, 9)) for h in corpus.search(request).hits]
+    warmed.handle.close()

@@ -258,7 +258,8 @@ class Catalog:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._lock = threading.Lock()
-        self.service = SearchService(settings.index_dir)  # opens the index lazily, on first use
+        # Opens the index lazily, on first use, then warms it in the background.
+        self.service = SearchService(settings.index_dir, warm_terms=settings.warm_terms)
         self._snapshot: Snapshot | None = None
         self._generation: object = None
 
