@@ -1,12 +1,18 @@
 """HTTP benchmark of the site under gunicorn on loopback (printed figures, not a timed test).
 
-    python -m bench.bench_http --articles 10000 [--workers 4] [--seconds 20] [--keep DIR]
+    python -m bench.bench_http --articles 10000 [--workers 4] [--seconds 20] [--warmup 15] [--keep DIR]
 
 Generates the synthetic knowledge base of bench/synth.py, builds its index, starts gunicorn,
 and for 1, 8 and 32 concurrent clients sends an even mix of search-page requests (the query mix
 of bench/bench_search.py: words, phrases, error codes, filters, prefix, typos, Chinese) and
 article-page requests, reporting p50/p95/max latency and requests per second for each kind
 and every error. Target: search p95 at most 3x the article page's p95, and no errors.
+
+Measuring starts after a warm-up under load (--warmup seconds): every worker opens the
+index on its first request and then reads the most frequent words' postings in a
+background thread (KB_WARM_TERMS, search/warming.py; about 3 s of CPU per worker at 10k
+articles). The warm-up's own figures are printed too: they are what the first seconds
+after a start or a newly swapped build look like.
 """
 
 from __future__ import annotations
@@ -103,6 +109,20 @@ def run_load(port: int, clients: int, seconds: float, article_ids: list[str], se
     return results
 
 
+def print_figures(label: str, results: dict[str, Samples], seconds: float) -> dict[str, float]:
+    """One line per request kind; returns the p95 of each in ms."""
+    p95 = {}
+    for kind, samples in results.items():
+        lat = samples.latencies
+        p95[kind] = _percentile(lat, 0.95) * 1000
+        print(f"{label:>7} {kind:>8} {len(lat):>8} {len(lat) / seconds:>7.1f} "
+              f"{statistics.median(lat) * 1000 if lat else float('nan'):>8.1f} {p95[kind]:>8.1f} "
+              f"{max(lat, default=float('nan')) * 1000:>8.1f} {len(samples.errors):>6}")
+        for error in samples.errors[:5]:
+            print(f"        error: {error}")
+    return p95
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -117,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
     parser.add_argument("--seconds", type=float, default=20.0, help="load duration per concurrency level")
     parser.add_argument("--clients", default="1,8,32", help="concurrency levels")
+    parser.add_argument("--warmup", type=float, default=15.0, help="seconds of load before measuring")
     parser.add_argument("--keep", type=Path, default=None, help="reuse/keep the corpus and index in this folder")
     args = parser.parse_args(argv)
 
@@ -149,26 +170,17 @@ def main(argv: list[str] | None = None) -> int:
                     print("gunicorn did not start", file=sys.stderr)
                     return 1
                 time.sleep(0.2)
-        # Warm every worker (opening the index, reading article metadata) before measuring.
-        started = time.perf_counter()
-        run_load(port, args.workers * 4, 3.0, ids, searches)
-        print(f"warm-up: {time.perf_counter() - started:.1f}s; gunicorn --workers {args.workers}; "
-              f"{os.cpu_count()} CPUs; load generator in this process")
+        print(f"gunicorn --workers {args.workers}; {os.cpu_count()} CPUs; load generator in this process")
         print(f"{'clients':>7} {'kind':>8} {'requests':>8} {'rps':>7} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} "
               f"{'errors':>6}")
+        # Warm every worker (opening the index, warming its postings, reading article metadata).
+        warmup = run_load(port, args.workers * 2, args.warmup, ids, searches)
+        print_figures("warm-up", warmup, args.warmup)
         failed = False
         for clients in (int(c) for c in args.clients.split(",")):
             results = run_load(port, clients, args.seconds, ids, searches)
-            p95 = {}
-            for kind, samples in results.items():
-                lat = samples.latencies
-                p95[kind] = _percentile(lat, 0.95) * 1000
-                print(f"{clients:>7} {kind:>8} {len(lat):>8} {len(lat) / args.seconds:>7.1f} "
-                      f"{statistics.median(lat) * 1000 if lat else float('nan'):>8.1f} {p95[kind]:>8.1f} "
-                      f"{max(lat, default=float('nan')) * 1000:>8.1f} {len(samples.errors):>6}")
-                for error in samples.errors[:5]:
-                    print(f"        error: {error}")
-                failed |= bool(samples.errors)
+            p95 = print_figures(str(clients), results, args.seconds)
+            failed |= any(samples.errors for samples in results.values())
             ratio = p95["search"] / p95["article"] if p95["article"] else float("inf")
             verdict = "ok" if ratio <= 3 else "OVER TARGET"
             failed |= ratio > 3

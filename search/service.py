@@ -340,6 +340,7 @@ class SearchService:
         by an alias (old id or path); the view's `id` is the current one, to redirect to."""
         snap = self.handle.snapshot()
         with snap.lock:
+            self._tools_for(snap)  # a site's first request is often an article: start warming the build
             stored = snap.searcher.document(id=article_id)
             if stored is None and article_id.strip() and "," not in article_id:
                 stored = snap.searcher.document(key=lookup_key(article_id))
