@@ -16,7 +16,6 @@ from kbcli.options import common_options, run_reporting_errors
 from search.build import BuildReport, build_index
 from search.errors import BuildError
 from search.results import SearchRequest, SearchResult
-from search.service import SearchService
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +117,8 @@ def search(settings: Settings, query: str, as_json: bool, limit: int, page: int,
                                        ("type", type_), ("lang", lang), ("state", state)) if v}
 
     def run() -> int:
+        from search.service import SearchService  # here: `kb build` need not import the query side (numpy)
+
         service = SearchService(settings.index_dir)
         if batch:
             for line in sys.stdin:
