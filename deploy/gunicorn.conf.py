@@ -1,16 +1,16 @@
 """gunicorn settings for kb: `gunicorn -c deploy/gunicorn.conf.py 'web.app:create_app()'`.
 
 Every worker process opens the live Whoosh index and keeps one searcher with its caches
-(field lengths, per-word scores, facet sets), so memory, not CPU, decides how many workers
-a machine holds. Threads share their worker's searcher, so add threads before workers.
-Measured (docs/publishing.md, "Sizing"): one worker serving the 10,000-article synthetic index
-(72 MB on disk) grows from 90 MB to 405 MB RSS (375 MB PSS) over 500 varied searches; budget
-about 100 MB plus 30 MB per 1,000 articles per worker, and measure your own.
+(field lengths, posting arrays, per-word scores, facet matrices), so memory, not CPU, decides
+how many workers a machine holds. Threads share their worker's searcher, so add threads before
+workers. Measured (docs/publishing.md, "Sizing"): one worker serving the 10,000-article
+synthetic index (72 MB on disk) peaks at about 500 MB after 600 varied searches; budget about
+100 MB plus 40 MB per 1,000 articles per worker, and measure your own.
 
 Environment (all optional):
     WEB_CONCURRENCY   workers (default: what memory allows, at most 2 per CPU)
     KB_THREADS        threads per worker (default 4)
-    KB_WORKER_MB      memory one worker needs (default 400: 10,000 articles; measure with your index)
+    KB_WORKER_MB      memory one worker needs (default 500: 10,000 articles; measure with your index)
     KB_BIND           address (default 127.0.0.1:8080: the reverse proxy connects there)
     KB_PROXY_IPS      addresses of the reverse proxy whose X-Forwarded-* headers count (default 127.0.0.1)
 """
@@ -35,7 +35,7 @@ def _memory_mb() -> int:
 def _workers() -> int:
     if os.environ.get("WEB_CONCURRENCY"):
         return int(os.environ["WEB_CONCURRENCY"])
-    per_worker = int(os.environ.get("KB_WORKER_MB", "400"))
+    per_worker = int(os.environ.get("KB_WORKER_MB", "500"))
     by_memory = (_memory_mb() // 2) // per_worker  # half the memory: leave room for `kb sync` builds and the OS
     return max(2, min(by_memory, 2 * (os.cpu_count() or 1)))
 
