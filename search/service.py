@@ -344,18 +344,15 @@ class SearchService:
             stored = snap.searcher.document(id=article_id)
             if stored is None and article_id.strip() and "," not in article_id:
                 stored = snap.searcher.document(key=lookup_key(article_id))
-        if stored is None:
-            return None
-        meta = stored.get("meta") or {}
-        return ArticleView(
-            id=stored["id"], title=stored.get("title", ""), path=meta.get("path", ""),
-            summary=meta.get("summary", ""), type=meta.get("type", ""), state=meta.get("state", ""),
-            lang=meta.get("lang", ""), categories=_tuple(meta.get("categories")), tags=_tuple(meta.get("tags")),
-            products=_tuple(meta.get("products")), errors=_tuple(meta.get("errors")), html=stored.get("html", ""),
-            toc=tuple(meta.get("toc") or ()), translation_of=meta.get("translation_of"), owner=meta.get("owner", ""),
-            reviewed=meta.get("reviewed"), review_due=meta.get("review_due"), aliases=_tuple(meta.get("aliases")),
-            related=_tuple(meta.get("related")),
-        )
+        return None if stored is None else _view(stored)
+
+    def all_articles(self) -> list[ArticleView]:
+        """Every article of the live build in one pass over the stored fields (for listings):
+        looking each up by id took 4 s at 10k articles, this takes a fraction of that."""
+        snap = self.handle.snapshot()
+        with snap.lock:
+            self._tools_for(snap)
+            return [_view(stored) for _, stored in snap.searcher.reader().iter_docs()]
 
     def facets(self, filters: dict[str, Sequence[str]] | None = None) -> tuple[Facet, ...]:
         """Facet counts over every visible article (for browse pages)."""
@@ -364,6 +361,20 @@ class SearchService:
     def manifest(self) -> dict[str, Any]:
         """The live build's manifest (git commit, article count, build time, errors)."""
         return dict(self.handle.snapshot().manifest)
+
+
+def _view(stored: dict[str, Any]) -> ArticleView:
+    """An article's stored fields as the view callers get."""
+    meta = stored.get("meta") or {}
+    return ArticleView(
+        id=stored["id"], title=stored.get("title", ""), path=meta.get("path", ""),
+        summary=meta.get("summary", ""), type=meta.get("type", ""), state=meta.get("state", ""),
+        lang=meta.get("lang", ""), categories=_tuple(meta.get("categories")), tags=_tuple(meta.get("tags")),
+        products=_tuple(meta.get("products")), errors=_tuple(meta.get("errors")), html=stored.get("html", ""),
+        toc=tuple(meta.get("toc") or ()), translation_of=meta.get("translation_of"), owner=meta.get("owner", ""),
+        reviewed=meta.get("reviewed"), review_due=meta.get("review_due"), aliases=_tuple(meta.get("aliases")),
+        related=_tuple(meta.get("related")),
+    )
 
 
 def _did_you_mean(raw: str, corrections: dict[str, str]) -> str | None:

@@ -249,3 +249,13 @@ def test_words_standing_close_together_rank_first(make_article: MakeArticle,
     assert [h.id for h in hits] == ["far-apart", "close-together"]
     hits = service.search(SearchRequest("spooler reinstalled")).hits
     assert [h.id for h in hits] == ["close-together", "far-apart"]
+
+
+def test_all_articles_lists_what_get_article_finds(service: SearchService) -> None:
+    views = service.all_articles()
+    ids = {view.id for view in views}
+    assert {"outlook-password", "vpn-zh", "old-vpn", "mailbox-24"} <= ids
+    assert "draft-vpn" not in ids  # drafts are not indexed
+    assert len(ids) == len(views)
+    for view in views:
+        assert service.get_article(view.id) == view

@@ -271,10 +271,10 @@ class Catalog:
         with self._lock:
             if self._snapshot is not None and generation == self._generation:
                 return self._snapshot
-        views = (self.service.get_article(article_id) for article_id in sorted(live.doc_ids.values()))
+        views = sorted(self.service.all_articles(), key=lambda view: view.id)
         vocabulary, _problems = load_vocabulary(self._settings.articles_dir, lenient=True)
         built = _datetime(live.manifest.get("built_at"))
-        articles = _with_history([ArticleMeta.from_view(v) for v in views if v is not None], self._settings)
+        articles = _with_history([ArticleMeta.from_view(v) for v in views], self._settings)
         snap = Snapshot(articles, vocabulary, built)
         with self._lock:
             self._snapshot, self._generation = snap, generation
