@@ -5,7 +5,8 @@ The first query to use a common word reads its postings from Whoosh's pickled bl
 new searchers before they take traffic (Solr's newSearcher queries, Elasticsearch's eager
 loading); here each process reads the postings of the words most articles share, which
 are the ones queries hit and the costly ones to read, in a background thread, taking the
-snapshot lock one word at a time so requests go on meanwhile.
+snapshot lock one word at a time so requests go on meanwhile, and pausing as long as it
+worked, so that it takes at most half a CPU from the requests of a starting server.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from __future__ import annotations
 import itertools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from search.index import Snapshot
@@ -24,6 +26,15 @@ log = logging.getLogger(__name__)
 
 LEXICON_CHUNK = 2000  # terms read from the lexicon per hold of the lock
 CACHE_SHARE = 0.5  # stop once the postings cache is this full, leaving room for queries
+PAUSE_RATIO = 1.0  # after each step, sleep this many times as long as the step took
+
+
+@contextmanager
+def _paused() -> Iterator[None]:
+    """Run a step, then sleep PAUSE_RATIO times as long (outside the lock)."""
+    started = time.perf_counter()
+    yield
+    time.sleep((time.perf_counter() - started) * PAUSE_RATIO)
 
 
 @dataclass(frozen=True)
@@ -42,7 +53,7 @@ def frequent_terms(snap: Snapshot, limit: int) -> list[tuple[str, str]]:
         with snap.lock:
             lexicon = snap.searcher.reader().iter_field(fieldname)
         while True:
-            with snap.lock:
+            with _paused(), snap.lock:
                 chunk = list(itertools.islice(lexicon, LEXICON_CHUNK))
             if not chunk:
                 break
@@ -67,14 +78,14 @@ def warm(snap: Snapshot, scorer: Scorer, max_terms: int, still_wanted: Callable[
         if not still_wanted() or postings.bytes > budget:
             stopped = True
             break
-        with snap.lock:
+        with _paused(), snap.lock:
             postings.get(fieldname, term, positions=fieldname in PHRASE_FIELDS or fieldname in PROXIMITY_FIELDS)
         read += 1
     for term in dict.fromkeys(term for _, term in terms[:read]):
         if not still_wanted() or scorer.entries > scorer.max_entries * CACHE_SHARE:
             stopped = True
             break
-        with snap.lock:
+        with _paused(), snap.lock:
             scorer.evaluate(Term(term))
         words += 1
     report = WarmReport(read, words, time.perf_counter() - started, postings.bytes, stopped)
