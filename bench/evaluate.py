@@ -1,11 +1,13 @@
 """Relevance evaluation: MRR@10 and nDCG@10 for kb search, SQLite FTS5 (bm25) and default Whoosh.
 
-    python -m bench.evaluate [--only bundled,pingcap-docs-cn-zh] [--show-misses]
+    python -m bench.evaluate [--only bundled,pingcap-docs-cn-zh] [--show-misses] [--api]
 
 Reads bench/relevance/*.jsonl (one judged query per line: corpus, lang, query,
 relevant {id: grade}), builds the three indexes of each corpus in a temporary
 folder, runs every query against each, and prints the scores per corpus and per
-language. Not part of the test suite.
+language. With --api, kb is also asked through the site's JSON API (GET /api/search,
+Flask's test client over the same index): its scores must equal kb's. Not part of
+the test suite.
 """
 
 from __future__ import annotations
@@ -100,6 +102,23 @@ def kb_searcher(kb: KnowledgeBase, folder: Path) -> tuple[Searcher, float]:
     return run, seconds
 
 
+def api_searcher(articles_dir: Path, index_dir: Path, database: Path) -> tuple[Searcher, float]:
+    """kb through GET /api/search, as a ticketing system or a held-out check would ask it."""
+    from web.app import create_app
+
+    app = create_app({"ARTICLES_DIR": articles_dir, "INDEX_DIR": index_dir, "SECRET_KEY": "evaluate",
+                      "DATABASE_URL": f"sqlite:///{database}", "WARM_TERMS": 0})
+    client = app.test_client()
+
+    def run(query: str) -> list[str]:
+        response = client.get("/api/search", query_string={"q": query, "limit": K})
+        if response.status_code != 200:
+            return []
+        return [hit["id"] for hit in response.get_json()["hits"]]
+
+    return run, 0.0
+
+
 _FTS_TOKEN = re.compile(r"\w+")
 
 
@@ -153,7 +172,8 @@ def whoosh_default_searcher(articles: Iterable[Article], folder: Path) -> tuple[
 
 # -- evaluation ------------------------------------------------------------------------
 
-def evaluate(only: set[str] | None = None, show_misses: bool = False, out: Callable[[str], None] = print) -> dict[
+def evaluate(only: set[str] | None = None, show_misses: bool = False, out: Callable[[str], None] = print,
+             api: bool = False) -> dict[
         str, dict[str, tuple[float, float, int]]]:
     """Print and return {engine: {group: (MRR@10, nDCG@10, queries)}}."""
     judgments = [j for j in load_judgments() if only is None or j.corpus in only]
@@ -170,6 +190,9 @@ def evaluate(only: set[str] | None = None, show_misses: bool = False, out: Calla
                 "fts5": fts5_searcher(articles),
                 "whoosh-default": whoosh_default_searcher(articles, Path(tmp, corpus, "whoosh")),
             }
+            if api:
+                engines["kb-api"] = api_searcher(CORPORA[corpus], Path(tmp, corpus, "kb"),
+                                                 Path(tmp, corpus, "records.db"))
             out(f"{corpus}: {len(articles)} articles, {len(items)} queries; build seconds: " +
                 ", ".join(f"{name} {built:.1f}" for name, (_, built) in engines.items()))
             for judgment in items:
@@ -197,8 +220,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", help="comma-separated corpus names")
     parser.add_argument("--show-misses", action="store_true", help="print queries kb does not answer first")
+    parser.add_argument("--api", action="store_true", help="also ask kb through GET /api/search")
     args = parser.parse_args(argv)
-    evaluate(set(args.only.split(",")) if args.only else None, args.show_misses)
+    evaluate(set(args.only.split(",")) if args.only else None, args.show_misses, api=args.api)
     return 0
 
 
