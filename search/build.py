@@ -33,8 +33,10 @@ from typing import Any
 
 from whoosh import index as whoosh_index
 
+from kb.article import Article
 from kb.config import Settings
 from kb.errors import KbError, Problem
+from kb.gitmeta import FileHistory, head_commit
 from kb.loader import KnowledgeBase, LoadOptions, load_knowledge_base
 from search.errors import BuildError, BuildLockedError
 from search.schema import SCHEMA_VERSION, article_document, make_schema, source_key, spelling_words
@@ -210,8 +212,10 @@ def build_index(
         raise BuildError(f"articles folder {settings.articles_dir} does not exist")
     with build_lock(index_dir):
         started = time.perf_counter()
+        # The commit is part of it: the index stores each article's last commit and author.
         fingerprint = source_fingerprint(settings.articles_dir, f"lenient={lenient}", f"strict={strict}",
-                                         f"lang={settings.default_lang}", f"max={settings.max_article_bytes}")
+                                         f"lang={settings.default_lang}", f"max={settings.max_article_bytes}",
+                                         f"commit={head_commit(settings.articles_dir)}")
         live = current_build(index_dir)
         manifest = _read_json(live / MANIFEST) if live and not full else None
         if manifest and manifest.get("source_fingerprint") == fingerprint and \
@@ -231,6 +235,13 @@ def build_index(
         return report
 
 
+def _committed(kb: KnowledgeBase, article: Article) -> FileHistory | None:
+    """The article's last commit, if git knows the file (a file's mtime is not stored: touching
+    a file must not make it a changed article)."""
+    history = kb.history.get(article.path)
+    return history if history is not None and history.commit else None
+
+
 def index_knowledge_base(kb: KnowledgeBase, index_dir: Path, *, full: bool = False,
                          progress: Progress | None = None, fingerprint: str | None = None) -> BuildReport:
     """Index a loaded knowledge base into a new build and swap it in (the caller holds the lock)."""
@@ -238,7 +249,7 @@ def index_knowledge_base(kb: KnowledgeBase, index_dir: Path, *, full: bool = Fal
     indexed = {a.id: a for a in kb.articles if a.state != "draft"}
     drafts = len(kb.articles) - len(indexed)
     # Keys of what each document is made from: cheap, so only changed articles become documents.
-    hashes = {i: source_key(a, kb.rendered.get(i), kb.vocabulary) for i, a in indexed.items()}
+    hashes = {i: source_key(a, kb.rendered.get(i), kb.vocabulary, _committed(kb, a)) for i, a in indexed.items()}
     user_dict = list(kb.vocabulary.user_dict_lines)
     settings_key = {"schema_version": SCHEMA_VERSION, "user_dict": _user_dict_hash(user_dict)}
 
@@ -264,7 +275,8 @@ def index_knowledge_base(kb: KnowledgeBase, index_dir: Path, *, full: bool = Fal
             _clone_build(live, build_dir)
             ix = whoosh_index.open_dir(str(build_dir))
         to_add = sorted(added | changed)
-        documents = {i: article_document(indexed[i], kb.rendered.get(i), kb.vocabulary) for i in to_add}
+        documents = {i: article_document(indexed[i], kb.rendered.get(i), kb.vocabulary, _committed(kb, indexed[i]))
+                     for i in to_add}
         writer = ix.writer(limitmb=WRITER_MEMORY_MB) if mode == "full" else ix.writer()
         try:
             for doc_id in sorted(removed | changed):

@@ -110,3 +110,5 @@ class ArticleView:
     review_due: str | None
     aliases: tuple[str, ...]
     related: tuple[str, ...]
+    updated: str | None = None  # ISO time of the file's last commit, when the build had git history
+    updated_by: str = ""

@@ -17,10 +17,11 @@ from kb.vocabulary import Vocabulary
 from search.analysis import KbTokenizer
 
 if TYPE_CHECKING:
+    from kb.gitmeta import FileHistory
     from kb.render import RenderedBody
 
 # Bump when the schema or the analysis changes: an incremental build then becomes a full one.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 # Text fields searched by free text, with their BM25F weights (applied at query time, so tuning
 # does not need a rebuild).
@@ -124,8 +125,10 @@ def label_text(article: Article, vocabulary: Vocabulary) -> str:
     return "\n".join(dict.fromkeys(names))
 
 
-def article_document(article: Article, rendered: RenderedBody | None, vocabulary: Vocabulary) -> dict[str, Any]:
-    """The fields the index stores for one article (everything as plain strings)."""
+def article_document(article: Article, rendered: RenderedBody | None, vocabulary: Vocabulary,
+                     history: FileHistory | None = None) -> dict[str, Any]:
+    """The fields the index stores for one article (everything as plain strings); `history`
+    (its last commit, from git) is stored so that readers need no git checkout."""
     toc: list[dict[str, Any]] = [
         {"level": getattr(h, "level", 2), "text": str(getattr(h, "text", "")), "anchor": getattr(h, "anchor", "")}
         for h in rendered.toc] if rendered else []
@@ -147,6 +150,8 @@ def article_document(article: Article, rendered: RenderedBody | None, vocabulary
         "aliases": list(article.aliases),
         "related": list(article.related),
         "toc": toc,
+        "updated": history.updated.isoformat() if history else None,
+        "updated_by": history.updated_by if history else "",
     }
     body = plain_text(article.body)
     heading_text = "\n".join(str(h["text"]) for h in toc) if toc else "\n".join(headings(article.body))
@@ -195,13 +200,15 @@ def spelling_words(document: dict[str, Any]) -> set[str]:
     return set(_SPELL_WORD.findall(text.lower()))
 
 
-def source_key(article: Article, rendered: RenderedBody | None, vocabulary: Vocabulary) -> str:
+def source_key(article: Article, rendered: RenderedBody | None, vocabulary: Vocabulary,
+               history: FileHistory | None = None) -> str:
     """A hash of everything an article's document is made from (for incremental builds).
 
     Cheaper than building the document; bump SCHEMA_VERSION when `article_document` changes.
     """
     # repr() of the long strings (body, HTML) would escape them character by character: join them as they are.
-    parts = [repr(dataclasses.replace(article, body="")), article.body, label_text(article, vocabulary)]
+    parts = [repr(dataclasses.replace(article, body="")), article.body, label_text(article, vocabulary),
+             f"{history.updated.isoformat()} {history.updated_by}" if history else ""]
     if rendered is not None:
         parts += [rendered.html, repr(rendered.toc)]
     data = "\0".join(parts)

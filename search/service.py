@@ -373,7 +373,7 @@ def _view(stored: dict[str, Any]) -> ArticleView:
         products=_tuple(meta.get("products")), errors=_tuple(meta.get("errors")), html=stored.get("html", ""),
         toc=tuple(meta.get("toc") or ()), translation_of=meta.get("translation_of"), owner=meta.get("owner", ""),
         reviewed=meta.get("reviewed"), review_due=meta.get("review_due"), aliases=_tuple(meta.get("aliases")),
-        related=_tuple(meta.get("related")),
+        related=_tuple(meta.get("related")), updated=meta.get("updated"), updated_by=meta.get("updated_by") or "",
     )
 
 

@@ -217,3 +217,33 @@ def test_incremental_build_leaves_the_same_spelling_words_as_a_full_build(
     full = json.loads((current_build(settings.index_dir) / "spelling.json").read_text(encoding="utf-8"))
     assert incremental == full
     assert "spooler" not in full and "wireless" not in full and "camera" in full
+
+
+def test_last_commit_is_stored_and_a_new_commit_reindexes_the_article(settings: Settings, articles_dir: Path) -> None:
+    from tests.test_gitmeta import git
+
+    repo = articles_dir.parent
+    git(repo, "init", "-q")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "first")
+    build_index(settings)
+    view = SearchService(settings.index_dir).get_article("vpn-error-809")
+    assert view is not None and view.updated_by == "Ann Writer" and view.updated
+
+    # Same content, new commit (an edit and its revert): the stored author follows git.
+    path = articles_dir / "en" / "vpn-error-809.md"
+    original = path.read_text(encoding="utf-8")
+    path.write_text(original + "\nMore.\n", encoding="utf-8")
+    git(repo, "commit", "-q", "-am", "edit", author="Bo Editor")
+    path.write_text(original, encoding="utf-8")
+    git(repo, "commit", "-q", "-am", "revert", author="Cy Reverter")
+    report = build_index(settings)
+    assert report.mode == "incremental" and report.changed == 1
+    view = SearchService(settings.index_dir).get_article("vpn-error-809")
+    assert view is not None and view.updated_by == "Cy Reverter"
+
+    # A commit that changes no file's bytes or times (here: amending the author) is still seen.
+    git(repo, "commit", "-q", "--amend", "--no-edit", "--reset-author", author="Di Amender")
+    assert build_index(settings).changed == 1
+    view = SearchService(settings.index_dir).get_article("vpn-error-809")
+    assert view is not None and view.updated_by == "Di Amender"
