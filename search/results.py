@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from kb.render import Heading
 
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 100
@@ -89,26 +92,99 @@ class SearchResult:
 
 @dataclass(frozen=True)
 class ArticleView:
-    """An article as stored in the live build: metadata and the rendered, sanitized HTML."""
+    """An article as stored in the live build: everything a listing or the metadata panel shows,
+    and the rendered, sanitized HTML when it was asked for."""
 
     id: str
     title: str
     path: str
-    summary: str
-    type: str
-    state: str
     lang: str
-    categories: tuple[str, ...]
-    tags: tuple[str, ...]
-    products: tuple[str, ...]
-    errors: tuple[str, ...]
-    html: str
-    toc: tuple[Mapping[str, Any], ...]
-    translation_of: str | None
-    owner: str
-    reviewed: str | None
-    review_due: str | None
-    aliases: tuple[str, ...]
-    related: tuple[str, ...]
-    updated: str | None = None  # ISO time of the file's last commit, when the build had git history
+    summary: str = ""
+    type: str = "problem"
+    state: str = "unverified"
+    categories: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    products: tuple[str, ...] = ()
+    errors: tuple[str, ...] = ()
+    translation_of: str | None = None
+    owner: str = ""
+    reviewed: dt.date | None = None
+    review_due: dt.date | None = None
+    aliases: tuple[str, ...] = ()
+    related: tuple[str, ...] = ()
+    updated: dt.datetime | None = None  # the file's last commit (or, filled in by the site, its mtime)
     updated_by: str = ""
+    toc: tuple[Heading, ...] = ()
+    html: str = ""
+
+    @classmethod
+    def from_stored(cls, article_id: str, meta: Mapping[str, Any], html: str = "") -> ArticleView:
+        """From the `meta` mapping the index stores for an article (see search.schema.article_document)."""
+        toc = tuple(Heading(int(h.get("level", 2)), str(h.get("text", "")), str(h.get("anchor", "")))
+                    for h in meta.get("toc") or () if isinstance(h, Mapping) and h.get("anchor"))
+        return cls(
+            id=article_id,
+            title=str(meta.get("title") or article_id),
+            path=str(meta.get("path") or ""),
+            lang=str(meta.get("lang") or "en"),
+            summary=str(meta.get("summary") or ""),
+            type=str(meta.get("type") or "problem"),
+            state=str(meta.get("state") or "unverified"),
+            categories=_strings(meta.get("categories")),
+            tags=_strings(meta.get("tags")),
+            products=_strings(meta.get("products")),
+            errors=_strings(meta.get("errors")),
+            translation_of=meta.get("translation_of") or None,
+            owner=str(meta.get("owner") or ""),
+            reviewed=_date(meta.get("reviewed")),
+            review_due=_date(meta.get("review_due")),
+            aliases=_strings(meta.get("aliases")),
+            related=_strings(meta.get("related")),
+            updated=parse_datetime(meta.get("updated")),
+            updated_by=str(meta.get("updated_by") or ""),
+            toc=toc,
+            html=html,
+        )
+
+    def is_review_overdue(self, today: dt.date | None = None) -> bool:
+        """True when the review-due date has passed."""
+        return self.review_due is not None and self.review_due < (today or dt.date.today())
+
+    @property
+    def updated_iso(self) -> str:
+        """The last change as an RFC 3339 timestamp (for Atom)."""
+        when = self.updated or dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=dt.UTC)
+        return when.isoformat()
+
+
+def _date(value: Any) -> dt.date | None:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str) and value:
+        try:
+            return dt.date.fromisoformat(value[:10])
+        except ValueError:
+            return None
+    return None
+
+
+def parse_datetime(value: Any) -> dt.datetime | None:
+    """A datetime from an ISO string (or a datetime); None for anything else."""
+    if isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, str) and value:
+        try:
+            return dt.datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    if isinstance(value, list | tuple):
+        return tuple(str(v) for v in value)
+    return ()

@@ -347,12 +347,12 @@ class SearchService:
         return None if stored is None else _view(stored)
 
     def all_articles(self) -> list[ArticleView]:
-        """Every article of the live build in one pass over the stored fields (for listings):
-        looking each up by id took 4 s at 10k articles, this takes a fraction of that."""
+        """Every article of the live build, without its HTML, in one pass over the stored fields
+        (for listings): looking each up by id took 4 s at 10k articles, this takes a fraction."""
         snap = self.handle.snapshot()
         with snap.lock:
             self._tools_for(snap)
-            return [_view(stored) for _, stored in snap.searcher.reader().iter_docs()]
+            return [_view(stored, html=False) for _, stored in snap.searcher.reader().iter_docs()]
 
     def facets(self, filters: dict[str, Sequence[str]] | None = None) -> tuple[Facet, ...]:
         """Facet counts over every visible article (for browse pages)."""
@@ -363,18 +363,9 @@ class SearchService:
         return dict(self.handle.snapshot().manifest)
 
 
-def _view(stored: dict[str, Any]) -> ArticleView:
+def _view(stored: dict[str, Any], html: bool = True) -> ArticleView:
     """An article's stored fields as the view callers get."""
-    meta = stored.get("meta") or {}
-    return ArticleView(
-        id=stored["id"], title=stored.get("title", ""), path=meta.get("path", ""),
-        summary=meta.get("summary", ""), type=meta.get("type", ""), state=meta.get("state", ""),
-        lang=meta.get("lang", ""), categories=_tuple(meta.get("categories")), tags=_tuple(meta.get("tags")),
-        products=_tuple(meta.get("products")), errors=_tuple(meta.get("errors")), html=stored.get("html", ""),
-        toc=tuple(meta.get("toc") or ()), translation_of=meta.get("translation_of"), owner=meta.get("owner", ""),
-        reviewed=meta.get("reviewed"), review_due=meta.get("review_due"), aliases=_tuple(meta.get("aliases")),
-        related=_tuple(meta.get("related")), updated=meta.get("updated"), updated_by=meta.get("updated_by") or "",
-    )
+    return ArticleView.from_stored(stored["id"], stored.get("meta") or {}, stored.get("html", "") if html else "")
 
 
 def _did_you_mean(raw: str, corrections: dict[str, str]) -> str | None:

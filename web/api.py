@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, current_app, jsonify, redirect, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
-from web.catalog import FILTERS, ArticleMeta, get_catalog, get_snapshot
+from web.catalog import FILTERS, ArticleView, get_catalog, get_snapshot
 from web.openapi import openapi_document
 from web.search_pages import read_int
 
@@ -16,7 +16,7 @@ MAX_LIMIT = 100
 MAX_TICKET_CHARS = 20_000
 
 
-def article_json(article: ArticleMeta) -> dict[str, Any]:
+def article_json(article: ArticleView) -> dict[str, Any]:
     """An article's metadata as JSON."""
     return {
         "id": article.id,

@@ -10,7 +10,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from werkzeug.wrappers import Response
 
 from kb.records.errors import DatabaseUnavailableError, InvalidRecordError
-from web.catalog import ArticleMeta, Snapshot, get_catalog, get_snapshot
+from web.catalog import ArticleView, Snapshot, get_catalog, get_snapshot
 from web.i18n import translate
 from web.settings import get_settings
 
@@ -27,13 +27,13 @@ def git_host_url(template: str, path: str) -> str | None:
     return url if urlsplit(url).scheme in ("http", "https") else None
 
 
-def related_articles(snap: Snapshot, article: ArticleMeta) -> list[ArticleMeta]:
+def related_articles(snap: Snapshot, article: ArticleView) -> list[ArticleView]:
     """The writer's `related` list first, then the best articles in the same ticket categories.
 
     (The index's "more like this" takes about a second at 10,000 articles, too slow for every
     page view; see web/README.md.)
     """
-    chosen: list[ArticleMeta] = []
+    chosen: list[ArticleView] = []
     seen = {article.id}
     translation = snap.translations.get(article.id)
     if translation:

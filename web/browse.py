@@ -6,13 +6,13 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, render_template, request
 
-from web.catalog import ArticleMeta, get_snapshot
+from web.catalog import ArticleView, get_snapshot
 
 bp = Blueprint("browse", __name__)
 PER_PAGE = 50
 
 
-def best_first(items: list[ArticleMeta]) -> list[ArticleMeta]:
+def best_first(items: list[ArticleView]) -> list[ArticleView]:
     """Most-used solutions first (resolutions, decayed with age, once records exist), then validated ones."""
     if "records" not in current_app.blueprints:
         return items
@@ -24,7 +24,7 @@ def best_first(items: list[ArticleMeta]) -> list[ArticleMeta]:
     return sorted(items, key=lambda a: -scores.get(a.id, 0.0))  # stable: keeps validated-first within ties
 
 
-def paged(items: list[ArticleMeta]) -> dict[str, Any]:
+def paged(items: list[ArticleView]) -> dict[str, Any]:
     """One page of a long listing (`?page=`), with what the pagination links need."""
     try:
         page = max(1, int(request.args.get("page", 1)))

@@ -12,138 +12,36 @@ import datetime as dt
 import threading
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask, current_app, g
 
 from kb.config import Settings
 from kb.gitmeta import file_history
-from kb.render import Heading
 from kb.schema import normalize_id
 from kb.vocabulary import Label, Vocabulary, load_vocabulary
 from search import ArticleView, IndexMissingError, SearchRequest, SearchResult, SearchService
+from search.results import parse_datetime
 from web.settings import SETTINGS_KEY
 
 EXTENSION_KEY = "kb_catalog"
 FILTERS = ("category", "tag", "product", "type", "lang", "state")
 
 
-def _date(value: Any) -> dt.date | None:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    if isinstance(value, str) and value:
-        try:
-            return dt.date.fromisoformat(value[:10])
-        except ValueError:
-            return None
-    return None
-
-
-def _datetime(value: Any) -> dt.datetime | None:
-    if isinstance(value, dt.datetime):
-        return value
-    if isinstance(value, str) and value:
-        try:
-            return dt.datetime.fromisoformat(value)
-        except ValueError:
-            return None
-    return None
-
-
-def _strings(value: Any) -> tuple[str, ...]:
-    if isinstance(value, list | tuple):
-        return tuple(str(v) for v in value)
-    return ()
-
-
-@dataclass(frozen=True)
-class ArticleMeta:
-    """An article's stored metadata: everything a listing or the metadata panel shows."""
-
-    id: str
-    title: str
-    path: str
-    lang: str
-    summary: str = ""
-    type: str = "problem"
-    state: str = "unverified"
-    categories: tuple[str, ...] = ()
-    tags: tuple[str, ...] = ()
-    products: tuple[str, ...] = ()
-    errors: tuple[str, ...] = ()
-    translation_of: str | None = None
-    owner: str = ""
-    reviewed: dt.date | None = None
-    review_due: dt.date | None = None
-    aliases: tuple[str, ...] = ()
-    related: tuple[str, ...] = ()
-    updated: dt.datetime | None = None
-    updated_by: str = ""
-    toc: tuple[Heading, ...] = ()
-
-    @classmethod
-    def from_stored(cls, article_id: str, meta: Mapping[str, Any]) -> ArticleMeta:
-        """From the `meta` mapping the index stores for an article."""
-        toc = tuple(Heading(int(h.get("level", 2)), str(h.get("text", "")), str(h.get("anchor", "")))
-                    for h in meta.get("toc") or () if isinstance(h, Mapping) and h.get("anchor"))
-        return cls(
-            id=article_id,
-            title=str(meta.get("title") or article_id),
-            path=str(meta.get("path") or ""),
-            lang=str(meta.get("lang") or "en"),
-            summary=str(meta.get("summary") or ""),
-            type=str(meta.get("type") or "problem"),
-            state=str(meta.get("state") or "unverified"),
-            categories=_strings(meta.get("categories")),
-            tags=_strings(meta.get("tags")),
-            products=_strings(meta.get("products")),
-            errors=_strings(meta.get("errors")),
-            translation_of=meta.get("translation_of") or None,
-            owner=str(meta.get("owner") or ""),
-            reviewed=_date(meta.get("reviewed")),
-            review_due=_date(meta.get("review_due")),
-            aliases=_strings(meta.get("aliases")),
-            related=_strings(meta.get("related")),
-            updated=_datetime(meta.get("updated")),
-            updated_by=str(meta.get("updated_by") or ""),
-            toc=toc,
-        )
-
-    @classmethod
-    def from_view(cls, view: ArticleView) -> ArticleMeta:
-        """From the search package's view of a stored article."""
-        meta = {f.name: getattr(view, f.name) for f in fields(view)}
-        return cls.from_stored(view.id, meta)
-
-    def is_review_overdue(self, today: dt.date | None = None) -> bool:
-        """True when the review-due date has passed."""
-        return self.review_due is not None and self.review_due < (today or dt.date.today())
-
-    @property
-    def updated_iso(self) -> str:
-        """The last change as an RFC 3339 timestamp (for Atom)."""
-        when = self.updated or dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=dt.UTC)
-        return when.isoformat()
-
-
 @dataclass
 class Snapshot:
     """Metadata of every visible article in one index generation, with lookups built once."""
 
-    articles: list[ArticleMeta]
+    articles: list[ArticleView]
     vocabulary: Vocabulary
     built: dt.datetime | None = None
-    by_id: dict[str, ArticleMeta] = field(default_factory=dict)
+    by_id: dict[str, ArticleView] = field(default_factory=dict)
     keys: dict[str, str] = field(default_factory=dict)  # normalized id or alias -> id
     translations: dict[str, str] = field(default_factory=dict)
     category_counts: dict[str, int] = field(default_factory=dict)
-    by_category: dict[str, list[ArticleMeta]] = field(default_factory=dict)  # listed, best first
-    _recent: list[ArticleMeta] | None = None
+    by_category: dict[str, list[ArticleView]] = field(default_factory=dict)  # listed, best first
+    _recent: list[ArticleView] | None = None
 
     def __post_init__(self) -> None:
         self.articles = [a for a in self.articles if a.state != "draft"]
@@ -159,7 +57,7 @@ class Snapshot:
             if a.translation_of and a.translation_of in self.by_id:
                 self.translations.setdefault(a.id, a.translation_of)
                 self.translations.setdefault(a.translation_of, a.id)
-        members: dict[str, list[ArticleMeta]] = defaultdict(list)
+        members: dict[str, list[ArticleView]] = defaultdict(list)
         for a in self.listed():
             for slug in {part for c in a.categories for part in _with_ancestors(c)}:
                 members[slug].append(a)
@@ -170,38 +68,38 @@ class Snapshot:
         """The current id for an id in another case, an alias or an old path."""
         return self.keys.get(normalize_id(key.strip("/")))
 
-    def translation(self, article: ArticleMeta) -> ArticleMeta | None:
+    def translation(self, article: ArticleView) -> ArticleView | None:
         """The same article in the other language."""
         other = self.translations.get(article.id)
         return self.by_id.get(other) if other else None
 
-    def listed(self) -> list[ArticleMeta]:
+    def listed(self) -> list[ArticleView]:
         """Articles shown in listings: not drafts, not archived."""
         return [a for a in self.articles if a.state != "archived"]
 
-    def in_category(self, slug: str) -> list[ArticleMeta]:
+    def in_category(self, slug: str) -> list[ArticleView]:
         """Articles in a category or below it, validated first, then by title."""
         return self.by_category.get(slug, [])
 
-    def with_tag(self, tag: str) -> list[ArticleMeta]:
+    def with_tag(self, tag: str) -> list[ArticleView]:
         """Articles carrying a tag, best first."""
         return sorted((a for a in self.listed() if tag in a.tags), key=_best_first)
 
-    def about_product(self, product_id: str) -> list[ArticleMeta]:
+    def about_product(self, product_id: str) -> list[ArticleView]:
         """Articles about a product (any version), best first."""
         return sorted((a for a in self.listed() if any(p.partition("@")[0] == product_id for p in a.products)),
                       key=_best_first)
 
-    def recent(self, limit: int) -> list[ArticleMeta]:
+    def recent(self, limit: int) -> list[ArticleView]:
         """Most recently changed articles first."""
         if self._recent is None:
             epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
             self._recent = sorted(self.listed(), key=lambda a: _aware(a.updated) or epoch, reverse=True)
         return self._recent[:limit]
 
-    def overdue(self, today: dt.date | None = None) -> list[tuple[str, list[ArticleMeta]]]:
+    def overdue(self, today: dt.date | None = None) -> list[tuple[str, list[ArticleView]]]:
         """Articles past their review date, grouped by owner, most overdue first."""
-        groups: dict[str, list[ArticleMeta]] = defaultdict(list)
+        groups: dict[str, list[ArticleView]] = defaultdict(list)
         for a in self.listed():
             if a.is_review_overdue(today):
                 groups[a.owner].append(a)
@@ -224,7 +122,7 @@ class Snapshot:
                 for slug, label in sorted(self.vocabulary.categories.items())]
 
 
-def _with_history(articles: list[ArticleMeta], settings: Settings) -> list[ArticleMeta]:
+def _with_history(articles: list[ArticleView], settings: Settings) -> list[ArticleView]:
     """Fill in last-changed dates and authors the index did not store (one `git log` per build)."""
     missing = [a.path for a in articles if a.updated is None and a.path]
     if not missing:
@@ -248,7 +146,7 @@ def _with_ancestors(slug: str) -> list[str]:
 _STATE_ORDER = {"validated": 0, "unverified": 1, "archived": 2}
 
 
-def _best_first(a: ArticleMeta) -> tuple[int, str]:
+def _best_first(a: ArticleView) -> tuple[int, str]:
     return _STATE_ORDER.get(a.state, 1), a.title.casefold()
 
 
@@ -273,8 +171,8 @@ class Catalog:
                 return self._snapshot
         views = sorted(self.service.all_articles(), key=lambda view: view.id)
         vocabulary, _problems = load_vocabulary(self._settings.articles_dir, lenient=True)
-        built = _datetime(live.manifest.get("built_at"))
-        articles = _with_history([ArticleMeta.from_view(v) for v in views], self._settings)
+        built = parse_datetime(live.manifest.get("built_at"))
+        articles = _with_history(views, self._settings)
         snap = Snapshot(articles, vocabulary, built)
         with self._lock:
             self._snapshot, self._generation = snap, generation
@@ -318,5 +216,5 @@ def init_app(app: Flask) -> None:
     app.extensions[EXTENSION_KEY] = Catalog(app.config[SETTINGS_KEY])
 
 
-__all__ = ["FILTERS", "ArticleMeta", "Catalog", "IndexMissingError", "Snapshot", "get_catalog",
+__all__ = ["FILTERS", "ArticleView", "Catalog", "IndexMissingError", "Snapshot", "get_catalog",
            "get_snapshot", "init_app"]

@@ -9,7 +9,7 @@ from flask import Blueprint, current_app, render_template
 
 from kb.records.errors import DatabaseUnavailableError
 from kb.records.reports import Period
-from web.catalog import ArticleMeta, Snapshot, get_snapshot
+from web.catalog import ArticleView, Snapshot, get_snapshot
 
 log = logging.getLogger(__name__)
 bp = Blueprint("home", __name__)
@@ -17,7 +17,7 @@ MOST_USED_DAYS = 90
 MOST_USED_LIMIT = 8
 
 
-def most_used(snap: Snapshot) -> list[tuple[ArticleMeta, int]]:
+def most_used(snap: Snapshot) -> list[tuple[ArticleView, int]]:
     """Articles that resolved the most tickets lately (empty until resolutions are recorded)."""
     if "records" not in current_app.blueprints:
         return []
