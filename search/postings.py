@@ -70,6 +70,10 @@ class PostingsReader:
         self.bytes = 0
         self.deadline = float("inf")
 
+    def has(self, fieldname: str, term: str) -> bool:
+        """Whether any article holds the term in the field (a dictionary lookup, no postings read)."""
+        return (fieldname, term) in self.searcher.reader()
+
     def get(self, fieldname: str, term: str, positions: bool = False) -> Postings:
         """Postings of a term in a field (EMPTY if absent); with positions, the keys are filled in."""
         key = (fieldname, term)
@@ -77,7 +81,7 @@ class PostingsReader:
         if found is not None and (found.keys is not None or not positions):
             self.cache.move_to_end(key)
             return found
-        if (fieldname, term) not in self.searcher.reader():
+        if not self.has(fieldname, term):
             return EMPTY
         if positions and type(self.searcher.schema[fieldname].format) is not Positions:
             raise ValueError(f"field {fieldname!r} stores no positions")

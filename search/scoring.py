@@ -163,9 +163,8 @@ class Scorer:
         docs: list[IntArray] = []
         scores: list[FloatArray] = []
         for fieldname in PHRASE_FIELDS:
-            postings = [self.postings.get(fieldname, term) for term in terms]
-            if not all(len(p.docs) for p in postings):
-                continue
+            if not all(self.postings.has(fieldname, term) for term in terms):
+                continue  # checked first: reading positions of the other words would be wasted
             postings = [self.postings.get(fieldname, term, positions=True) for term in terms]
             found = np.unique(phrase_starts(postings) >> POSITION_BITS)
             if not len(found):
@@ -184,8 +183,7 @@ class Scorer:
         for a, b in pairs:
             close: set[int] = set()
             for fieldname in PROXIMITY_FIELDS:
-                first = self.postings.get(fieldname, a)
-                if not len(first.docs) or not len(self.postings.get(fieldname, b).docs):
+                if not (self.postings.has(fieldname, a) and self.postings.has(fieldname, b)):
                     continue
                 close.update(near_docs(self.postings.get(fieldname, a, positions=True),
                                        self.postings.get(fieldname, b, positions=True), wanted, slop).tolist())

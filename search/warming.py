@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from search.index import Snapshot
 from search.schema import FIELD_WEIGHTS
-from search.scoring import PHRASE_FIELDS, PROXIMITY_FIELDS, Scorer, Term
+from search.scoring import PHRASE_FIELDS, Scorer, Term
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,8 @@ def warm(snap: Snapshot, scorer: Scorer, max_terms: int, still_wanted: Callable[
             stopped = True
             break
         with _paused(), snap.lock:
-            postings.get(fieldname, term, positions=fieldname in PHRASE_FIELDS or fieldname in PROXIMITY_FIELDS)
+            # Proximity reads title and body, both phrase fields: one positions read serves both.
+            postings.get(fieldname, term, positions=fieldname in PHRASE_FIELDS)
         read += 1
     for term in dict.fromkeys(term for _, term in terms[:read]):
         if not still_wanted() or scorer.entries > scorer.max_entries * CACHE_SHARE:
