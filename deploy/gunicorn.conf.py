@@ -13,11 +13,15 @@ Environment (all optional):
     KB_WORKER_MB      memory one worker needs (default 500: 10,000 articles; measure with your index)
     KB_BIND           address (default 127.0.0.1:8080: the reverse proxy connects there)
     KB_PROXY_IPS      addresses of the reverse proxy whose X-Forwarded-* headers count (default 127.0.0.1)
+    KB_LOG_FORMAT     text (default) or json: one JSON object per line, app and gunicorn alike
+    KB_LOG_LEVEL      INFO (default), WARNING, DEBUG...
+    PROMETHEUS_MULTIPROC_DIR  where workers keep their metrics for /metrics (default: a fresh temporary folder)
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
 
 
 def _memory_mb() -> int:
@@ -56,3 +60,23 @@ max_requests_jitter = 500
 forwarded_allow_ips = os.environ.get("KB_PROXY_IPS", "127.0.0.1")
 accesslog = "-"
 errorlog = "-"
+
+# Logs: the app's INFO lines kept, with time, level, logger and request id (kb/logs.py); KB_LOG_FORMAT=json.
+from kb.logs import ACCESS_LOG_FORMAT, dict_config  # noqa: E402 - after the settings it does not need
+
+logconfig_dict = dict_config()
+access_log_format = ACCESS_LOG_FORMAT
+
+# Metrics: every worker counts into files here and /metrics sums them (prometheus-client multiprocess
+# mode). The folder must be empty when the server starts, or counts of a previous run would be added.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="kb-metrics-")
+for _name in os.listdir(os.environ["PROMETHEUS_MULTIPROC_DIR"]):
+    if _name.endswith(".db"):
+        os.remove(os.path.join(os.environ["PROMETHEUS_MULTIPROC_DIR"], _name))
+
+
+def child_exit(server: object, worker: object) -> None:
+    from search.metrics import mark_worker_dead
+
+    mark_worker_dead(worker.pid)  # type: ignore[attr-defined]

@@ -16,6 +16,8 @@ from typing import Any
 from kb.errors import ConfigError
 
 ENV_PREFIX = "KB_"
+# KB_SECRET_KEY_FILE=/run/secrets/kb_secret_key: any setting may be read from a file instead (container secrets).
+FILE_SUFFIX = "_FILE"
 
 
 def _setting(default: Any, help: str) -> Any:
@@ -53,6 +55,31 @@ class Settings:
         2000, "Most frequent words whose postings each web worker reads into memory, in the background, when it "
         "opens an index build (0: read each word on first use)."
     )
+    metrics_textfile: str = _setting(
+        "", "File `kb sync --watch` keeps writing Prometheus metrics to, for node_exporter's textfile collector "
+        "(a path ending in .prom; off if empty)."
+    )
+    slack_signing_secret: str = _setting(
+        "", "Signing secret of the Slack app whose slash command calls POST /chat/slack (off if empty)."
+    )
+    teams_hmac_secret: str = _setting(
+        "", "Security token (base64) Teams showed when the outgoing webhook for POST /chat/teams was made "
+        "(off if empty)."
+    )
+    dingtalk_app_secret: str = _setting(
+        "", "AppSecret of the DingTalk robot whose outgoing messages call POST /chat/dingtalk (off if empty)."
+    )
+    feishu_verification_token: str = _setting(
+        "", "Verification Token of the Feishu (Lark) app whose events call POST /chat/feishu (off if empty)."
+    )
+    ticket_hmac_secret: str = _setting(
+        "", "HMAC-SHA1 key of ticketing webhooks signed in X-Hub-Signature (Zammad), accepted instead of the bearer "
+        "token on POST /api/resolutions and /api/tickets/closed (off if empty)."
+    )
+    cors_origins: str = _setting(
+        "", "Comma-separated origins (https://acme.zendesk.com) whose pages may call /api/suggest and /api/search "
+        "from the browser: agent sidebars (none if empty)."
+    )
     sync_remote: str = _setting(
         "origin", "Where `kb sync` fetches articles from: a remote of the articles checkout, a git URL or a path."
     )
@@ -89,12 +116,26 @@ def _parse(setting: dataclasses.Field[Any], raw: str) -> Any:
     return raw
 
 
+def _read_secret_file(variable: str, path: str) -> str:
+    """A setting from a file (Docker and Kubernetes secrets): its text less the trailing newline."""
+    try:
+        return Path(path).read_text(encoding="utf-8").rstrip("\r\n")
+    except OSError as exc:
+        raise ConfigError(f"{variable}: cannot read {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{variable}: {path} is not UTF-8 text") from None
+
+
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
-    """Defaults, then KB_ environment variables, then explicit overrides (None means unset)."""
+    """Defaults, then KB_ environment variables (or the file a KB_..._FILE variable names), then explicit
+    overrides (None means unset)."""
     env = os.environ if environ is None else environ
     values: dict[str, Any] = {}
     for setting in SETTINGS:
         raw = env.get(env_name(setting))
+        secret_file = env.get(env_name(setting) + FILE_SUFFIX)
+        if (raw is None or raw == "") and secret_file:
+            raw = _read_secret_file(env_name(setting) + FILE_SUFFIX, secret_file)
         if raw is not None and raw != "":
             values[setting.name] = _parse(setting, raw)
     for name, value in overrides.items():

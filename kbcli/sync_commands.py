@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from kb.config import Settings
+from kb.logs import configure as configure_logging
 from kb.records.backup import export_records, import_records
 from kb.records.db import Database
 from kb.records.errors import DatabaseUnavailableError
@@ -20,9 +21,11 @@ from kb.records.hooks import latest_push
 from kbcli.options import common_options, run_reporting_errors
 from kbcli.records_commands import refresh_boosts
 from search.errors import BuildLockedError
+from search.metrics import SYNC_RUNS, write_textfile
 from search.sync import SyncResult, sync
 
 log = logging.getLogger(__name__)
+METRICS_SECONDS = 15.0  # the build's age in the textfile is at most this stale (node_exporter reads it per scrape)
 
 
 def _report(result: SyncResult, as_json: bool) -> int:
@@ -38,10 +41,22 @@ def _report(result: SyncResult, as_json: bool) -> int:
     return 1 if result.outcome == "failed" else 0
 
 
+def _write_metrics(settings: Settings) -> None:
+    """node_exporter's textfile: the live build and the syncs, as /metrics has them (a failure only warns)."""
+    if not settings.metrics_textfile:
+        return
+    try:
+        write_textfile(Path(settings.metrics_textfile), settings.index_dir)
+    except OSError as exc:
+        log.warning("cannot write metrics to %s: %s", settings.metrics_textfile, exc)
+
+
 def watch(settings: Settings, interval: float, every: float, max_syncs: int | None = None) -> None:
     """Sync now, then whenever a push webhook is recorded (polled every `interval` seconds)
-    and at least every `every` seconds; runs until stopped (max_syncs ends it, for tests)."""
+    and at least every `every` seconds; runs until stopped (max_syncs ends it, for tests).
+    With KB_METRICS_TEXTFILE, rewrites that file after every sync and every METRICS_SECONDS."""
     db = Database(settings.database_url)
+    metrics_written = 0.0
     seen: int | None = None
     last_sync = 0.0
     syncs = 0
@@ -68,9 +83,15 @@ def watch(settings: Settings, interval: float, every: float, max_syncs: int | No
                     log.info("%s", exc)
                 else:
                     log.log(logging.ERROR if result.outcome == "failed" else logging.INFO, "%s", result.summary())
+                    SYNC_RUNS.labels(result.outcome).inc()
                     seen, last_sync, syncs = latest, time.monotonic(), syncs + 1
                     _refresh_boosts(settings, db)
+                    _write_metrics(settings)
+                    metrics_written = time.monotonic()
                     continue
+            if time.monotonic() - metrics_written >= METRICS_SECONDS:
+                _write_metrics(settings)
+                metrics_written = time.monotonic()
             stopping.wait(interval)
     finally:
         signal.signal(signal.SIGTERM, previous)
@@ -100,8 +121,7 @@ def _refresh_boosts(settings: Settings, db: Database) -> None:
 def sync_command(settings: Settings, force: bool, as_json: bool, watching: bool, interval: float,
                  every: float) -> None:
     """Fetch the articles repository, build what changed, swap it in, and record the result."""
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    configure_logging("INFO")
     if watching:
         run_reporting_errors(lambda: watch(settings, interval, every))
     run_reporting_errors(lambda: _report(sync(settings, force=force), as_json))

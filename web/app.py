@@ -22,6 +22,7 @@ from web import (
     i18n,
     meta,
     onboarding,
+    operations,
     publishing,
     records,
     search_pages,
@@ -67,6 +68,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
+    operations.init_app(app)
     catalog.init_app(app)
     i18n.init_app(app)
     security.init_app(app)

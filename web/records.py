@@ -38,6 +38,7 @@ from kb.records.models import RELATIONS
 from kb.records.ranking import decayed_counts
 from kb.records.reports import ArticleUsage, KcsReport, Period, Reports, csv_text, to_json
 from kb.records.store import RecordStore
+from search.metrics import RECORDS_WRITE_ERRORS
 from web.catalog import get_snapshot
 from web.i18n import translate
 from web.records_charts import PALETTE, Series, rate_bars, stacked_bars
@@ -107,6 +108,7 @@ def log_search(query: str, filters: Mapping[str, Sequence[str]], result_count: i
     try:
         return get_store().log_search(query, filters, result_count)
     except RecordError as exc:
+        RECORDS_WRITE_ERRORS.labels("search_log").inc()
         log.warning("search not logged: %s", exc)
         return None
 
@@ -209,6 +211,7 @@ def _record_error(exc: RecordError) -> Response:
         return _api_error(409, "conflict", str(exc))
     if isinstance(exc, InvalidRecordError):
         return _api_error(422, "invalid record", str(exc))
+    RECORDS_WRITE_ERRORS.labels("api").inc()
     return _api_error(503, "records unavailable", str(exc), {"Retry-After": "10"})
 
 
@@ -312,6 +315,7 @@ def follow_result(search_id: int, article_id: str) -> ResponseReturnValue:
     try:
         get_store().log_click(search_id, current)
     except RecordError as exc:
+        RECORDS_WRITE_ERRORS.labels("click").inc()
         log.warning("click not logged: %s", exc)
     return redirect(url_for("articles.show", article_id=current), code=303)
 
@@ -420,6 +424,8 @@ def article(article_id: str) -> ResponseReturnValue:
 
 def _unavailable(exc: DatabaseUnavailableError) -> ResponseReturnValue:
     log.error("records database unavailable: %s", exc)
+    if request.method == "POST":
+        RECORDS_WRITE_ERRORS.labels("site").inc()
     if request.path.startswith("/api/"):
         return _api_error(503, "records unavailable", str(exc), {"Retry-After": "10"})
     return render_template("records/unavailable.html", message=str(exc)), 503, {"Retry-After": "10"}
