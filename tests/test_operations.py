@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -17,15 +18,15 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
-from kb.config import load_settings
+from kb.config import Settings, load_settings
 from kb.errors import ConfigError
 from kb.logs import JsonFormatter, RequestIdFilter, configure, dict_config
 from search.build import build_index
 from tests.conftest import REPO
-from tests.test_deploy_cluster import free_port
+from tests.test_deploy_cluster import free_port, node_env
 from tests.test_web_fixtures import web_settings, write_knowledge_base
 
-pytest_plugins = ("tests.test_web_fixtures",)
+pytest_plugins = ("tests.test_web_fixtures", "tests.test_sync_fixtures")
 
 
 def sample(text: str, name: str, **labels: str) -> float:
@@ -179,3 +180,33 @@ def test_gunicorn_workers_sum_their_metrics_and_log_with_request_ids(tmp_path: P
         access[:3]
     assert any(entry["logger"] == "gunicorn.error" and entry["level"] == "INFO" for entry in lines)
     assert all(set(entry) >= {"time", "level", "logger", "message", "request_id"} for entry in lines)
+
+
+def test_sync_watch_writes_the_same_metrics_for_node_exporter(node: Settings, tmp_path: Path) -> None:
+    prom = tmp_path / "textfile" / "kb.prom"
+    prom.parent.mkdir()
+    env = {**node_env(dataclasses.replace(node, database_url=f"sqlite:///{tmp_path / 'records.db'}")),
+           "KB_METRICS_TEXTFILE": str(prom)}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    log = tmp_path / "watch.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen([sys.executable, "-m", "kbcli.main", "sync", "--watch", "--interval", "0.2"],
+                                   cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while not prom.exists() or 'kb_sync_runs_total{outcome="synced"}' not in prom.read_text():
+            if time.monotonic() > deadline or process.poll() is not None:
+                pytest.fail(log.read_text(errors="replace"))
+            time.sleep(0.2)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+    text = prom.read_text()
+    assert sample(text, "kb_sync_runs_total", outcome="synced") == 1
+    assert sample(text, "kb_sync_last_outcome", outcome="synced") == 1
+    assert sample(text, "kb_sync_last_outcome", outcome="failed") == 0
+    assert sample(text, "kb_build_articles") == 1 and sample(text, "kb_build_bytes") > 0
+    assert sample(text, "kb_sync_last_timestamp_seconds", outcome="synced") > time.time() - 600
+    assert not list(prom.parent.glob("*.tmp*")), "the textfile is written through a temporary file and a rename"
+    # The watcher logs through the same configuration: time, level, logger.
+    assert re.search(r"^\d{4}-\d\d-\d\dT\S+ INFO kbcli\.sync_commands \[-\] synced", log.read_text(), re.M)

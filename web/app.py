@@ -17,6 +17,7 @@ from web import (
     browse,
     catalog,
     changes,
+    chat,
     errors,
     home,
     i18n,
@@ -77,5 +78,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     for blueprint in (home.bp, search_pages.bp, articles.bp, browse.bp, onboarding.bp, changes.bp, api.bp, meta.bp):
         app.register_blueprint(blueprint)
     records.init_app(app)
+    chat.init_app(app)
     app.register_blueprint(publishing.bp)
     return app

@@ -131,6 +131,10 @@ ZH: dict[str, str] = {
     "Search suggestions": "搜索建议",
     "all": "全部",
     "Top": "顶部",
+    "Knowledge base": "知识库",
+    "No articles match “%(query)s”.": "没有找到与“%(query)s”匹配的文章。",
+    "Type what you are looking for after the command, e.g. “vpn error 809”.":
+        "请在命令后输入要查找的内容，例如“VPN 错误 809”。",
     # Reports and build status pages
     'Ticket': '工单号',
     'Ticket category': '工单分类',
@@ -237,6 +241,11 @@ def current_language() -> str:
 def translate(message: str) -> str:
     """The message in the interface language (English text is the key)."""
     return TRANSLATIONS[current_language()].get(message, message)
+
+
+def translate_to(lang: str, message: str) -> str:
+    """The message in a language named explicitly (chat answers follow the requester, not the browser)."""
+    return TRANSLATIONS.get(lang, EN).get(message, message)
 
 
 def format_date(value: dt.date | dt.datetime | None, lang: str | None = None) -> str:
