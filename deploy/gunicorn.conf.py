@@ -69,11 +69,13 @@ access_log_format = ACCESS_LOG_FORMAT
 
 # Metrics: every worker counts into files here and /metrics sums them (prometheus-client multiprocess
 # mode). The folder must be empty when the server starts, or counts of a previous run would be added.
-if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="kb-metrics-")
-for _name in os.listdir(os.environ["PROMETHEUS_MULTIPROC_DIR"]):
+# gunicorn puts raw_env into the environment before it loads the app, so prometheus-client sees it.
+_metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(prefix="kb-metrics-")
+os.makedirs(_metrics_dir, exist_ok=True)
+for _name in os.listdir(_metrics_dir):
     if _name.endswith(".db"):
-        os.remove(os.path.join(os.environ["PROMETHEUS_MULTIPROC_DIR"], _name))
+        os.remove(os.path.join(_metrics_dir, _name))
+raw_env = [f"PROMETHEUS_MULTIPROC_DIR={_metrics_dir}"]
 
 
 def child_exit(server: object, worker: object) -> None:

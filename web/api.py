@@ -10,6 +10,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from web.catalog import FILTERS, ArticleView, get_catalog, get_snapshot
 from web.openapi import openapi_document
 from web.search_pages import read_int
+from web.settings import get_settings
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 MAX_LIMIT = 100
@@ -102,6 +103,28 @@ def suggest() -> Response:
         abort(400, description=f"subject and description together must be under {MAX_TICKET_CHARS} characters")
     hits = get_catalog().suggest(subject, description, category, limit)
     return jsonify({"subject": subject, "category": category, "hits": hits})
+
+
+CORS_ENDPOINTS = frozenset({"api.suggest", "api.search"})
+CORS_MAX_AGE = 600  # browsers cache the preflight for ten minutes
+
+
+@bp.after_request
+def _cors(response: Response) -> Response:
+    """Agent sidebars (Zendesk, Freshdesk, ServiceNow apps) call suggest and search from their own origin:
+    allowed only for the origins listed in KB_CORS_ORIGINS, and never with cookies."""
+    if request.endpoint not in CORS_ENDPOINTS:
+        return response
+    response.vary.add("Origin")
+    origin = request.headers.get("Origin", "")
+    allowed = {o.strip().rstrip("/") for o in get_settings().cors_origins.split(",") if o.strip()}
+    if origin and origin.rstrip("/") in allowed:
+        response.headers["Access-Control-Allow-Origin"] = origin
+        if request.method == "OPTIONS":
+            response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+            response.headers["Access-Control-Allow-Headers"] = "Content-Type, X-Request-ID"
+            response.headers["Access-Control-Max-Age"] = str(CORS_MAX_AGE)
+    return response
 
 
 @bp.get("/openapi.json")

@@ -15,6 +15,7 @@ import logging
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import unquote
 
 from flask import (
     Blueprint,
@@ -53,7 +54,11 @@ EXTENSION_KEY = "kb_records"
 MAX_JSON_BYTES = 16 * 1024
 MAX_REPORT_DAYS = 3650
 RESOLUTION_FIELDS = frozenset({"article", "ticket_id", "category", "relation", "ticket_system", "user", "note", "when"})
-CLOSED_FIELDS = frozenset({"ticket_id", "category", "ticket_system", "user", "note", "when"})
+CLOSED_FIELDS = frozenset({"ticket_id", "category", "ticket_system", "user", "note", "when", "text"})
+MAX_TICKET_TEXT = 12_000  # a ticket's public reply: enough for long answers, bounded by MAX_JSON_BYTES anyway
+# A link to an article of this site in a ticket's reply: /articles/<id> or a search result's /go/<n>/<id>,
+# with or without scheme and host, possibly inside an HTML href.
+ARTICLE_LINK = re.compile(r"(?:https?://(?P<host>[^/\s\"'<>]+))?/(?:articles|go/\d+)/(?P<id>[^\s\"'<>#?)\]]+)")
 FEEDBACK_FIELDS = frozenset({"article", "helpful", "search_id", "ticket_id", "ticket_system", "user", "comment"})
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 CSV_TABLES = ("categories", "gaps", "zero_results", "unused", "overdue", "flags")
@@ -158,6 +163,14 @@ def _authorize() -> Response | None:
         log.error("KB_API_TOKEN_HASH is not a SHA-256 hex digest (64 hex digits); API writes refused")
         return _api_error(503, "api misconfigured", "KB_API_TOKEN_HASH must be the SHA-256 hex digest of the "
                           "token (64 hex digits), e.g. from `printf %s \"$TOKEN\" | sha256sum`")
+    hub_signature = request.headers.get("X-Hub-Signature", "")
+    hub_secret = get_settings().ticket_hmac_secret
+    if hub_signature and hub_secret:
+        # Zammad's webhooks: X-Hub-Signature: sha1=HMAC-SHA1(secret, body).
+        digest = hmac.new(hub_secret.encode(), request.get_data(cache=True), hashlib.sha1).hexdigest()
+        if hmac.compare_digest(hub_signature.strip().encode(), f"sha1={digest}".encode()):
+            return None
+        return _api_error(401, "unauthorized", "the X-Hub-Signature does not match the body (KB_TICKET_HMAC_SECRET)")
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     sent = hashlib.sha256(token.strip().encode()).hexdigest()
     # Compare digests in constant time; `ok` is computed even for a wrong scheme.
@@ -174,7 +187,7 @@ def _json_object(allowed: frozenset[str]) -> dict[str, Any] | Response:
         return _api_error(415, "unsupported media type", "send a JSON object with Content-Type: application/json")
     if request.content_length is not None and request.content_length > MAX_JSON_BYTES:
         return _api_error(413, "payload too large", f"the body must be at most {MAX_JSON_BYTES} bytes")
-    raw = request.stream.read(MAX_JSON_BYTES + 1)
+    raw = request.get_data(cache=True)[:MAX_JSON_BYTES + 1]  # cached: a body signature may have read it
     if len(raw) > MAX_JSON_BYTES:
         return _api_error(413, "payload too large", f"the body must be at most {MAX_JSON_BYTES} bytes")
     try:
@@ -237,22 +250,69 @@ def api_record_resolution() -> Response:
     return response
 
 
+def linked_articles(text: str) -> list[str]:
+    """Ids of this site's articles linked from a ticket's reply text, in order, each once.
+
+    A link with a host counts when the host is this site's (the request's, or one of KB_TRUSTED_HOSTS);
+    ids, aliases and old paths all resolve to the current id, and links to unknown articles are ignored.
+    """
+    hosts = {request.host.lower(), *(h.strip().lower() for h in get_settings().trusted_hosts.split(",") if h.strip())}
+    snap = get_snapshot()
+    found: list[str] = []
+    for match in ARTICLE_LINK.finditer(text[:MAX_TICKET_TEXT]):
+        host = match.group("host")
+        if host and host.lower() not in hosts:
+            continue
+        article_id = snap.resolve(unquote(match.group("id")).rstrip(".,;:!'\""))
+        if article_id is not None and article_id not in found:
+            found.append(article_id)
+    return found
+
+
+def _record_linked(data: dict[str, Any], article_ids: list[str]) -> Response:
+    """Resolutions for every article the reply links to (category: the one sent, else the article's own)."""
+    store, snap = get_store(), get_snapshot()
+    records = []
+    try:
+        for article_id in article_ids:
+            category = data.get("category") or next(iter(snap.by_id[article_id].categories), None)
+            records.append(store.record_resolution(
+                article=article_id, ticket_id=data.get("ticket_id"), category=category, relation="resolved",
+                ticket_system=data.get("ticket_system"), user=data.get("user"), note=data.get("note"),
+                source="api", when=_when(data.get("when"))))
+    except RecordError as exc:
+        return _record_error(exc)
+    created = any(r.created for r in records)
+    response = jsonify(created=created, ticket=None, resolutions=[r.to_json() for r in records],
+                       message=f"recorded {len(records)} article(s) linked in the reply" if created
+                       else "already recorded; nothing changed")
+    response.status_code = 201 if created else 200
+    return response
+
+
 @bp.post("/api/tickets/closed")
 def api_closed_without_article() -> Response:
-    """A ticket was closed without any article (for the link rate): 201 new, 200 already recorded."""
+    """A ticket was closed: with `text` (its public reply) that links kb articles, each linked article
+    is recorded as resolving it; otherwise it counts as closed without an article. 201 new, 200 known."""
     denied = _authorize()
     if denied is not None:
         return denied
     data = _json_object(CLOSED_FIELDS)
     if isinstance(data, Response):
         return data
+    text = data.get("text")
+    if text is not None and not isinstance(text, str):
+        return _api_error(422, "invalid record", "text must be the ticket's public reply as a string")
+    linked = linked_articles(text) if text else []
+    if linked:
+        return _record_linked(data, linked)
     try:
         record = get_store().record_closed_without_article(
             ticket_id=data.get("ticket_id"), category=data.get("category"), ticket_system=data.get("ticket_system"),
             user=data.get("user"), note=data.get("note"), source="api", when=_when(data.get("when")))
     except RecordError as exc:
         return _record_error(exc)
-    response = jsonify(created=record.created, ticket=record.to_json(),
+    response = jsonify(created=record.created, ticket=record.to_json(), resolutions=[],
                        message="recorded" if record.created else "already recorded; nothing changed")
     response.status_code = 201 if record.created else 200
     return response
@@ -478,9 +538,14 @@ OPENAPI_SCHEMAS: dict[str, Any] = {
             "when": {"type": "string", "format": "date-time", "description": "With a time zone; default now."},
         }},
     "ClosedTicketInput": {
-        "type": "object", "required": ["ticket_id", "category"], "additionalProperties": False,
-        "properties": {"ticket_id": {"type": ["string", "integer"]}, "category": _TEXT, "ticket_system": _TEXT,
-                       "user": _TEXT, "note": _TEXT, "when": {"type": "string", "format": "date-time"}}},
+        "type": "object", "required": ["ticket_id"], "additionalProperties": False,
+        "properties": {"ticket_id": {"type": ["string", "integer"]},
+                       "category": {"type": "string", "description": "Required unless `text` links an article "
+                                    "(then the article's first category is used)."},
+                       "ticket_system": _TEXT, "user": _TEXT, "note": _TEXT,
+                       "when": {"type": "string", "format": "date-time"},
+                       "text": {"type": "string", "description": "The ticket's public reply: every link in it to "
+                                "an article of this site is recorded as resolving the ticket."}}},
     "Resolution": {
         "type": "object",
         "required": ["id", "ticket_system", "ticket_id", "article_id", "relation", "category", "user", "created_at",
@@ -499,8 +564,11 @@ OPENAPI_SCHEMAS: dict[str, Any] = {
         "type": "object", "required": ["created", "resolution", "message"],
         "properties": {"created": {"type": "boolean"}, "resolution": _schema_ref("Resolution"), "message": _TEXT}},
     "ClosedTicketAnswer": {
-        "type": "object", "required": ["created", "ticket", "message"],
-        "properties": {"created": {"type": "boolean"}, "ticket": _schema_ref("ClosedTicket"), "message": _TEXT}},
+        "type": "object", "required": ["created", "ticket", "resolutions", "message"],
+        "properties": {"created": {"type": "boolean"},
+                       "ticket": {"oneOf": [_schema_ref("ClosedTicket"), {"type": "null"}],
+                                  "description": "Null when the reply linked articles."},
+                       "resolutions": {"type": "array", "items": _schema_ref("Resolution")}, "message": _TEXT}},
     "FeedbackInput": {
         "type": "object", "required": ["article", "helpful"], "additionalProperties": False,
         "properties": {"article": _TEXT, "helpful": {"type": "boolean"}, "search_id": {"type": "integer"},
@@ -530,7 +598,8 @@ OPENAPI_PATHS: dict[str, Any] = {
                       "200": _json_body("ResolutionAnswer", "Already recorded; nothing changed."),
                       **_WRITE_ERRORS}}},
     "/api/tickets/closed": {"post": {
-        "summary": "Record a ticket closed without any article (idempotent).",
+        "summary": "Record a closed ticket (idempotent): the articles its reply `text` links, else closed "
+                   "without an article.",
         "security": [{"ticketToken": []}],
         "requestBody": {"required": True, "content": {"application/json": {
             "schema": _schema_ref("ClosedTicketInput")}}},
