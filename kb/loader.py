@@ -21,6 +21,7 @@ from kb.cache import LoadCache, digest
 from kb.config import Settings
 from kb.errors import Problem, Severity, error, warning
 from kb.gitmeta import FileHistory, file_history
+from kb.i18n import _, current_language
 from kb.parse import ParseOptions, parse_article
 from kb.render import RenderedBody, limit_exceeded, render_markdown
 from kb.schema import normalize_id
@@ -99,6 +100,7 @@ def load_knowledge_base(root: Path, options: LoadOptions | None = None) -> Knowl
     vocabulary, problems = load_vocabulary(root, lenient=options.lenient)
     parse_options = ParseOptions(default_lang=options.default_lang, lenient=options.lenient)
     cache = LoadCache.open(options.cache_dir, repr(parse_options), str(options.max_bytes), repr(vocabulary),
+                           current_language(),  # cached problems are in the language they were made in
                            reuse=options.reuse_cache)
     parsed: list[Article] = []
     failed_paths: set[str] = set()
@@ -154,8 +156,8 @@ def _cross_article_problems(articles: list[Article], vocabulary: Vocabulary) -> 
         if len(same) > 1:
             for article in same:
                 others = ", ".join(o.path for o in same if o is not article)
-                problems.append(error(article.path, f"duplicate id {article.id!r}: also used by {others}",
-                                      article.field_lines.get("id", 1)))
+                message = _("duplicate id %(id)r: also used by %(others)s") % {"id": article.id, "others": others}
+                problems.append(error(article.path, message, article.field_lines.get("id", 1)))
 
     alias_owner: dict[str, Article] = {}
     for article in articles:
@@ -178,8 +180,8 @@ def _cross_article_problems(articles: list[Article], vocabulary: Vocabulary) -> 
         for key, target in refs:
             match = owners.get(normalize_id(target))
             if not match:
-                problems.append(error(article.path, f"{key}: no article has id {target!r}",
-                                      article.field_lines.get(key, 1)))
+                message = _("%(field)s: no article has id %(id)r") % {"field": key, "id": target}
+                problems.append(error(article.path, message, article.field_lines.get(key, 1)))
             elif key == "translation_of" and match[0].lang == article.lang:
                 problems.append(warning(article.path, f"translation_of: {target!r} is also in {article.lang!r}",
                                         article.field_lines.get(key, 1)))
@@ -188,13 +190,15 @@ def _cross_article_problems(articles: list[Article], vocabulary: Vocabulary) -> 
     for path in vocabulary.onboarding.values():
         for step, line in zip(path.steps, path.step_lines, strict=True):
             if normalize_id(step) not in owners:
-                problems.append(error(onboarding_rel, f"onboarding path {path.id!r} names article {step!r}, "
-                                                      "which does not exist", line))
+                message = _("onboarding path %(path)r names article %(article)r, which does not exist") % {
+                    "path": path.id, "article": step}
+                problems.append(error(onboarding_rel, message, line))
     return problems
 
 
 def _review_problems(articles: list[Article], today: dt.date) -> list[Problem]:
-    return [warning(a.path, f"review overdue since {a.review_due}; check the article and update `reviewed:`",
+    return [warning(a.path, _("review overdue since %(date)s; check the article and update `reviewed:`")
+                    % {"date": a.review_due},
                     a.field_lines.get("reviewed", 1))
             for a in articles if a.is_review_overdue(today)]
 
@@ -251,7 +255,8 @@ def _render_all(articles: list[Article], cache: LoadCache) -> tuple[dict[str, Re
             line = link.line or _find_line(body_lines, link.target)
             file_line = article.body_line + line - 1 if line else article.body_line
             if target is None:
-                problems.append(error(article.path, f"broken link to {link.target!r}: no such article", file_line))
+                problems.append(error(article.path, _("broken link to %(target)r: no such article")
+                                      % {"target": link.target}, file_line))
             elif anchor and target.id in rendered and anchor not in {h.anchor for h in rendered[target.id].toc} \
                     and f'id="{anchor}"' not in rendered[target.id].html:
                 problems.append(error(article.path, f"broken link to {link.target!r}: "

@@ -114,3 +114,9 @@ def configure(level: str | None = None) -> None:
     logging.config.dictConfig(dict_config(os.environ.get(LOG_LEVEL_ENV) or level))
     # werkzeug's development server logs every request at INFO through its own handler unless one exists.
     logging.getLogger("werkzeug").handlers.clear()
+
+
+def configure_command(level: str = "INFO") -> None:
+    """Configure logging for a `kb` command unless the host process already did (pytest, an embedding app)."""
+    if not logging.getLogger().handlers:
+        configure(level)

@@ -12,7 +12,9 @@ import click
 
 from kb.config import Settings
 from kb.errors import KbError
+from kb.logs import configure_command
 from kbcli.options import common_options, run_reporting_errors
+from kbcli.style import echo_problem
 from search.build import BuildReport, build_index
 from search.errors import BuildError
 from search.results import SearchRequest, SearchResult
@@ -51,19 +53,18 @@ def _progress(enabled: bool) -> tuple[Callable[[int, int], None], Callable[[], N
 def run_build(settings: Settings, full: bool = False, lenient: bool = False, strict: bool = False,
               quiet: bool = False) -> int:
     """Build the index, print problems and a summary; the exit code (what `kb build` and build.py run)."""
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    configure_command("INFO")
     update, finish = _progress(sys.stderr.isatty() and not quiet)
     try:
         report: BuildReport = build_index(settings, full=full, lenient=lenient, strict=strict, progress=update)
     except BuildError as exc:
         finish()
         for problem in exc.problems:
-            click.echo(str(problem), err=True)
+            echo_problem(str(problem), err=True)
         raise
     finish()
     for problem in report.problems:
-        click.echo(str(problem), err=True)
+        echo_problem(str(problem), err=True)
     for line in report.previous_errors:
         click.echo(line, err=True)
     where = report.build_dir.name if report.build_dir else "live build kept"

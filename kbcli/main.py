@@ -7,20 +7,27 @@ import datetime as dt
 import click
 
 from kb.config import Settings
+from kb.i18n import _, ngettext
 from kb.loader import LoadOptions, load_knowledge_base
 from kb.scaffold import new_article
 from kb.schema import ARTICLE_TYPES, LANGUAGES, normalize_id
 from kbcli.build_search import build, search
+from kbcli.i18n_commands import COMMANDS as I18N_COMMANDS
 from kbcli.options import common_options, run_reporting_errors
 from kbcli.records_commands import COMMANDS as RECORDS_COMMANDS
 from kbcli.serve import serve
+from kbcli.style import CONTEXT_SETTINGS, KbGroup, echo_error, echo_problem
 from kbcli.sync_commands import COMMANDS as SYNC_COMMANDS
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=KbGroup, context_settings=CONTEXT_SETTINGS)
 @click.version_option(package_name="kb")
 def cli() -> None:
-    """kb: the support team's knowledge base."""
+    """kb: the support team's knowledge base.
+
+    Shell completion (bash, zsh, fish): see "Shell completion" in the README, e.g.
+    `eval "$(_KB_COMPLETE=bash_source kb)"` in ~/.bashrc.
+    """
 
 
 def load_options(settings: Settings, lenient: bool = False, render: bool = True) -> LoadOptions:
@@ -38,13 +45,18 @@ def check(settings: Settings, lenient: bool, strict: bool) -> None:
 
     def run() -> int:
         if not settings.articles_dir.is_dir():
-            click.echo(f"kb: error: articles folder {settings.articles_dir} does not exist", err=True)
+            echo_error(_("articles folder %(path)s does not exist") % {"path": settings.articles_dir})
             return 2
         kb = load_knowledge_base(settings.articles_dir, load_options(settings, lenient))
         for problem in kb.problems:
-            click.echo(str(problem))
+            echo_problem(str(problem))
         errors, warnings = len(kb.errors), len(kb.warnings)
-        click.echo(f"{len(kb.articles)} valid articles; {errors} error(s), {warnings} warning(s)", err=True)
+        click.echo(_("%(articles)s; %(errors)s, %(warnings)s") % {
+            "articles": ngettext("%(num)d valid article", "%(num)d valid articles", len(kb.articles))
+            % {"num": len(kb.articles)},
+            "errors": ngettext("%(num)d error", "%(num)d errors", errors) % {"num": errors},
+            "warnings": ngettext("%(num)d warning", "%(num)d warnings", warnings) % {"num": warnings},
+        }, err=True)
         return 1 if errors or (strict and warnings) else 0
 
     run_reporting_errors(run)
@@ -62,8 +74,8 @@ def new(settings: Settings, title: str, article_type: str, lang: str | None, cat
     def run() -> int:
         kb = load_knowledge_base(settings.articles_dir, load_options(settings, render=False))
         if category and category not in kb.vocabulary.categories:
-            click.echo(f"kb: error: unknown category {category!r}; allowed: "
-                       f"{', '.join(sorted(kb.vocabulary.categories))}", err=True)
+            echo_error(_("unknown category %(category)r; allowed: %(allowed)s") % {
+                "category": category, "allowed": ", ".join(sorted(kb.vocabulary.categories))})
             return 2
         taken = {normalize_id(a.id) for a in kb.articles} | {
             normalize_id(alias) for a in kb.articles for alias in a.aliases}
@@ -75,7 +87,7 @@ def new(settings: Settings, title: str, article_type: str, lang: str | None, cat
     run_reporting_errors(run)
 
 
-for command in (build, search, serve, *RECORDS_COMMANDS, *SYNC_COMMANDS):
+for command in (build, search, serve, *RECORDS_COMMANDS, *SYNC_COMMANDS, *I18N_COMMANDS):
     cli.add_command(command)
 
 

@@ -13,6 +13,7 @@ import click
 
 from kb.config import load_settings
 from kb.errors import KbError
+from kbcli.style import echo_error
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -40,12 +41,12 @@ def run_reporting_errors(call: Callable[[], int | None]) -> None:
     try:
         code = call()
     except KbError as exc:
-        click.echo(f"kb: error: {exc}", err=True)
+        echo_error(str(exc))
         sys.exit(exc.exit_code)
     except Exception as exc:  # a bug in kb: say so plainly; KB_DEBUG=1 shows the traceback
         if os.environ.get("KB_DEBUG"):
             raise
-        click.echo(f"kb: internal error: {type(exc).__name__}: {exc} (set KB_DEBUG=1 for details)", err=True)
+        echo_error(f"internal error: {type(exc).__name__}: {exc} (set KB_DEBUG=1 for details)")
         sys.exit(70)
     sys.exit(code or 0)
 

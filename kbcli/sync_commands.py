@@ -13,13 +13,14 @@ from pathlib import Path
 import click
 
 from kb.config import Settings
-from kb.logs import configure as configure_logging
+from kb.logs import configure_command as configure_logging
 from kb.records.backup import export_records, import_records
 from kb.records.db import Database
 from kb.records.errors import DatabaseUnavailableError
 from kb.records.hooks import latest_push
 from kbcli.options import common_options, run_reporting_errors
 from kbcli.records_commands import refresh_boosts
+from kbcli.style import echo_problem
 from search.errors import BuildLockedError
 from search.metrics import SYNC_RUNS, write_textfile
 from search.sync import SyncResult, sync
@@ -35,8 +36,8 @@ def _report(result: SyncResult, as_json: bool) -> int:
         for problem in result.problems:
             served = f" [{problem.served}]" if problem.served else ""
             author = f" ({problem.author})" if problem.author else ""
-            click.echo(f"{problem.path}:{problem.line}: {problem.severity}: {problem.message}{author}{served}",
-                       err=True)
+            echo_problem(f"{problem.path}:{problem.line}: {problem.severity}: {problem.message}{author}{served}",
+                         err=True)
     click.echo(result.summary(), err=True)
     return 1 if result.outcome == "failed" else 0
 
