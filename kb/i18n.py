@@ -89,6 +89,11 @@ def ngettext(singular: str, plural: str, count: int) -> str:
 _ = gettext
 
 
+def N_(message: str) -> str:
+    """Mark a message for extraction without translating it yet (it is translated where it is shown)."""
+    return message
+
+
 def format_date(value: dt.date | dt.datetime, lang: str | None = None) -> str:
     """A date as a reader of `lang` writes it (CLDR): 24 Nov 2026 or 2026年11月24日."""
     chosen = lang or current_language()

@@ -10,7 +10,7 @@ import datetime as dt
 import os
 import posixpath
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -32,6 +32,11 @@ ARTICLE_SUFFIX = ".md"
 # Repository meta files at the top of the articles folder are not articles.
 META_FILES = frozenset({"readme.md", "contributing.md", "changelog.md", "license.md"})
 INTERNAL_LINK_SCHEME = "kb:"
+
+
+# Told which long phase is under way and how far it got: ("loading", 120, 2000). `kb build` shows a bar per
+# phase; the search build adds "encoding" and "indexing".
+Progress = Callable[[str, int, int], None]
 
 
 @dataclass
@@ -69,6 +74,7 @@ class LoadOptions:
     today: dt.date | None = None
     cache_dir: Path | None = None  # where parse and render results are kept between loads
     reuse_cache: bool = True  # False: parse and render everything, then refresh the cache
+    progress: Progress | None = None  # told ("loading" | "rendering", done, total) after each article
 
     @classmethod
     def from_settings(cls, settings: Settings, **options: Any) -> LoadOptions:
@@ -105,7 +111,10 @@ def load_knowledge_base(root: Path, options: LoadOptions | None = None) -> Knowl
     parsed: list[Article] = []
     failed_paths: set[str] = set()
     seen_paths: set[str] = set()
-    for file, rel in iter_article_files(root, problems):
+    files = list(iter_article_files(root, problems))
+    for done, (file, rel) in enumerate(files, start=1):
+        if options.progress:
+            options.progress("loading", done, len(files))
         seen_paths.add(rel)
         source, found = read_source(file, rel, options.max_bytes)
         article = None
@@ -130,7 +139,7 @@ def load_knowledge_base(root: Path, options: LoadOptions | None = None) -> Knowl
     kb = KnowledgeBase(root=root, vocabulary=vocabulary)
     rendered: dict[str, RenderedBody] = {}
     if options.render:
-        rendered, link_problems = _render_all(parsed, cache)
+        rendered, link_problems = _render_all(parsed, cache, options.progress)
         cross += link_problems
     cache.save(seen_paths)
     if options.lenient:
@@ -231,11 +240,14 @@ class _LinkIndex:
         return article_url(article.id) + (f"#{anchor}" if anchor else "")
 
 
-def _render_all(articles: list[Article], cache: LoadCache) -> tuple[dict[str, RenderedBody], list[Problem]]:
+def _render_all(articles: list[Article], cache: LoadCache, progress: Progress | None = None,
+                ) -> tuple[dict[str, RenderedBody], list[Problem]]:
     index = _LinkIndex(articles)
     problems: list[Problem] = []
     rendered: dict[str, RenderedBody] = {}
-    for article in articles:
+    for done, article in enumerate(articles, start=1):
+        if progress:
+            progress("rendering", done, len(articles))
         body = cache.rendered_body(article, index.url)
         if body is None:
             reason = limit_exceeded(article.body)

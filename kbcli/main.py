@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import sys
 
 import click
 
@@ -11,7 +13,7 @@ from kb.i18n import _, ngettext
 from kb.loader import LoadOptions, load_knowledge_base
 from kb.scaffold import new_article
 from kb.schema import ARTICLE_TYPES, LANGUAGES, normalize_id
-from kbcli.build_search import build, search
+from kbcli.build_search import build, progress_display, search
 from kbcli.i18n_commands import COMMANDS as I18N_COMMANDS
 from kbcli.options import common_options, run_reporting_errors
 from kbcli.records_commands import COMMANDS as RECORDS_COMMANDS
@@ -47,7 +49,12 @@ def check(settings: Settings, lenient: bool, strict: bool) -> None:
         if not settings.articles_dir.is_dir():
             echo_error(_("articles folder %(path)s does not exist") % {"path": settings.articles_dir})
             return 2
-        kb = load_knowledge_base(settings.articles_dir, load_options(settings, lenient))
+        update, finish = progress_display(sys.stderr.isatty())
+        try:
+            kb = load_knowledge_base(settings.articles_dir,
+                                     dataclasses.replace(load_options(settings, lenient), progress=update))
+        finally:
+            finish()
         for problem in kb.problems:
             echo_problem(str(problem))
         errors, warnings = len(kb.errors), len(kb.warnings)

@@ -25,7 +25,7 @@ import shutil
 import subprocess
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -38,6 +38,7 @@ from kb.config import Settings
 from kb.errors import KbError, Problem
 from kb.gitmeta import FileHistory, head_commit
 from kb.loader import KnowledgeBase, LoadOptions, load_knowledge_base
+from kb.loader import Progress as LoadProgress
 from search.errors import BuildError, BuildLockedError
 from search.schema import SCHEMA_VERSION, article_document, make_schema, source_key, spelling_words
 
@@ -55,7 +56,7 @@ LOAD_CACHE_DIR = "cache"  # parsed and rendered articles kept between builds (kb
 KEEP_BUILDS = 3  # the live build and two before it, for readers still finishing a request
 WRITER_MEMORY_MB = 256
 
-Progress = Callable[[int, int], None]
+Progress = LoadProgress  # (phase, done, total): loading, rendering, encoding, indexing
 
 
 @dataclass
@@ -226,7 +227,7 @@ def build_index(
                                index_seconds=time.perf_counter() - started)
         log.info("loading articles from %s", settings.articles_dir)
         kb = load_knowledge_base(settings.articles_dir, LoadOptions.from_settings(
-            settings, lenient=lenient, cache_dir=index_dir / LOAD_CACHE_DIR, reuse_cache=not full))
+            settings, lenient=lenient, cache_dir=index_dir / LOAD_CACHE_DIR, reuse_cache=not full, progress=progress))
         load_seconds = time.perf_counter() - started
         log.info("loaded %d valid articles in %.1fs", len(kb.articles), load_seconds)
         _check_loadable(kb, strict)
@@ -275,8 +276,11 @@ def index_knowledge_base(kb: KnowledgeBase, index_dir: Path, *, full: bool = Fal
             _clone_build(live, build_dir)
             ix = whoosh_index.open_dir(str(build_dir))
         to_add = sorted(added | changed)
-        documents = {i: article_document(indexed[i], kb.rendered.get(i), kb.vocabulary, _committed(kb, indexed[i]))
-                     for i in to_add}
+        documents = {}
+        for done, i in enumerate(to_add, start=1):
+            documents[i] = article_document(indexed[i], kb.rendered.get(i), kb.vocabulary, _committed(kb, indexed[i]))
+            if progress:
+                progress("encoding", done, len(to_add))
         writer = ix.writer(limitmb=WRITER_MEMORY_MB) if mode == "full" else ix.writer()
         try:
             for doc_id in sorted(removed | changed):
@@ -284,7 +288,7 @@ def index_knowledge_base(kb: KnowledgeBase, index_dir: Path, *, full: bool = Fal
             for done, doc_id in enumerate(to_add, start=1):
                 writer.add_document(**documents[doc_id])
                 if progress:
-                    progress(done, len(to_add))
+                    progress("indexing", done, len(to_add))
         except BaseException:
             writer.cancel()
             raise

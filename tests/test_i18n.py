@@ -145,3 +145,47 @@ def test_shell_completion_works_as_the_readme_says(shell: str, marker: str) -> N
     # bash and zsh pass the index of the word being completed; fish passes the word itself.
     words = run_kb(_KB_COMPLETE=f"{shell}_complete", COMP_WORDS="kb sy", COMP_CWORD="sy" if shell == "fish" else "1")
     assert "sync" in words.stdout
+
+
+def _on_a_terminal(args: list[str], env: dict[str, str]) -> str:
+    """Run kb with stderr on a pseudo-terminal; what the terminal showed."""
+    import pty
+    import select
+
+    leader, follower = pty.openpty()
+    process = subprocess.Popen([sys.executable, "-m", "kbcli.main", *args], cwd=REPO, stdout=subprocess.DEVNULL,
+                               stderr=follower, env={**os.environ, **env})
+    os.close(follower)
+    chunks = []
+    while True:
+        ready, _, _ = select.select([leader], [], [], 120)
+        if not ready:
+            break
+        try:
+            data = os.read(leader, 65536)
+        except OSError:  # the terminal closed: kb exited
+            break
+        if not data:
+            break
+        chunks.append(data)
+    process.wait(timeout=60)
+    os.close(leader)
+    return b"".join(chunks).decode(errors="replace")
+
+
+def test_kb_build_shows_progress_for_every_long_phase_on_a_terminal(tmp_path: Path) -> None:
+    shown = _on_a_terminal(["build", "--articles", str(REPO / "articles"), "--index", str(tmp_path / "index")],
+                           {"KB_LANG": "en"})
+    for phase in ("loading", "rendering", "encoding", "indexing"):
+        assert re.search(rf"{phase}\s+\[[#-]+\]", shown), (phase, shown[-500:])
+    chinese = _on_a_terminal(["build", "--full", "--articles", str(REPO / "articles"), "--index",
+                              str(tmp_path / "index")], {"KB_LANG": "zh"})
+    assert "索引" in chinese and "编码" in chinese
+
+
+def test_kb_build_logs_progress_lines_off_a_terminal(tmp_path: Path) -> None:
+    result = run_kb("build", "--articles", str(REPO / "articles"), "--index", str(tmp_path / "index"))
+    assert result.returncode == 0, result.stderr
+    for phase in ("loading", "rendering", "encoding", "indexing"):
+        assert re.search(rf"INFO kbcli\.build_search \[-\] {phase} \d+/\d+ articles", result.stderr), phase
+    assert "\x1b[" not in result.stderr
