@@ -99,8 +99,9 @@ def parse_article(source: SourceText, vocabulary: Vocabulary, options: ParseOpti
 
 def _unknown_key_message(key: str) -> str:
     close = difflib.get_close_matches(key, FIELDS_BY_NAME, n=1, cutoff=0.6)
-    hint = f"did you mean `{close[0]}`?" if close else f"known keys: {', '.join(FIELDS_BY_NAME)}"
-    return f"unknown key `{key}`; {hint}"
+    if close:
+        return _("unknown key `%(key)s`; did you mean `%(close)s`?") % {"key": key, "close": close[0]}
+    return _("unknown key `%(key)s`; known keys: %(known)s") % {"key": key, "known": ", ".join(FIELDS_BY_NAME)}
 
 
 def _as_warning(problem: Problem) -> Problem:

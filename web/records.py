@@ -578,7 +578,9 @@ OPENAPI_SCHEMAS: dict[str, Any] = {
 }
 OPENAPI_SECURITY: dict[str, Any] = {"ticketToken": {
     "type": "http", "scheme": "bearer",
-    "description": "The token whose SHA-256 hex digest is KB_API_TOKEN_HASH."}}
+    "description": "The token whose SHA-256 hex digest is KB_API_TOKEN_HASH."}, "hubSignature": {
+    "type": "apiKey", "in": "header", "name": "X-Hub-Signature",
+    "description": "Zammad's `sha1=` HMAC-SHA1 of the body with KB_TICKET_HMAC_SECRET."}}
 _WRITE_ERRORS = {
     "400": _json_body("Error", "Not a JSON object, or unknown fields."),
     "401": _json_body("Error", "Missing or wrong bearer token."),
@@ -591,7 +593,7 @@ _WRITE_ERRORS = {
 OPENAPI_PATHS: dict[str, Any] = {
     "/api/resolutions": {"post": {
         "summary": "Record that an article resolved a ticket (idempotent).",
-        "security": [{"ticketToken": []}],
+        "security": [{"ticketToken": []}, {"hubSignature": []}],
         "requestBody": {"required": True, "content": {"application/json": {
             "schema": _schema_ref("ResolutionInput")}}},
         "responses": {"201": _json_body("ResolutionAnswer", "Recorded."),
@@ -600,7 +602,7 @@ OPENAPI_PATHS: dict[str, Any] = {
     "/api/tickets/closed": {"post": {
         "summary": "Record a closed ticket (idempotent): the articles its reply `text` links, else closed "
                    "without an article.",
-        "security": [{"ticketToken": []}],
+        "security": [{"ticketToken": []}, {"hubSignature": []}],
         "requestBody": {"required": True, "content": {"application/json": {
             "schema": _schema_ref("ClosedTicketInput")}}},
         "responses": {"201": _json_body("ClosedTicketAnswer", "Recorded."),
