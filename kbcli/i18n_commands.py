@@ -7,6 +7,7 @@ translators get a standard `.pot`/`.po` pair that Poedit, Weblate or Lokalise re
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,7 +135,15 @@ def _write(path: Path, catalog: Catalog) -> None:
     buffer = io.BytesIO()
     # No line numbers: moving code must not churn the catalogue (and conflict in every merge).
     write_po(buffer, catalog, width=100, sort_output=True, ignore_obsolete=True, include_lineno=False)
-    path.write_bytes(buffer.getvalue())
+    new = buffer.getvalue()
+    # Only the header's dates changed: keep the file as it is, so extraction never makes a diff by itself.
+    if path.exists() and _without_dates(path.read_bytes()) == _without_dates(new):
+        return
+    path.write_bytes(new)
+
+
+def _without_dates(text: bytes) -> bytes:
+    return re.sub(rb'^"(POT-Creation-Date|PO-Revision-Date): [^"]*"\n', b"", text, flags=re.M)
 
 
 def untranslated() -> Iterator[Missing]:
