@@ -57,6 +57,7 @@ def test_a_signed_slack_command_is_answered_with_the_top_hits(chat: FlaskClient)
     assert lines[0].startswith("1. <http://localhost/articles/vpn-error-809#")
     assert "|VPN fails with error 809>" in lines[0]
     assert " · " in lines[0]  # the best section's heading follows the link
+    assert [block["text"]["text"] for block in reply["blocks"]] == lines
 
 
 def test_slack_answers_in_the_requesters_language(chat: FlaskClient) -> None:

@@ -102,6 +102,26 @@ def test_zammad_signs_with_hmac_sha1_instead_of_the_bearer_token(client: FlaskCl
     assert count(app, Resolution) == 1
 
 
+def test_zammads_own_payload_is_understood_too(client: FlaskClient, app: Flask) -> None:
+    body = {"ticket": {"id": 7, "number": "31007", "title": "VPN", "owner": {"login": "agent", "email": "a@x.org"}},
+            "article": {"body": "Fixed, see http://localhost/articles/outlook-password-prompt", "internal": False}}
+    response = zammad_post(client, body)
+    assert response.status_code == 201, response.json
+    resolution = response.json["resolutions"][0]
+    assert (resolution["ticket_id"], resolution["article_id"], resolution["user"]) == (
+        "31007", "outlook-password-prompt", "a@x.org")
+    assert closed(client, body).status_code == 400  # without the signature the usual fields are required
+
+
+def test_with_trusted_hosts_only_links_to_them_count(built_kb: Settings, database_url: str) -> None:
+    app = make_app(built_kb, database_url, trusted_hosts="kb.example.com,localhost")
+    client = app.test_client()
+    response = closed(client, {"ticket_id": "T-1", "category": "network", "text":
+                               "See https://vendor.example.com/articles/vpn-error-809 and "
+                               "https://kb.example.com/articles/outlook-password-prompt"})
+    assert [r["article_id"] for r in response.json["resolutions"]] == ["outlook-password-prompt"]
+
+
 def test_suggest_answers_the_configured_origins_only(client: FlaskClient) -> None:
     preflight = client.options("/api/suggest", headers={
         "Origin": "https://acme.zendesk.com", "Access-Control-Request-Method": "POST",

@@ -208,7 +208,9 @@ def slack() -> Response:
         return f"<{hit.url}|{_slack_escape(hit.title)}>{section}"
 
     hits = answer(query, lang) if query.strip() else []
-    return jsonify(response_type="ephemeral", text=_lines(hits, query, lang, link))
+    text = _lines(hits, query, lang, link)
+    blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": line}} for line in text.splitlines()]
+    return jsonify(response_type="ephemeral", text=text, blocks=blocks)
 
 
 # -- Microsoft Teams ----------------------------------------------------------------------------

@@ -253,20 +253,36 @@ def api_record_resolution() -> Response:
 def linked_articles(text: str) -> list[str]:
     """Ids of this site's articles linked from a ticket's reply text, in order, each once.
 
-    A link with a host counts when the host is this site's (the request's, or one of KB_TRUSTED_HOSTS);
-    ids, aliases and old paths all resolve to the current id, and links to unknown articles are ignored.
+    With KB_TRUSTED_HOSTS set, a link with a host counts only when the host is one of them (or the
+    request's); without it, any host does. Ids, aliases and old paths all resolve to the current id,
+    and links to unknown articles are ignored.
     """
-    hosts = {request.host.lower(), *(h.strip().lower() for h in get_settings().trusted_hosts.split(",") if h.strip())}
+    trusted = {h.strip().lower() for h in get_settings().trusted_hosts.split(",") if h.strip()}
+    hosts = {request.host.lower(), *trusted}
     snap = get_snapshot()
     found: list[str] = []
     for match in ARTICLE_LINK.finditer(text[:MAX_TICKET_TEXT]):
         host = match.group("host")
-        if host and host.lower() not in hosts:
+        if host and trusted and host.lower() not in hosts:
             continue
         article_id = snap.resolve(unquote(match.group("id")).rstrip(".,;:!'\""))
         if article_id is not None and article_id not in found:
             found.append(article_id)
     return found
+
+
+ZAMMAD_FIELDS = frozenset({"ticket", "article"})
+
+
+def _from_zammad(data: dict[str, Any]) -> dict[str, Any]:
+    """Zammad's own webhook body (no custom payload): {"ticket": {...}, "article": {...}}."""
+    ticket: dict[str, Any] = data["ticket"] if isinstance(data.get("ticket"), dict) else {}
+    article: dict[str, Any] = data["article"] if isinstance(data.get("article"), dict) else {}
+    owner: dict[str, Any] = ticket["owner"] if isinstance(ticket.get("owner"), dict) else {}
+    body = article.get("body") if article.get("internal") is not True else None
+    return {"ticket_id": ticket.get("number") or ticket.get("id"), "ticket_system": "zammad",
+            "user": owner.get("email") or owner.get("login") or "", "text": body if isinstance(body, str) else None,
+            **{k: v for k, v in data.items() if k not in ZAMMAD_FIELDS}}
 
 
 def _record_linked(data: dict[str, Any], article_ids: list[str]) -> Response:
@@ -297,9 +313,11 @@ def api_closed_without_article() -> Response:
     denied = _authorize()
     if denied is not None:
         return denied
-    data = _json_object(CLOSED_FIELDS)
+    data = _json_object(CLOSED_FIELDS | ZAMMAD_FIELDS if request.headers.get("X-Hub-Signature") else CLOSED_FIELDS)
     if isinstance(data, Response):
         return data
+    if set(data) & ZAMMAD_FIELDS:
+        data = _from_zammad(data)
     text = data.get("text")
     if text is not None and not isinstance(text, str):
         return _api_error(422, "invalid record", "text must be the ticket's public reply as a string")
