@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -142,3 +143,28 @@ def test_sync_then_serve_from_the_container(engine: list[str], image: str, volum
     lines = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
     assert any(entry["logger"] == "gunicorn.access" and "/api/search" in entry["message"] for entry in lines), \
         output[-2000:]
+
+
+def test_compose_runs_web_sync_postgres_and_optional_sso_with_secrets_from_files() -> None:
+    import yaml
+
+    compose = yaml.safe_load((REPO / "compose.yaml").read_text(encoding="utf-8"))
+    services = compose["services"]
+    assert set(services) == {"web", "sync", "db", "oauth2-proxy"}
+    assert services["oauth2-proxy"]["profiles"] == ["sso"]
+    assert services["web"]["command"] == ["web"] and services["sync"]["command"][0] == "sync-watch"
+    for name in ("web", "sync"):
+        env = services[name]["environment"]
+        secrets = {key for key in env if key.endswith("_FILE")}
+        assert {"KB_SECRET_KEY_FILE", "KB_DATABASE_URL_FILE"} <= secrets
+        assert not any("SECRET" in key and not key.endswith("_FILE") for key in env), env
+        assert any(volume.endswith(":/srv/kb/index") for volume in services[name]["volumes"])
+    assert services["db"]["environment"]["POSTGRES_PASSWORD_FILE"].startswith("/run/secrets/")
+    skipped = next(arg for arg in services["oauth2-proxy"]["command"] if arg.startswith("--skip-auth-route="))
+    for path in ("/api/resolutions", "/api/tickets/closed", "/api/hooks/git", "/chat/slack", "/healthz"):
+        assert re.match(skipped.split("=", 1)[1], path), path
+    dockerfile = (REPO / "Dockerfile").read_text(encoding="utf-8")
+    assert re.search(r"^ARG BASE=\S*python:3\.\d+-slim-bookworm$", dockerfile, re.M)
+    assert re.search(r"^USER kb$", dockerfile, re.M)
+    entrypoint = (REPO / "deploy" / "container" / "entrypoint.sh").read_text(encoding="utf-8")
+    assert "kb sync --watch" in entrypoint and "gunicorn --config /etc/kb/gunicorn.conf.py" in entrypoint
