@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import time
 import urllib.request
 import uuid
@@ -168,3 +169,16 @@ def test_compose_runs_web_sync_postgres_and_optional_sso_with_secrets_from_files
     assert re.search(r"^USER kb$", dockerfile, re.M)
     entrypoint = (REPO / "deploy" / "container" / "entrypoint.sh").read_text(encoding="utf-8")
     assert "kb sync --watch" in entrypoint and "gunicorn --config /etc/kb/gunicorn.conf.py" in entrypoint
+
+
+def test_the_installed_package_carries_the_catalogue(tmp_path: Path) -> None:
+    """The image installs kb as a wheel: the .po files must be in it, or the container speaks only English."""
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q",
+                            "-w", str(tmp_path), str(REPO)], capture_output=True, text=True, timeout=300)
+    assert built.returncode == 0, built.stderr
+    import zipfile
+
+    (wheel,) = tmp_path.glob("kb-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "kb/locale/zh/LC_MESSAGES/messages.po" in names
+    assert any(name.startswith("web/templates/") for name in names)
