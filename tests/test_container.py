@@ -94,6 +94,9 @@ def test_the_image_runs_as_a_non_root_user(engine: list[str], image: str) -> Non
     config = json.loads(subprocess.run([*engine, "image", "inspect", image], capture_output=True, text=True,
                                        check=True, timeout=60).stdout)[0]["Config"]
     assert {"/srv/kb/index", "/srv/kb/articles", "/srv/kb/data"} <= set(config["Volumes"])
+    chinese = subprocess.run([*engine, "run", "--rm", *RUN_FLAGS, "--network", "none", "-e", "KB_LANG=zh", image,
+                              "kb", "check", "--articles", "/srv/nowhere"], capture_output=True, text=True, timeout=120)
+    assert chinese.returncode == 2 and "文章文件夹 /srv/nowhere 不存在" in chinese.stderr, chinese.stderr
 
 
 def test_sync_then_serve_from_the_container(engine: list[str], image: str, volumes: dict[str, str], origin: Path,
