@@ -19,12 +19,6 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from babel import Locale
-from babel.dates import format_date as cldr_format_date
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
-from babel.support import Translations
-
 LOCALE_DIR = Path(__file__).parent / "locale"
 DOMAIN = "messages"
 LANGUAGES = ("en", "zh")
@@ -46,6 +40,12 @@ def translations(lang: str) -> stdlib_gettext.NullTranslations:
     path = catalogue_path(lang)
     if lang not in LANGUAGES or not path.exists():
         return stdlib_gettext.NullTranslations()
+    # Imported here: an English `kb` command never pays for Babel (about 90 ms).
+    from babel import Locale
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+    from babel.support import Translations
+
     with open(path, "rb") as handle:
         catalog = read_po(handle, locale=Locale.parse(CLDR_LOCALES.get(lang, lang)), domain=DOMAIN)
     compiled = io.BytesIO()
@@ -96,6 +96,8 @@ def N_(message: str) -> str:
 
 def format_date(value: dt.date | dt.datetime, lang: str | None = None) -> str:
     """A date as a reader of `lang` writes it (CLDR): 24 Nov 2026 or 2026年11月24日."""
+    from babel.dates import format_date as cldr_format_date
+
     chosen = lang or current_language()
     day = value.date() if isinstance(value, dt.datetime) else value
     if chosen == "zh":

@@ -11,21 +11,21 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
-from babel import Locale
-from babel.messages.catalog import Catalog, Message
-from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
-from babel.messages.pofile import read_po, write_po
 
 from kb.i18n import CLDR_LOCALES, DOMAIN, LOCALE_DIR, catalogue_path, translations
 from kbcli.style import KbGroup
+
+if TYPE_CHECKING:
+    from babel.messages.catalog import Catalog, Message
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ("kb", "search", "web", "kbcli")
 TEMPLATE_NAME = f"{DOMAIN}.pot"
 # Besides gettext's own names: the site's helpers (translate_to's message is its second argument).
-KEYWORDS = {**DEFAULT_KEYWORDS, "translate": None, "translate_to": (2,), "translate_plural": (1, 2)}
+SITE_KEYWORDS: dict[str, Any] = {"translate": None, "translate_to": (2,), "translate_plural": (1, 2), "N_": None}
 METHODS = [("**/templates/**.html", "jinja2.ext:babel_extract"), ("**/templates/**.xml", "jinja2.ext:babel_extract"),
            ("**.py", "python")]
 OPTIONS = {"**/templates/**.html": {"extensions": "jinja2.ext.i18n", "newstyle_gettext": "true"},
@@ -61,10 +61,14 @@ def _quote(text: str) -> str:
 
 def extract() -> Catalog:
     """Every message the site and the CLI use, with where they use it."""
+    from babel.messages.catalog import Catalog
+    from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
+
     template = Catalog(domain=DOMAIN, project="kb", msgid_bugs_address="", charset="utf-8")
+    keywords = {**DEFAULT_KEYWORDS, **SITE_KEYWORDS}
     for folder in SOURCES:
         for filename, lineno, message, comments, context in extract_from_dir(
-                ROOT / folder, METHODS, OPTIONS, KEYWORDS, comment_tags=("Translators:",), strip_comment_tags=True):
+                ROOT / folder, METHODS, OPTIONS, keywords, comment_tags=("Translators:",), strip_comment_tags=True):
             if not message or (isinstance(message, tuple) and not all(message)):
                 continue
             msgid = message if isinstance(message, str) else tuple(message[:2])
@@ -81,6 +85,10 @@ def _legacy(lang: str) -> dict[str, str]:
 
 
 def _read(lang: str) -> Catalog:
+    from babel import Locale
+    from babel.messages.catalog import Catalog
+    from babel.messages.pofile import read_po
+
     path = catalogue_path(lang)
     locale = Locale.parse(CLDR_LOCALES[lang])
     if not path.exists():
@@ -129,6 +137,8 @@ def update() -> dict[str, list[Missing]]:
 
 
 def _write(path: Path, catalog: Catalog) -> None:
+    from babel.messages.pofile import write_po
+
     catalog.fuzzy = False
     catalog.project, catalog.version = "kb", ""
     catalog.language_team = "kb translators"

@@ -22,7 +22,6 @@ from kbcli.options import common_options, run_reporting_errors
 from kbcli.records_commands import refresh_boosts
 from kbcli.style import echo_problem
 from search.errors import BuildLockedError
-from search.metrics import SYNC_RUNS, write_textfile
 from search.sync import SyncResult, sync
 
 log = logging.getLogger(__name__)
@@ -46,10 +45,19 @@ def _write_metrics(settings: Settings) -> None:
     """node_exporter's textfile: the live build and the syncs, as /metrics has them (a failure only warns)."""
     if not settings.metrics_textfile:
         return
+    from search.metrics import write_textfile  # prometheus-client only for the watcher that writes metrics
+
     try:
         write_textfile(Path(settings.metrics_textfile), settings.index_dir)
     except OSError as exc:
         log.warning("cannot write metrics to %s: %s", settings.metrics_textfile, exc)
+
+
+def count_sync(outcome: str) -> None:
+    """One more sync with this outcome, in the watcher's kb_sync_runs_total."""
+    from search.metrics import SYNC_RUNS
+
+    SYNC_RUNS.labels(outcome).inc()
 
 
 def watch(settings: Settings, interval: float, every: float, max_syncs: int | None = None) -> None:
@@ -84,7 +92,7 @@ def watch(settings: Settings, interval: float, every: float, max_syncs: int | No
                     log.info("%s", exc)
                 else:
                     log.log(logging.ERROR if result.outcome == "failed" else logging.INFO, "%s", result.summary())
-                    SYNC_RUNS.labels(result.outcome).inc()
+                    count_sync(result.outcome)
                     seen, last_sync, syncs = latest, time.monotonic(), syncs + 1
                     _refresh_boosts(settings, db)
                     _write_metrics(settings)
