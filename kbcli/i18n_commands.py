@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from kb.i18n import CLDR_LOCALES, DOMAIN, LOCALE_DIR, catalogue_path, translations
-from kbcli.style import KbGroup
+from kbcli.style import FullHelpGroup
 
 if TYPE_CHECKING:
     from babel.messages.catalog import Catalog, Message
@@ -190,7 +190,7 @@ def _suggest(item: Missing, table: dict[str, str]) -> str:
     return table.get(item.msgid, "")
 
 
-@click.group("i18n", cls=KbGroup)
+@click.group("i18n", cls=FullHelpGroup)
 def i18n() -> None:
     """Translations: refresh the gettext catalogue from the code, or list what is untranslated."""
 

@@ -18,11 +18,11 @@ from kbcli.i18n_commands import COMMANDS as I18N_COMMANDS
 from kbcli.options import common_options, run_reporting_errors
 from kbcli.records_commands import COMMANDS as RECORDS_COMMANDS
 from kbcli.serve import serve
-from kbcli.style import CONTEXT_SETTINGS, KbGroup, echo_error, echo_problem
+from kbcli.style import CONTEXT_SETTINGS, FullHelpGroup, echo_error, echo_problem
 from kbcli.sync_commands import COMMANDS as SYNC_COMMANDS
 
 
-@click.group(cls=KbGroup, context_settings=CONTEXT_SETTINGS)
+@click.group(cls=FullHelpGroup, context_settings=CONTEXT_SETTINGS)
 @click.version_option(package_name="kb")
 def cli() -> None:
     """kb: the support team's knowledge base.

@@ -23,7 +23,7 @@ from kb.records.ranking import resolution_boosts, write_boosts
 from kb.records.reports import ArticleUsage, KcsReport, Period, Reports, to_json
 from kb.records.store import RecordStore
 from kbcli.options import common_options, run_reporting_errors
-from kbcli.style import KbGroup
+from kbcli.style import FullHelpGroup
 from search.build import BOOSTS
 
 
@@ -202,7 +202,7 @@ def boosts(settings: Settings) -> None:
     run_reporting_errors(run)
 
 
-@click.group(cls=KbGroup)
+@click.group(cls=FullHelpGroup)
 def db() -> None:
     """The records database: migrations and housekeeping."""
 

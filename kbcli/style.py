@@ -58,7 +58,7 @@ def echo_problem(line: str, err: bool = False) -> None:
     click.echo(line, err=err, color=colour())
 
 
-class KbGroup(click.Group):
+class FullHelpGroup(click.Group):
     """A command group whose listing shows each command's whole first sentence, never cut off with "..."."""
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
