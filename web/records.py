@@ -377,9 +377,9 @@ def record_from_article(article_id: str) -> ResponseReturnValue:
     except InvalidRecordError as exc:
         abort(400, description=str(exc))
     if record.created:
-        flash(f"{translate('Recorded ticket')} {record.ticket_id}")
+        flash(translate("Recorded ticket %(ticket)s") % {"ticket": record.ticket_id})
     else:
-        flash(f"{translate('Ticket')} {record.ticket_id} {translate('was already recorded')}")
+        flash(translate("Ticket %(ticket)s was already recorded") % {"ticket": record.ticket_id})
     return redirect(url_for("articles.show", article_id=article.id, _anchor="record-resolution"), code=303)
 
 
