@@ -34,6 +34,10 @@ SEARCH_REFUSED = Counter("kb_search_refused", "Searches refused or cut short: ov
                          ["endpoint", "reason"])
 RECORDS_WRITE_ERRORS = Counter("kb_records_write_errors", "Records that could not be written (database "
                                "unavailable or failing).", ["kind"])
+HTTP_REQUESTS = Counter("kb_http_requests", "HTTP requests answered, by route and status code.",
+                        ["method", "endpoint", "status"])
+HTTP_SECONDS = Histogram("kb_http_request_duration_seconds", "Time to answer an HTTP request, by route.",
+                         ["endpoint"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0))
 SYNC_RUNS = Counter("kb_sync_runs", "Syncs run by this `kb sync --watch` process, by outcome.", ["outcome"])
 
 

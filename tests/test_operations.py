@@ -69,6 +69,10 @@ def test_metrics_count_searches_zero_results_and_refusals(client: FlaskClient) -
     assert sample(after, "kb_build_articles") >= 5
     assert sample(after, "kb_build_bytes") > 10_000
     assert 0 <= sample(after, "kb_build_age_seconds") < 3600
+    assert sample(after, "kb_http_requests_total", method="GET", endpoint="api.search", status="400") - sample(
+        before, "kb_http_requests_total", method="GET", endpoint="api.search", status="400") == 1
+    assert sample(after, "kb_http_request_duration_seconds_count", endpoint="search.results") > sample(
+        before, "kb_http_request_duration_seconds_count", endpoint="search.results")
 
 
 def test_every_response_carries_a_request_id(client: FlaskClient) -> None:

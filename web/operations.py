@@ -8,18 +8,22 @@ at the proxy (deploy/nginx.conf), like /healthz it reveals no article content.
 
 from __future__ import annotations
 
+import time
+
 from flask import Blueprint, Flask, Response, g, request
 
 from kb.logs import REQUEST_ID_HEADER, new_request_id, set_request_id
-from search.metrics import exposition
+from search.metrics import HTTP_REQUESTS, HTTP_SECONDS, exposition
 from web.settings import get_settings
 
 bp = Blueprint("operations", __name__)
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 def _start() -> None:
     g.request_id = new_request_id(request.headers.get(REQUEST_ID_HEADER))
+    g.request_started = time.perf_counter()
     set_request_id(g.request_id)
 
 
@@ -27,6 +31,13 @@ def _echo(response: Response) -> Response:
     rid = g.get("request_id")
     if rid:
         response.headers[REQUEST_ID_HEADER] = rid
+    # The route's endpoint name, not the path: one series per route however many articles there are.
+    endpoint = request.url_rule.endpoint if request.url_rule is not None else "unmatched"
+    method = request.method if request.method in KNOWN_METHODS else "other"
+    HTTP_REQUESTS.labels(method, endpoint, str(response.status_code)).inc()
+    started = g.get("request_started")
+    if started is not None:
+        HTTP_SECONDS.labels(endpoint).observe(time.perf_counter() - started)
     return response
 
 
