@@ -94,7 +94,7 @@ def zammad_post(client: FlaskClient, body: dict[str, Any], secret: str = ZAMMAD_
 
 def test_zammad_signs_with_hmac_sha1_instead_of_the_bearer_token(client: FlaskClient, app: Flask) -> None:
     body = {"ticket_id": "84001", "ticket_system": "zammad", "user": "agent",
-            "text": "<p>Solved: <a href=\"http://localhost/articles/vpn-error-809\">VPN 809</a></p>"}
+            "text": "<p>Solved: <a href=&quot;http://localhost/articles/vpn-error-809&quot;>VPN 809</a></p>"}
     response = zammad_post(client, body)
     assert response.status_code == 201, response.json
     assert response.json["resolutions"][0]["ticket_system"] == "zammad"

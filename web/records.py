@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import html
 import json
 import logging
 import re
@@ -261,7 +262,7 @@ def linked_articles(text: str) -> list[str]:
     hosts = {request.host.lower(), *trusted}
     snap = get_snapshot()
     found: list[str] = []
-    for match in ARTICLE_LINK.finditer(text[:MAX_TICKET_TEXT]):
+    for match in ARTICLE_LINK.finditer(html.unescape(text[:MAX_TICKET_TEXT])):  # &quot; and &amp; in HTML replies
         host = match.group("host")
         if host and trusted and host.lower() not in hosts:
             continue
