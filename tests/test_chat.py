@@ -67,6 +67,8 @@ def test_slack_answers_in_the_requesters_language(chat: FlaskClient) -> None:
     assert "/articles/vpn-error-809-zh" in first and "VPN 连接失败，错误 809" in first
     status, reply = slack_post(chat, "qqqzzzxxx")
     assert status == 200 and reply["text"] == "No articles match “qqqzzzxxx”."
+    status, reply = slack_post(chat, "<!channel> qqzz")
+    assert status == 200 and reply["text"] == "No articles match “&lt;!channel&gt; qqzz”."
     status, reply = slack_post(chat, "没有这种东西哈哈")
     assert status == 200 and "没有找到" in str(reply["text"])
 

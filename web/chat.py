@@ -155,11 +155,13 @@ def answer(query: str, lang: str) -> list[ChatHit]:
     return chosen
 
 
-def _lines(hits: Sequence[ChatHit], query: str, lang: str, link: Callable[[ChatHit], str]) -> str:
+def _lines(hits: Sequence[ChatHit], query: str, lang: str, link: Callable[[ChatHit], str],
+           escape: Callable[[str], str] = str) -> str:
     if not query.strip():
         return translate_to(lang, "Type what you are looking for after the command, e.g. “vpn error 809”.")
     if not hits:
-        return translate_to(lang, "No articles match “%(query)s”.") % {"query": query.strip()[:100]}
+        # The query goes back escaped: it must not turn into the platform's markup or mentions.
+        return translate_to(lang, "No articles match “%(query)s”.") % {"query": escape(query.strip()[:100])}
     return "\n".join(f"{n}. {link(hit)}" for n, hit in enumerate(hits, 1))
 
 
@@ -208,7 +210,7 @@ def slack() -> Response:
         return f"<{hit.url}|{_slack_escape(hit.title)}>{section}"
 
     hits = answer(query, lang) if query.strip() else []
-    text = _lines(hits, query, lang, link)
+    text = _lines(hits, query, lang, link, _slack_escape)
     blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": line}} for line in text.splitlines()]
     return jsonify(response_type="ephemeral", text=text, blocks=blocks)
 
@@ -255,7 +257,8 @@ def teams() -> Response:
     locale = activity.get("locale") if isinstance(activity.get("locale"), str) else None
     lang = language_of(query, locale)
     hits = answer(query, lang) if query else []
-    return jsonify(type="message", textFormat="markdown", text=_lines(hits, query, lang, _markdown_link))
+    return jsonify(type="message", textFormat="markdown", text=_lines(hits, query, lang, _markdown_link,
+                                                                        _markdown_escape))
 
 
 def _fresh_iso(value: str, window: float) -> None:
@@ -298,7 +301,8 @@ def dingtalk() -> Response:
     lang = language_of(query)
     hits = answer(query, lang) if query else []
     title = translate_to(lang, "Knowledge base")
-    return jsonify(msgtype="markdown", markdown={"title": title, "text": _lines(hits, query, lang, _markdown_link)})
+    return jsonify(msgtype="markdown", markdown={"title": title, "text": _lines(hits, query, lang, _markdown_link,
+                                                                                       _markdown_escape)})
 
 
 # -- Feishu (Lark) ------------------------------------------------------------------------------
