@@ -212,10 +212,7 @@ def build_index(
         raise BuildError(f"articles folder {settings.articles_dir} does not exist")
     with build_lock(index_dir):
         started = time.perf_counter()
-        # The commit is part of it: the index stores each article's last commit and author.
-        fingerprint = source_fingerprint(settings.articles_dir, f"lenient={lenient}", f"strict={strict}",
-                                         f"lang={settings.default_lang}", f"max={settings.max_article_bytes}",
-                                         f"commit={head_commit(settings.articles_dir)}")
+        fingerprint = build_fingerprint(settings, lenient=lenient, strict=strict)
         live = current_build(index_dir)
         manifest = _read_json(live / MANIFEST) if live and not full else None
         if manifest and manifest.get("source_fingerprint") == fingerprint and \
@@ -388,6 +385,15 @@ def _update_manifest(build_dir: Path, **changes: Any) -> None:
     manifest = _read_json(build_dir / MANIFEST)
     if manifest is not None:
         _write_json(build_dir / MANIFEST, {**manifest, **changes})
+
+
+def build_fingerprint(settings: Settings, *, lenient: bool = False, strict: bool = False) -> str:
+    """What a build's output depends on: the files, the options and the commit (the index stores each
+    article's last commit and author). `kb build` and `kb sync` both call this, so a build right after
+    a sync finds nothing changed."""
+    return source_fingerprint(settings.articles_dir, f"lenient={lenient}", f"strict={strict}",
+                              f"lang={settings.default_lang}", f"max={settings.max_article_bytes}",
+                              f"commit={head_commit(settings.articles_dir)}")
 
 
 def source_fingerprint(articles_dir: Path, *options: str) -> str:

@@ -29,7 +29,7 @@ from kb.gitmeta import git_history
 from kb.gitsync import GitError, clone, fetch, file_at, is_checkout, move_to, redact, restore_folder, short
 from kb.loader import KnowledgeBase, LoadOptions, load_knowledge_base
 from kb.vocabulary import VOCABULARY_DIR
-from search.build import LOAD_CACHE_DIR, MANIFEST, build_lock, current_build, index_knowledge_base, source_fingerprint
+from search.build import LOAD_CACHE_DIR, MANIFEST, build_fingerprint, build_lock, current_build, index_knowledge_base
 from search.errors import BuildError
 
 log = logging.getLogger(__name__)
@@ -163,12 +163,6 @@ def _record(index_dir: Path, state: SyncState, result: SyncResult) -> None:
 def _load_options(settings: Settings) -> LoadOptions:
     # The build's own parse-and-render cache: unchanged files (and good versions put back) cost nothing.
     return LoadOptions.from_settings(settings, cache_dir=settings.index_dir / LOAD_CACHE_DIR)
-
-
-def _fingerprint(settings: Settings) -> str:
-    # The same options as search.build.build_index, so a later `kb build` sees nothing changed.
-    return source_fingerprint(settings.articles_dir, "lenient=False", "strict=False",
-                              f"lang={settings.default_lang}", f"max={settings.max_article_bytes}")
 
 
 def _remove(path: Path) -> None:
@@ -311,7 +305,7 @@ def sync(settings: Settings, *, force: bool = False, clock: Clock = utc_now) -> 
             kb, pushed, kept, left_out = _load_keeping_good(settings, live)
             problems = _sync_problems(root, pushed, kept, left_out)
             _check_buildable(kb)
-            report = index_knowledge_base(kb, index_dir, fingerprint=_fingerprint(settings))
+            report = index_knowledge_base(kb, index_dir, fingerprint=build_fingerprint(settings))
             if report.build_dir is None:  # no article changed: the live build now serves this commit as is
                 _stamp_live_build(index_dir, commit, [str(p) for p in kb.errors])
         except (BuildError, GitError, OSError) as exc:
