@@ -19,7 +19,7 @@ from flask import Flask, current_app, g
 
 from kb.config import Settings
 from kb.gitmeta import file_history
-from kb.schema import normalize_id
+from kb.ids import ArticleIds
 from kb.vocabulary import Label, Vocabulary, load_vocabulary
 from search import ArticleView, IndexMissingError, SearchRequest, SearchResult, SearchService
 from search.results import parse_datetime
@@ -37,7 +37,7 @@ class Snapshot:
     vocabulary: Vocabulary
     built: dt.datetime | None = None
     by_id: dict[str, ArticleView] = field(default_factory=dict)
-    keys: dict[str, str] = field(default_factory=dict)  # normalized id or alias -> id
+    ids: ArticleIds = field(default_factory=ArticleIds)  # id, alias or path -> current id
     translations: dict[str, str] = field(default_factory=dict)
     category_counts: dict[str, int] = field(default_factory=dict)
     by_category: dict[str, list[ArticleView]] = field(default_factory=dict)  # listed, best first
@@ -46,13 +46,7 @@ class Snapshot:
     def __post_init__(self) -> None:
         self.articles = [a for a in self.articles if a.state != "draft"]
         self.by_id = {a.id: a for a in self.articles}
-        for a in self.articles:
-            self.keys.setdefault(normalize_id(a.id), a.id)
-        for a in self.articles:
-            for alias in a.aliases:
-                self.keys.setdefault(normalize_id(alias), a.id)
-                self.keys.setdefault(normalize_id(alias.removesuffix(".md")), a.id)
-            self.keys.setdefault(normalize_id(a.path), a.id)
+        self.ids = ArticleIds.from_articles(self.articles)
         for a in self.articles:
             if a.translation_of and a.translation_of in self.by_id:
                 self.translations.setdefault(a.id, a.translation_of)
@@ -65,8 +59,8 @@ class Snapshot:
         self.category_counts = {slug: len(items) for slug, items in self.by_category.items()}
 
     def resolve(self, key: str) -> str | None:
-        """The current id for an id in another case, an alias or an old path."""
-        return self.keys.get(normalize_id(key.strip("/")))
+        """The current id for an id in another case, an alias or a path (old or current)."""
+        return self.ids.resolve(key)
 
     def translation(self, article: ArticleView) -> ArticleView | None:
         """The same article in the other language."""
