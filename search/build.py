@@ -239,6 +239,13 @@ def _committed(kb: KnowledgeBase, article: Article) -> FileHistory | None:
     return history if history is not None and history.commit else None
 
 
+def _file_dates(kb: KnowledgeBase) -> dict[str, str]:
+    """Modification times of articles git does not know (outside a repository), by path: the site
+    shows them as "updated" without reading the checkout. Kept in the manifest, not the documents,
+    so touching a file does not make it a changed article."""
+    return {path: history.updated.isoformat() for path, history in kb.history.items() if not history.commit}
+
+
 def index_knowledge_base(kb: KnowledgeBase, index_dir: Path, *, full: bool = False,
                          progress: Progress | None = None, fingerprint: str | None = None) -> BuildReport:
     """Index a loaded knowledge base into a new build and swap it in (the caller holds the lock)."""
@@ -264,7 +271,7 @@ def index_knowledge_base(kb: KnowledgeBase, index_dir: Path, *, full: bool = Fal
             added = set(hashes) - set(old_hashes)
             changed = {i for i in set(hashes) & set(old_hashes) if hashes[i] != old_hashes[i]}
             if not (removed or added or changed) and live is not None:
-                _update_manifest(live, source_fingerprint=fingerprint)
+                _update_manifest(live, source_fingerprint=fingerprint, file_dates=_file_dates(kb))
                 return BuildReport(None, "unchanged", len(hashes), skipped_drafts=drafts, problems=kb.problems,
                                    index_seconds=time.perf_counter() - started)
             mode = "incremental"
@@ -358,6 +365,8 @@ def _write_manifest(build_dir: Path, kb: KnowledgeBase, settings_key: dict[str, 
         "warnings": len(kb.warnings),
         "source_fingerprint": fingerprint,
         "synonyms": [list(group) for group in kb.vocabulary.synonyms],
+        "vocabulary": kb.vocabulary.to_json(),  # what the site shows: categories, tags, onboarding paths
+        "file_dates": _file_dates(kb),
         "labels": {
             "category": {slug: {"zh": label.zh, "en": label.en} for slug, label in kb.vocabulary.categories.items()},
             "tag": {slug: {"zh": label.zh, "en": label.en} for slug, label in kb.vocabulary.tags.items()},

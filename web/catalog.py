@@ -2,13 +2,16 @@
 
 The search package owns the index; this module adapts its answers into what pages need:
 article metadata for listings (kept per index generation, so a newly swapped index is
-picked up without a restart), aliases, translations, and category counts.
+picked up without a restart), aliases, translations, and category counts. Everything comes from
+the build (stored fields and manifest.json, vocabulary included): a web worker never reads the
+checkout or runs git, so the checkout can change under a running site until the next build.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
 import threading
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -18,12 +21,13 @@ from typing import Any
 from flask import Flask, current_app, g
 
 from kb.config import Settings
-from kb.gitmeta import file_history
 from kb.ids import ArticleIds
-from kb.vocabulary import Label, Vocabulary, load_vocabulary
+from kb.vocabulary import Label, Vocabulary
 from search import ArticleView, IndexMissingError, SearchRequest, SearchResult, SearchService
 from search.results import parse_datetime
 from web.settings import SETTINGS_KEY
+
+log = logging.getLogger(__name__)
 
 EXTENSION_KEY = "kb_catalog"
 FILTERS = ("category", "tag", "product", "type", "lang", "state")
@@ -116,16 +120,6 @@ class Snapshot:
                 for slug, label in sorted(self.vocabulary.categories.items())]
 
 
-def _with_history(articles: list[ArticleView], settings: Settings) -> list[ArticleView]:
-    """Fill in last-changed dates and authors the index did not store (one `git log` per build)."""
-    missing = [a.path for a in articles if a.updated is None and a.path]
-    if not missing:
-        return articles
-    history = file_history(settings.articles_dir, missing)
-    return [dataclasses.replace(a, updated=history[a.path].updated, updated_by=history[a.path].updated_by)
-            if a.updated is None and a.path in history else a for a in articles]
-
-
 def _aware(value: dt.datetime | None) -> dt.datetime | None:
     if value is not None and value.tzinfo is None:
         return value.replace(tzinfo=dt.UTC)
@@ -164,10 +158,17 @@ class Catalog:
             if self._snapshot is not None and generation == self._generation:
                 return self._snapshot
         views = sorted(self.service.all_articles(), key=lambda view: view.id)
-        vocabulary, _problems = load_vocabulary(self._settings.articles_dir, lenient=True)
+        # The build's own vocabulary, never the checkout's: the checkout may be ahead of the index.
+        stored = live.manifest.get("vocabulary")
+        if not isinstance(stored, dict):
+            log.warning("the live build %s has no vocabulary in its manifest: run `kb build --full`", generation)
+            stored = {}
+        vocabulary = Vocabulary.from_json(stored)
         built = parse_datetime(live.manifest.get("built_at"))
-        articles = _with_history(views, self._settings)
-        snap = Snapshot(articles, vocabulary, built)
+        dates = live.manifest.get("file_dates") or {}
+        views = [dataclasses.replace(v, updated=parse_datetime(dates.get(v.path)))
+                 if v.updated is None and v.path in dates else v for v in views]
+        snap = Snapshot(views, vocabulary, built)
         with self._lock:
             self._snapshot, self._generation = snap, generation
         return snap
