@@ -8,7 +8,7 @@ from flask import Blueprint, Response, abort, current_app, jsonify, redirect, re
 from werkzeug.wrappers import Response as BaseResponse
 
 from web.catalog import FILTERS, ArticleView, get_catalog, get_snapshot
-from web.openapi import openapi_document
+from web.openapi import app_document
 from web.search_pages import read_int
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -106,16 +106,5 @@ def suggest() -> Response:
 
 @bp.get("/openapi.json")
 def openapi() -> Response:
-    """The OpenAPI 3.1 description of this API (with the records write API when it is served)."""
-    document = openapi_document(request.host_url.rstrip("/"))
-    if "records" in current_app.blueprints:
-        from web.records import OPENAPI_PATHS, OPENAPI_SCHEMAS, OPENAPI_SECURITY
-
-        document["paths"].update(OPENAPI_PATHS)
-        document["components"]["schemas"].update(OPENAPI_SCHEMAS)
-        document["components"].setdefault("securitySchemes", {}).update(OPENAPI_SECURITY)
-    if "publishing" in current_app.blueprints:
-        from web.publishing import OPENAPI_PATHS as PUBLISHING_PATHS
-
-        document["paths"].update(PUBLISHING_PATHS)
-    return jsonify(document)
+    """The OpenAPI 3.1 description of this API, with the routes every feature registered."""
+    return jsonify(app_document(current_app, request.host_url.rstrip("/")))

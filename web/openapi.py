@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import Flask
+
+EXTENSION_KEY = "kb_openapi"  # what features registered: (paths, schemas, security schemes)
+
 STRINGS = {"type": "array", "items": {"type": "string"}}
 NULLABLE_STRING = {"type": ["string", "null"]}
 
@@ -144,3 +148,20 @@ def openapi_document(server: str) -> dict[str, Any]:
         },
         "components": {"schemas": SCHEMAS},
     }
+
+
+def register(app: Flask, paths: dict[str, Any], schemas: dict[str, Any] | None = None,
+             security: dict[str, Any] | None = None) -> None:
+    """A feature adds its routes to /api/openapi.json (called from the feature's init_app)."""
+    app.extensions.setdefault(EXTENSION_KEY, []).append((paths, schemas or {}, security or {}))
+
+
+def app_document(app: Flask, server: str) -> dict[str, Any]:
+    """The document with every route the app's features registered."""
+    document = openapi_document(server)
+    for paths, schemas, security in app.extensions.get(EXTENSION_KEY, []):
+        document["paths"].update(paths)
+        document["components"]["schemas"].update(schemas)
+        if security:
+            document["components"].setdefault("securitySchemes", {}).update(security)
+    return document
