@@ -22,7 +22,6 @@ import json
 import logging
 import os
 import shutil
-import subprocess
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -118,16 +117,6 @@ def build_lock(index_dir: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def git_commit(articles_dir: Path) -> str | None:
-    """HEAD of the articles' git repository, if it is one."""
-    try:
-        out = subprocess.run(["git", "-C", str(articles_dir), "rev-parse", "HEAD"], capture_output=True,
-                             text=True, timeout=10, check=False)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() if out.returncode == 0 else None
 
 
 def _user_dict_hash(lines: list[str]) -> str:
@@ -359,7 +348,7 @@ def _write_manifest(build_dir: Path, kb: KnowledgeBase, settings_key: dict[str, 
         "built_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "build_seconds": round(seconds, 3),
         "mode": mode,
-        "git_commit": git_commit(kb.root),
+        "git_commit": head_commit(kb.root),
         "articles": count,
         "errors": [str(p) for p in kb.errors],
         "warnings": len(kb.warnings),
