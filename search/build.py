@@ -35,6 +35,7 @@ from whoosh import index as whoosh_index
 from kb.article import Article
 from kb.config import Settings
 from kb.errors import KbError, Problem
+from kb.files import read_json_object, write_json
 from kb.gitmeta import FileHistory, head_commit
 from kb.loader import KnowledgeBase, LoadOptions, load_knowledge_base
 from search.errors import BuildError, BuildLockedError
@@ -203,7 +204,7 @@ def build_index(
         started = time.perf_counter()
         fingerprint = build_fingerprint(settings, lenient=lenient, strict=strict)
         live = current_build(index_dir)
-        manifest = _read_json(live / MANIFEST) if live and not full else None
+        manifest = read_json_object(live / MANIFEST) if live and not full else None
         if manifest and manifest.get("source_fingerprint") == fingerprint and \
                 manifest.get("schema_version") == SCHEMA_VERSION:
             log.info("no file under %s changed since the live build", settings.articles_dir)
@@ -311,7 +312,7 @@ def _spelling_words(live: Path | None, documents: dict[str, dict[str, Any]], sta
     """Each article's English words: the live build's for unchanged articles, new ones for the rest."""
     words: dict[str, list[str]] = {}
     if live is not None:
-        previous = _read_json(live / SPELLING_WORDS) or {}
+        previous = read_json_object(live / SPELLING_WORDS) or {}
         words = {i: w for i, w in previous.items() if i not in stale}
     for doc_id, document in documents.items():
         words[doc_id] = sorted(spelling_words(document))
@@ -328,14 +329,10 @@ def _spelling_counts(per_article: Iterable[list[str]]) -> dict[str, int]:
 
 def _reusable_hashes(live: Path, settings_key: dict[str, Any]) -> dict[str, str] | None:
     """The live build's content hashes, if it was built with the same schema and dictionary."""
-    try:
-        manifest = json.loads((live / MANIFEST).read_text(encoding="utf-8"))
-        if any(manifest.get(key) != value for key, value in settings_key.items()):
-            return None
-        hashes = json.loads((live / HASHES).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    manifest = read_json_object(live / MANIFEST)
+    if manifest is None or any(manifest.get(key) != value for key, value in settings_key.items()):
         return None
-    return hashes if isinstance(hashes, dict) else None
+    return read_json_object(live / HASHES)
 
 
 def _write_manifest(build_dir: Path, kb: KnowledgeBase, settings_key: dict[str, Any], mode: str, count: int,
@@ -362,27 +359,13 @@ def _write_manifest(build_dir: Path, kb: KnowledgeBase, settings_key: dict[str, 
             "product": {pid: {"zh": p.name, "en": p.name} for pid, p in kb.vocabulary.products.items()},
         },
     }
-    _write_json(path, manifest)
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
+    write_json(path, manifest)
 
 
 def _update_manifest(build_dir: Path, **changes: Any) -> None:
-    manifest = _read_json(build_dir / MANIFEST)
+    manifest = read_json_object(build_dir / MANIFEST)
     if manifest is not None:
-        _write_json(build_dir / MANIFEST, {**manifest, **changes})
+        write_json(build_dir / MANIFEST, {**manifest, **changes})
 
 
 def build_fingerprint(settings: Settings, *, lenient: bool = False, strict: bool = False) -> str:
@@ -414,10 +397,4 @@ def source_fingerprint(articles_dir: Path, *options: str) -> str:
 def read_manifest(index_dir: Path) -> dict[str, Any] | None:
     """The live build's manifest, or None if there is no build."""
     live = current_build(index_dir)
-    if live is None:
-        return None
-    try:
-        data = json.loads((live / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
+    return None if live is None else read_json_object(live / MANIFEST)

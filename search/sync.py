@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -25,6 +24,7 @@ from typing import Any
 from kb.clock import Clock, utc_now
 from kb.config import Settings
 from kb.errors import Problem
+from kb.files import atomic_write, read_json_object, write_json
 from kb.gitmeta import git_history
 from kb.gitsync import GitError, clone, fetch, file_at, is_checkout, move_to, redact, restore_folder, short
 from kb.loader import KnowledgeBase, LoadOptions, load_knowledge_base
@@ -114,9 +114,8 @@ class SyncState:
 
 def read_state(index_dir: Path) -> SyncState:
     """This machine's sync state (empty before the first sync)."""
-    try:
-        data = json.loads((index_dir / SYNC_DIR / STATE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    data = read_json_object(index_dir / SYNC_DIR / STATE)
+    if data is None:
         return SyncState()
     return SyncState(
         live=SyncResult.from_json(data["live"]) if data.get("live") else None,
@@ -145,19 +144,15 @@ def _record(index_dir: Path, state: SyncState, result: SyncResult) -> None:
     if result.outcome == "synced":
         state.live = result
     state.last = result
-    tmp = folder / f".{STATE}.{os.getpid()}"
-    tmp.write_text(json.dumps({"live": state.live.to_json() if state.live else None,
-                               "last": result.to_json()}, ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, folder / STATE)
+    write_json(folder / STATE, {"live": state.live.to_json() if state.live else None, "last": result.to_json()},
+               indent=None)
     history = folder / HISTORY
     try:
         lines = history.read_text(encoding="utf-8").splitlines()[-(KEEP_HISTORY - 1):]
     except OSError:
         lines = []
     lines.append(json.dumps(result.to_json(), ensure_ascii=False))
-    tmp = folder / f".{HISTORY}.{os.getpid()}"
-    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    os.replace(tmp, history)
+    atomic_write(history, "\n".join(lines) + "\n")
 
 
 def _load_options(settings: Settings) -> LoadOptions:
@@ -328,11 +323,10 @@ def _stamp_live_build(index_dir: Path, commit: str, errors: list[str]) -> None:
     if live is None:
         return
     path = live / MANIFEST
-    manifest = json.loads(path.read_text(encoding="utf-8"))
-    manifest.update(git_commit=commit, errors=errors)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
-    os.replace(tmp, path)
+    manifest = read_json_object(path)
+    if manifest is None:
+        raise BuildError(f"the live build's {path} cannot be read; run `kb build --full`")
+    write_json(path, {**manifest, "git_commit": commit, "errors": errors})
 
 
 def _restore_live_tree(root: Path, live: SyncResult | None) -> None:
