@@ -15,7 +15,7 @@ from kb.errors import KbError
 from kbcli.options import KbCommand, common_options
 from search.build import BuildReport, build_index
 from search.errors import BuildError
-from search.results import SearchRequest, SearchResult
+from search.results import DEFAULT_LIMIT, MAX_LIMIT, SearchRequest, SearchResult
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ def _print_result(result: SearchResult) -> None:
 @common_options
 @click.argument("query", required=False, default="")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-@click.option("--limit", type=click.IntRange(1, 100), default=10, show_default=True)
+@click.option("--limit", type=click.IntRange(1, MAX_LIMIT), default=DEFAULT_LIMIT, show_default=True)
 @click.option("--page", type=click.IntRange(1), default=1, show_default=True)
 @click.option("--category", multiple=True, help="Only this ticket category (and its subcategories).")
 @click.option("--tag", multiple=True)

@@ -240,7 +240,7 @@ def index_knowledge_base(kb: KnowledgeBase, index_dir: Path, *, full: bool = Fal
                          progress: Progress | None = None, fingerprint: str | None = None) -> BuildReport:
     """Index a loaded knowledge base into a new build and swap it in (the caller holds the lock)."""
     started = time.perf_counter()
-    indexed = {a.id: a for a in kb.articles if a.state != "draft"}
+    indexed = {a.id: a for a in kb.articles if a.visible}
     drafts = len(kb.articles) - len(indexed)
     # Keys of what each document is made from: cheap, so only changed articles become documents.
     hashes = {i: source_key(a, kb.rendered.get(i), kb.vocabulary, _committed(kb, a)) for i, a in indexed.items()}

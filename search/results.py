@@ -9,8 +9,11 @@ from typing import Any
 
 from kb.render import Heading
 
+# The search contract, declared once for the CLI, the site, the API and the index:
+# the filters a request may carry (also `field:value` in the query), and the page size.
+FILTERS = ("category", "tag", "product", "type", "lang", "state")
 DEFAULT_LIMIT = 10
-MAX_LIMIT = 100
+MAX_LIMIT = 100  # hits per page: enough for any screen, and a bound on highlighting work
 
 
 @dataclass(frozen=True)

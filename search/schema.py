@@ -15,6 +15,7 @@ from kb.article import Article
 from kb.ids import article_keys
 from kb.vocabulary import Vocabulary
 from search.analysis import KbTokenizer
+from search.results import FILTERS
 
 if TYPE_CHECKING:
     from kb.gitmeta import FileHistory
@@ -35,14 +36,7 @@ FIELD_WEIGHTS: dict[str, float] = {
 }
 TEXT_FIELDS = tuple(FIELD_WEIGHTS)
 # Filter fields: query prefix -> index field.
-FILTER_FIELDS = {
-    "category": "category",
-    "tag": "tag",
-    "product": "product",
-    "type": "type",
-    "lang": "lang",
-    "state": "state",
-}
+FILTER_FIELDS = {name: name for name in FILTERS}
 FACET_FIELDS = ("category", "tag", "product", "type", "lang")
 
 

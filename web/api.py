@@ -7,12 +7,12 @@ from typing import Any
 from flask import Blueprint, Response, abort, current_app, jsonify, redirect, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
-from web.catalog import FILTERS, ArticleView, get_catalog, get_snapshot
+from search.results import DEFAULT_LIMIT, FILTERS, MAX_LIMIT
+from web.catalog import ArticleView, get_catalog, get_snapshot
 from web.openapi import app_document
 from web.search_pages import read_int
 
 bp = Blueprint("api", __name__, url_prefix="/api")
-MAX_LIMIT = 100
 MAX_TICKET_CHARS = 20_000
 
 
@@ -48,7 +48,7 @@ def search() -> Response:
     """Search: q, limit, page and the filters (each may repeat); the JSON of `kb search --json`."""
     args = request.args
     query = args.get("q", "").strip()
-    limit = read_int(args, "limit", 10, 1, MAX_LIMIT)
+    limit = read_int(args, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
     page = read_int(args, "page", 1, 1, 1000)
     filters = {name: values for name in FILTERS if (values := [v.strip() for v in args.getlist(name) if v.strip()])}
     result = get_catalog().search(query, filters, page=page, limit=limit)

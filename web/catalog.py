@@ -24,13 +24,12 @@ from kb.config import Settings
 from kb.ids import ArticleIds
 from kb.vocabulary import Label, Vocabulary
 from search import ArticleView, IndexMissingError, SearchRequest, SearchResult, SearchService
-from search.results import parse_datetime
+from search.results import DEFAULT_LIMIT, FILTERS, parse_datetime
 from web.settings import SETTINGS_KEY
 
 log = logging.getLogger(__name__)
 
 EXTENSION_KEY = "kb_catalog"
-FILTERS = ("category", "tag", "product", "type", "lang", "state")
 
 
 @dataclass
@@ -174,7 +173,7 @@ class Catalog:
         return snap
 
     def search(self, query: str, filters: Mapping[str, str | Sequence[str]], *, page: int = 1,
-               limit: int = 10) -> SearchResult:
+               limit: int = DEFAULT_LIMIT) -> SearchResult:
         """One page of results with facets and highlighted snippets (a filter may have several values)."""
         lists = {k: [v] if isinstance(v, str) else list(v) for k, v in filters.items()}
         request = SearchRequest(query=query, filters=lists, page=page, limit=limit)
