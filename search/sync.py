@@ -331,7 +331,7 @@ def _stamp_live_build(index_dir: Path, commit: str, errors: list[str]) -> None:
 
 def _restore_live_tree(root: Path, live: SyncResult | None) -> None:
     """After a failed sync, put the checkout back to what the live build was made from
-    (the site reads the vocabulary and file history from it)."""
+    (the site reads only the build, but the next sync and `kb build` start from the checkout)."""
     if live is None or not live.commit:
         return
     try:
