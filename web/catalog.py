@@ -47,7 +47,7 @@ class Snapshot:
     _recent: list[ArticleView] | None = None
 
     def __post_init__(self) -> None:
-        self.articles = [a for a in self.articles if a.state != "draft"]
+        self.articles = [a for a in self.articles if a.visible]
         self.by_id = {a.id: a for a in self.articles}
         self.ids = ArticleIds.from_articles(self.articles)
         for a in self.articles:
@@ -72,7 +72,7 @@ class Snapshot:
 
     def listed(self) -> list[ArticleView]:
         """Articles shown in listings: not drafts, not archived."""
-        return [a for a in self.articles if a.state != "archived"]
+        return [a for a in self.articles if a.listed]
 
     def in_category(self, slug: str) -> list[ArticleView]:
         """Articles in a category or below it, validated first, then by title."""

@@ -25,7 +25,7 @@ def most_used(snap: Snapshot) -> list[tuple[ArticleView, int]]:
     except DatabaseUnavailableError as exc:
         log.warning("most-used solutions unavailable: %s", exc)
         return []
-    used = [(snap.by_id[i], n) for i, n in counts.items() if i in snap.by_id and snap.by_id[i].state != "archived"]
+    used = [(snap.by_id[i], n) for i, n in counts.items() if i in snap.by_id and snap.by_id[i].listed]
     return sorted(used, key=lambda pair: (-pair[1], pair[0].title))[:MOST_USED_LIMIT]
 
 
