@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from kb.i18n import CLDR_LOCALES, DOMAIN, LOCALE_DIR, catalogue_path, translations
-from kbcli.style import FullHelpGroup
+from kbcli.options import KbGroup
 
 if TYPE_CHECKING:
     from babel.messages.catalog import Catalog, Message
@@ -190,7 +190,7 @@ def _suggest(item: Missing, table: dict[str, str]) -> str:
     return table.get(item.msgid, "")
 
 
-@click.group("i18n", cls=FullHelpGroup)
+@click.group("i18n", cls=KbGroup)
 def i18n() -> None:
     """Translations: refresh the gettext catalogue from the code, or list what is untranslated."""
 
@@ -204,13 +204,14 @@ def extract_command() -> None:
 
 
 @i18n.command("check")
-def check_command() -> None:
+def check_command() -> int:
     """List messages without a translation (as .po entries to fill in); exit 1 if there are any."""
     missing = list(untranslated())
     if missing:
         click.echo(instructions(missing))
-        raise SystemExit(1)
+        return 1
     click.echo("every message is translated", err=True)
+    return 0
 
 
 COMMANDS = (i18n,)

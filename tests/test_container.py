@@ -176,8 +176,13 @@ def test_compose_runs_web_sync_postgres_and_optional_sso_with_secrets_from_files
 
 def test_the_installed_package_carries_the_catalogue(tmp_path: Path) -> None:
     """The image installs kb as a wheel: the .po files must be in it, or the container speaks only English."""
+    source = tmp_path / "src"  # a copy: setuptools builds in the source tree, which must stay clean
+    for name in ("kb", "search", "web", "kbcli"):
+        shutil.copytree(REPO / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, source / name)
     built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q",
-                            "-w", str(tmp_path), str(REPO)], capture_output=True, text=True, timeout=300)
+                            "-w", str(tmp_path), str(source)], capture_output=True, text=True, timeout=300)
     assert built.returncode == 0, built.stderr
     import zipfile
 

@@ -34,6 +34,7 @@ from flask import Blueprint, Flask, Response, jsonify, request, url_for
 
 from search import ArticleView
 from web.catalog import get_catalog, get_snapshot
+from web.errors import json_error
 from web.i18n import translate_to
 from web.security import csrf_exempt
 from web.settings import get_settings
@@ -65,15 +66,11 @@ class Unauthorized(Exception):
 
 
 def _unauthorized(reason: str) -> Response:
-    response = jsonify(error="unauthorized", message=reason)
-    response.status_code = 401
-    return response
+    return json_error(401, "unauthorized", reason)
 
 
 def _disabled(setting: str) -> Response:
-    response = jsonify(error="chat disabled", message=f"this chat integration is off: set {setting}")
-    response.status_code = 503
-    return response
+    return json_error(503, "chat disabled", f"this chat integration is off: set {setting}")
 
 
 def _fresh(timestamp: str, window: float, scale: float = 1.0) -> None:
