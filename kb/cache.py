@@ -16,7 +16,7 @@ import os
 import pickle
 import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -135,6 +135,7 @@ class LoadCache:
             "parsed": {p: e for p, e in self.parsed.items() if p in keep_paths},
             "rendered": {p: e for p, e in self.rendered.items() if p in keep_paths},
         }
+        tmp = None
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".articles-", suffix=".tmp")
@@ -143,3 +144,6 @@ class LoadCache:
             os.replace(tmp, self.folder / CACHE_FILE)
         except OSError as exc:  # a cache that cannot be written only costs time next build
             log.warning("cannot write the article cache in %s: %s", self.folder, exc)
+            if tmp is not None:  # a full disk must not also keep the half-written file
+                with suppress(OSError):
+                    os.unlink(tmp)

@@ -115,9 +115,29 @@ def build_lock(index_dir: Path) -> Iterator[None]:
             handle.truncate()
             handle.write(f"{os.getpid()}\n")
             handle.flush()
+            remove_leftovers(index_dir)
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def remove_leftovers(index_dir: Path) -> None:
+    """Remove what killed builds left: unfinished build folders (no manifest) and temporary files.
+
+    Called with the build lock held, so nothing else is writing; every build (even an unchanged
+    one, which makes no new folder) starts with it, so a crash costs disk only until the next build.
+    """
+    live = current_build(index_dir)
+    builds = index_dir / BUILDS
+    if builds.is_dir():
+        for folder in builds.iterdir():
+            if folder.is_dir() and not (folder / MANIFEST).is_file() and (live is None or folder != live):
+                log.info("removing %s, left by a build that did not finish", folder)
+                shutil.rmtree(folder, ignore_errors=True)
+    for pattern in (f".{CURRENT}.*", f"{LOAD_CACHE_DIR}/.articles-*.tmp", "sync/.*.json*.[0-9]*"):
+        for leftover in index_dir.glob(pattern):
+            with contextlib.suppress(OSError):
+                leftover.unlink()
 
 
 def git_commit(articles_dir: Path) -> str | None:
