@@ -246,7 +246,8 @@ def build_index(
                                index_seconds=time.perf_counter() - started)
         log.info("loading articles from %s", settings.articles_dir)
         kb = load_knowledge_base(settings.articles_dir, LoadOptions.from_settings(
-            settings, lenient=lenient, cache_dir=index_dir / LOAD_CACHE_DIR, reuse_cache=not full))
+            settings, lenient=lenient, cache_dir=index_dir / LOAD_CACHE_DIR, reuse_cache=not full,
+            missing_references_warn=True))
         load_seconds = time.perf_counter() - started
         log.info("loaded %d valid articles in %.1fs", len(kb.articles), load_seconds)
         _check_loadable(kb, strict)
