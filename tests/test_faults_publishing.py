@@ -66,7 +66,8 @@ def site(node: Settings, tmp_path: Path) -> Iterator[FlaskClient]:
 def published(writer: Writer, node: Settings, origin: Path) -> Writer:
     """Four good articles, an onboarding path of three and links between them, live on the node."""
     writer.write("_kb/onboarding.yaml", ONBOARDING)
-    writer.write("en/printer-jam.md", article("printer-jam", "Printer jam", "Open tray two. See [mail](kb:mail-setup)."))
+    writer.write("en/printer-jam.md", article("printer-jam", "Printer jam",
+                                              "Open tray two. See [mail](kb:mail-setup)."))
     writer.write("en/mail-setup.md", article("mail-setup", "Mail setup", "Add the account.",
                                              related=("printer-jam",)))
     writer.write("en/vpn-notes.md", article("vpn-notes", "VPN notes", "Read [the jam](kb:printer-jam) first.",

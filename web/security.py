@@ -78,6 +78,22 @@ def _protect_forms() -> None:
         check_csrf()
 
 
+# -- the request line --------------------------------------------------------------------------------
+# A pasted stack trace or error log is a fair query. The app, not the server, refuses a longer URL,
+# so the answer is JSON (or a page) with the security headers: gunicorn's limit_request_line
+# (deploy/gunicorn.conf.py) and nginx's large_client_header_buffers are set above this, and
+# `kb serve`'s development server reads request lines up to 64 KiB.
+MAX_URL_BYTES = 60 * 1024
+
+
+def _check_url_length() -> None:
+    environ = request.environ
+    length = len(environ.get("PATH_INFO", "")) + len(environ.get("QUERY_STRING", ""))
+    if length > MAX_URL_BYTES:
+        abort(414, description=f"the address is {length:,} bytes long; the limit is {MAX_URL_BYTES:,} "
+                               "(send long text with POST /api/suggest)")
+
+
 # -- the Host header ---------------------------------------------------------------------------------
 # Load balancers and monitors call these by an address, not by the site's name.
 HEALTH_PATHS = frozenset({"/livez", "/readyz", "/healthz"})
@@ -170,6 +186,7 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def protect() -> ResponseReturnValue | None:
+        _check_url_length()
         refused = _check_host()
         if refused is not None:
             return refused
