@@ -37,6 +37,10 @@ def _depth(value: Any) -> int:
     return deepest
 
 
+def _not_json(word: str) -> Any:
+    raise ValueError(f"{word} is not a JSON value")
+
+
 def parse_json(raw: bytes) -> Any:
     """The JSON value in raw; 400 with the reason when it is not UTF-8 JSON or nests too deeply."""
     try:
@@ -44,7 +48,7 @@ def parse_json(raw: bytes) -> Any:
     except UnicodeDecodeError:
         _refuse("the body is not valid JSON: it is not UTF-8 text")
     try:
-        value = json.loads(text)
+        value = json.loads(text, parse_constant=_not_json)
     except RecursionError:  # the decoder recurses once per level: thousands of `[` end here
         _refuse(f"the body nests arrays or objects too deeply (more than {MAX_DEPTH} levels)")
     except ValueError as exc:  # also numbers longer than Python converts

@@ -39,6 +39,7 @@ MAX_HOOK_BYTES = 5 * 1024 * 1024  # GitHub caps payloads at 25 MB; a push of a f
 HISTORY_SHOWN = 20
 EVENT_HEADERS = {"X-GitHub-Event": "github", "X-Gitea-Event": "gitea", "X-Gitlab-Event": "gitlab"}
 PING_EVENTS = frozenset({"ping"})
+PUSH_EVENTS = frozenset({"push", "push hook"})  # GitHub and Gitea; GitLab's X-Gitlab-Event: Push Hook
 
 
 
@@ -99,13 +100,19 @@ def git_hook() -> Response:
     payload = parse_json(body) if body.strip() else {}
     if not isinstance(payload, dict):
         return _error(400, "bad request", "the push payload must be a JSON object")
-    ref = str(payload.get("ref") or "")
+    if event and event not in PUSH_EVENTS:
+        response = jsonify(queued=False, message=f"{event[:40]} events are not pushes; nothing to do")
+        response.status_code = 202
+        return response
+    ref = payload.get("ref")
+    if not isinstance(ref, str) or not ref:
+        return _error(400, "bad request", "not a push payload: it has no \"ref\" naming the branch")
     wanted = f"refs/heads/{settings.sync_branch}"
     if ref and ref != wanted:
         response = jsonify(queued=False, message=f"{ref} is not {wanted}; nothing to do")
         response.status_code = 202
         return response
-    commit = str(payload.get("after") or payload.get("checkout_sha") or "")
+    commit = next((v for v in (payload.get("after"), payload.get("checkout_sha")) if isinstance(v, str) and v), "")
     delivery = request.headers.get("X-GitHub-Delivery") or request.headers.get("X-Gitea-Delivery") or \
         request.headers.get("X-Gitlab-Event-UUID") or ""
     try:
