@@ -228,7 +228,7 @@ def _database_check() -> str:
     try:
         with get_database().connect() as conn:
             conn.execute(sql("SELECT 1"))
-    except DatabaseUnavailableError as exc:
+    except (DatabaseUnavailableError, OSError) as exc:  # OSError: SQLite's folder cannot be made
         return f"unreachable: {exc}"
     return "ok"
 
