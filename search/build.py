@@ -129,10 +129,11 @@ def remove_leftovers(index_dir: Path) -> None:
     """
     live = current_build(index_dir)
     builds = index_dir / BUILDS
-    if builds.is_dir():
+    if live is not None:
+        _clean_old_builds(index_dir, live)  # unfinished folders, and finished ones past KEEP_BUILDS
+    elif builds.is_dir():
         for folder in builds.iterdir():
-            if folder.is_dir() and not (folder / MANIFEST).is_file() and (live is None or folder != live):
-                log.info("removing %s, left by a build that did not finish", folder)
+            if folder.is_dir() and not (folder / MANIFEST).is_file():
                 shutil.rmtree(folder, ignore_errors=True)
     for pattern in (f".{CURRENT}.*", f"{LOAD_CACHE_DIR}/.articles-*.tmp", "sync/.*.json*.[0-9]*"):
         for leftover in index_dir.glob(pattern):
