@@ -58,7 +58,7 @@ max_requests_jitter = 500
 # X-Forwarded-For/-Proto count. Bind to the private address nginx reaches (KB_BIND), never to a public one.
 forwarded_allow_ips = os.environ.get("KB_PROXY_IPS", "127.0.0.1,::1")
 # 0: no request-line limit in gunicorn (gunicorn 23+ still stops at 1 MB); kb answers URLs over
-# web.security.MAX_URL_BYTES (60 KiB) itself with a JSON 414, where gunicorn's 414 (default 4094
+# web.security.MAX_URL_BYTES (256 KiB) itself with a JSON 414, where gunicorn's 414 (default 4094
 # bytes) is a bare page that cut off long pasted queries.
 limit_request_line = 0
 accesslog = "-"

@@ -212,7 +212,7 @@ def test_gunicorn_passes_long_queries_to_kb_and_health_answers_by_address(gunico
     status, headers, body = fetch(f"{gunicorn}/api/search?q={query}", host)
     assert status < 500 and headers["Content-Type"].startswith("application/json"), (status, body[:200])
     assert "Content-Security-Policy" in headers
-    status, headers, body = fetch(f"{gunicorn}/api/search?q={'x' * 70_000}", host)
+    status, headers, body = fetch(f"{gunicorn}/api/search?q={'x' * 300_000}", host)
     assert status == 414 and json.loads(body)["message"] and "Content-Security-Policy" in headers
     for path in ("/livez", "/readyz", "/healthz"):  # a load balancer calls the server by its address
         status, _, body = fetch(gunicorn + path)

@@ -79,11 +79,11 @@ def _protect_forms() -> None:
 
 
 # -- the request line --------------------------------------------------------------------------------
-# A pasted stack trace or error log is a fair query. The app, not the server, refuses a longer URL,
-# so the answer is JSON (or a page) with the security headers: gunicorn's limit_request_line
-# (deploy/gunicorn.conf.py) and nginx's large_client_header_buffers are set above this, and
-# `kb serve`'s development server reads request lines up to 64 KiB.
-MAX_URL_BYTES = 60 * 1024
+# A pasted stack trace or error log is a fair query (the search reads its first part). The app, not
+# the server, refuses a longer URL, so the answer is JSON (or a page) with the security headers:
+# gunicorn's limit_request_line (deploy/gunicorn.conf.py) and nginx's large_client_header_buffers
+# are set above this (`kb serve`'s development server stops at 64 KiB).
+MAX_URL_BYTES = 256 * 1024
 
 
 def _check_url_length() -> None:
