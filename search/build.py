@@ -135,7 +135,7 @@ def remove_leftovers(index_dir: Path) -> None:
         for folder in builds.iterdir():
             if folder.is_dir() and not (folder / MANIFEST).is_file():
                 shutil.rmtree(folder, ignore_errors=True)
-    for pattern in (f".{CURRENT}.*", f"{LOAD_CACHE_DIR}/.articles-*.tmp", "sync/.*.json*.[0-9]*"):
+    for pattern in (f".{CURRENT}.*", f"{LOAD_CACHE_DIR}/.*.tmp", "sync/.*.tmp", "sync/.*.json*.[0-9]*"):
         for leftover in index_dir.glob(pattern):
             with contextlib.suppress(OSError):
                 leftover.unlink()

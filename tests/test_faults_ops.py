@@ -71,12 +71,12 @@ def test_a_killed_build_followed_by_an_unchanged_kb_build_leaves_no_partial_fold
         proc.wait(30)
         if not unfinished(many.index_dir):  # it finished first (a fast machine): leave a real partial folder
             (many.index_dir / BUILDS / "20260101T000000000000-99999").mkdir()
-        (many.index_dir / LOAD_CACHE_DIR / ".articles-killed.tmp").write_bytes(b"half a pickle")
+        (many.index_dir / LOAD_CACHE_DIR / ".articles.pickle.killed.tmp").write_bytes(b"half a pickle")
     assert unfinished(many.index_dir)
     done = kb("build", "--articles", articles, "--index", index)  # nothing changed
     assert done.returncode == 0, done.stderr
     assert unfinished(many.index_dir) == []
-    assert list((many.index_dir / LOAD_CACHE_DIR).glob(".articles-*.tmp")) == []
+    assert list((many.index_dir / LOAD_CACHE_DIR).glob(".*.tmp")) == []
     assert current_build(many.index_dir) == live  # the unchanged build kept the live one serving
     assert not [p for p in many.index_dir.iterdir() if p.name.startswith(".current.")]
 
@@ -89,7 +89,7 @@ def test_a_failed_cache_write_leaves_no_temporary_file(tmp_path: Path) -> None:
                                       str(settings.index_dir)])
     assert result.exit_code == 0, result.output
     assert current_build(settings.index_dir) is not None
-    assert list(cache.glob(".articles-*.tmp")) == []
+    assert list(cache.glob(".*.tmp")) == []
 
 
 @pytest.mark.parametrize(("variable", "value", "message"), [
