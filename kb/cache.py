@@ -12,17 +12,16 @@ from __future__ import annotations
 import gc
 import hashlib
 import logging
-import os
 import pickle
-import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from kb import __version__
 from kb.article import Article
 from kb.errors import Problem
+from kb.files import atomic_open
 from kb.render import RenderedBody
 
 log = logging.getLogger(__name__)
@@ -135,15 +134,8 @@ class LoadCache:
             "parsed": {p: e for p, e in self.parsed.items() if p in keep_paths},
             "rendered": {p: e for p, e in self.rendered.items() if p in keep_paths},
         }
-        tmp = None
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".articles-", suffix=".tmp")
-            with os.fdopen(fd, "wb") as handle, _gc_paused():
+            with atomic_open(self.folder / CACHE_FILE) as handle, _gc_paused():
                 pickle.dump(data, handle, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, self.folder / CACHE_FILE)
         except OSError as exc:  # a cache that cannot be written only costs time next build
             log.warning("cannot write the article cache in %s: %s", self.folder, exc)
-            if tmp is not None:  # a full disk must not also keep the half-written file
-                with suppress(OSError):
-                    os.unlink(tmp)

@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, render_template, request
+from flask import Blueprint, Flask, Response, jsonify, render_template, request
 from sqlalchemy import make_url
 from sqlalchemy import text as sql
 from werkzeug.datastructures import Headers
@@ -27,7 +27,9 @@ from kb.records.hooks import record_push
 from search.build import read_manifest
 from search.errors import IndexMissingError
 from search.sync import SyncProblem, SyncResult, read_history, read_state
+from web import openapi
 from web.catalog import get_snapshot
+from web.errors import json_error
 from web.jsonbody import parse_json
 from web.records import get_database
 from web.settings import get_settings
@@ -42,12 +44,6 @@ PING_EVENTS = frozenset({"ping"})
 PUSH_EVENTS = frozenset({"push", "push hook"})  # GitHub and Gitea; GitLab's X-Gitlab-Event: Push Hook
 
 
-
-
-def _error(status: int, error: str, message: str) -> Response:
-    response = jsonify(error=error, message=message)
-    response.status_code = status
-    return response
 
 
 # -- the webhook -------------------------------------------------------------------------------------
@@ -90,23 +86,23 @@ def git_hook() -> Response:
     host = verify_push(settings.hook_secret, body, request.headers)
     if host is None:
         # One answer for every failure (no secret set, no signature, wrong one): nothing to probe.
-        return _error(401, "unauthorized", "the request is not signed with KB_HOOK_SECRET "
+        return json_error(401, "unauthorized", "the request is not signed with KB_HOOK_SECRET "
                       "(X-Hub-Signature-256 or X-Gitlab-Token)")
     event = _event(request.headers)
     if event in PING_EVENTS:
         return jsonify(ok=True, message="pong")
     if request.mimetype == "application/x-www-form-urlencoded":
-        return _error(415, "unsupported media type", "set the webhook's content type to application/json")
+        return json_error(415, "unsupported media type", "set the webhook's content type to application/json")
     payload = parse_json(body) if body.strip() else {}
     if not isinstance(payload, dict):
-        return _error(400, "bad request", "the push payload must be a JSON object")
+        return json_error(400, "bad request", "the push payload must be a JSON object")
     if event and event not in PUSH_EVENTS:
         response = jsonify(queued=False, message=f"{event[:40]} events are not pushes; nothing to do")
         response.status_code = 202
         return response
     ref = payload.get("ref")
     if not isinstance(ref, str) or not ref:
-        return _error(400, "bad request", "not a push payload: it has no \"ref\" naming the branch")
+        return json_error(400, "bad request", "not a push payload: it has no \"ref\" naming the branch")
     wanted = f"refs/heads/{settings.sync_branch}"
     if ref and ref != wanted:
         response = jsonify(queued=False, message=f"{ref} is not {wanted}; nothing to do")
@@ -119,7 +115,7 @@ def git_hook() -> Response:
         push = record_push(get_database(), host, ref, commit, delivery, dt.datetime.now(dt.UTC))
     except DatabaseUnavailableError as exc:
         log.error("webhook push not recorded: %s", exc)
-        return _error(503, "unavailable", "the records database is unavailable; the git host will retry")
+        return json_error(503, "unavailable", "the records database is unavailable; the git host will retry")
     if not push.created:  # a redelivery or a replay of a signed request: the push is queued once
         log.info("push delivery %s from %s already recorded as push %d", delivery[:100], host, push.id)
         return jsonify(queued=False, duplicate=True, id=push.id, commit=commit,
@@ -284,3 +280,9 @@ def healthz() -> Response:
     index, manifest = _index_check()
     checks = {"index": index, "database": _database_check(), "disk": _disk_check()}
     return _health(checks, required=tuple(checks), commit=(manifest or {}).get("git_commit"))
+
+
+def init_app(app: Flask) -> None:
+    """Register the webhook, status and health routes, and their part of /api/openapi.json."""
+    app.register_blueprint(bp)
+    openapi.register(app, OPENAPI_PATHS)
