@@ -74,6 +74,11 @@ class LoadOptions:
     cache_dir: Path | None = None  # where parse and render results are kept between loads
     reuse_cache: bool = True  # False: parse and render everything, then refresh the cache
     progress: Progress | None = None  # told ("loading" | "rendering", done, total) after each article
+    # Publishing (build and sync): a reference to an article that is not there (deleted, or left
+    # out for its own errors) is a warning, so a broken or deleted article affects only itself; the
+    # link renders as plain text, the onboarding path and related list skip it. `kb check` keeps
+    # such references errors for the writer to fix.
+    missing_references_warn: bool = False
 
     @classmethod
     def from_settings(cls, settings: Settings, **options: Any) -> LoadOptions:
@@ -133,12 +138,13 @@ def load_knowledge_base(root: Path, options: LoadOptions | None = None) -> Knowl
         if article is not None:
             parsed.append(article)
 
-    cross = _cross_article_problems(parsed, vocabulary)
+    reference = warning if options.missing_references_warn else error
+    cross = _cross_article_problems(parsed, vocabulary, reference)
     cross += _review_problems(parsed, options.today or dt.date.today())
     kb = KnowledgeBase(root=root, vocabulary=vocabulary)
     rendered: dict[str, RenderedBody] = {}
     if options.render:
-        rendered, link_problems = _render_all(parsed, cache, options.progress)
+        rendered, link_problems = _render_all(parsed, cache, reference, options.progress)
         cross += link_problems
     cache.save(seen_paths)
     if options.lenient:
@@ -154,8 +160,12 @@ def load_knowledge_base(root: Path, options: LoadOptions | None = None) -> Knowl
     return kb
 
 
-def _cross_article_problems(articles: list[Article], vocabulary: Vocabulary) -> list[Problem]:
-    """Duplicate ids and aliases, and references to articles that do not exist."""
+ProblemMaker = Callable[..., Problem]
+
+
+def _cross_article_problems(articles: list[Article], vocabulary: Vocabulary,
+                            reference: ProblemMaker = error) -> list[Problem]:
+    """Duplicate ids and aliases, and references to articles that do not exist (as `reference` makes them)."""
     problems: list[Problem] = []
     owners: dict[str, list[Article]] = defaultdict(list)
     for article in articles:
@@ -189,7 +199,7 @@ def _cross_article_problems(articles: list[Article], vocabulary: Vocabulary) -> 
             match = owners.get(normalize_id(target))
             if not match:
                 message = _("%(field)s: no article has id %(id)r") % {"field": key, "id": target}
-                problems.append(error(article.path, message, article.field_lines.get(key, 1)))
+                problems.append(reference(article.path, message, article.field_lines.get(key, 1)))
             elif key == "translation_of" and match[0].lang == article.lang:
                 problems.append(warning(article.path, f"translation_of: {target!r} is also in {article.lang!r}",
                                         article.field_lines.get(key, 1)))
@@ -200,7 +210,7 @@ def _cross_article_problems(articles: list[Article], vocabulary: Vocabulary) -> 
             if normalize_id(step) not in owners:
                 message = _("onboarding path %(path)r names article %(article)r, which does not exist") % {
                     "path": path.id, "article": step}
-                problems.append(error(onboarding_rel, message, line))
+                problems.append(reference(onboarding_rel, message, line))
     return problems
 
 
@@ -231,8 +241,8 @@ class _LinkIndex:
         return article_url(article.id) + (f"#{anchor}" if anchor else "")
 
 
-def _render_all(articles: list[Article], cache: LoadCache, progress: Progress | None = None,
-                ) -> tuple[dict[str, RenderedBody], list[Problem]]:
+def _render_all(articles: list[Article], cache: LoadCache, reference: ProblemMaker = error,
+                progress: Progress | None = None) -> tuple[dict[str, RenderedBody], list[Problem]]:
     index = _LinkIndex(articles)
     problems: list[Problem] = []
     rendered: dict[str, RenderedBody] = {}
@@ -258,12 +268,12 @@ def _render_all(articles: list[Article], cache: LoadCache, progress: Progress | 
             line = link.line or _find_line(body_lines, link.target)
             file_line = article.body_line + line - 1 if line else article.body_line
             if target is None:
-                problems.append(error(article.path, _("broken link to %(target)r: no such article")
-                                      % {"target": link.target}, file_line))
+                problems.append(reference(article.path, _("broken link to %(target)r: no such article")
+                                          % {"target": link.target}, file_line))
             elif anchor and target.id in rendered and anchor not in {h.anchor for h in rendered[target.id].toc} \
                     and f'id="{anchor}"' not in rendered[target.id].html:
-                problems.append(error(article.path, f"broken link to {link.target!r}: "
-                                                    f"{target.path} has no heading #{anchor}", file_line))
+                problems.append(reference(article.path, f"broken link to {link.target!r}: "
+                                                        f"{target.path} has no heading #{anchor}", file_line))
     return rendered, problems
 
 

@@ -11,7 +11,6 @@ import datetime as dt
 import hashlib
 import hmac
 import html
-import json
 import logging
 import re
 from collections.abc import Mapping, Sequence
@@ -45,8 +44,9 @@ from web import openapi
 from web.catalog import get_snapshot
 from web.errors import json_error
 from web.i18n import translate
+from web.jsonbody import MAX_JSON_BYTES, read_json_object
 from web.records_charts import PALETTE, Series, rate_bars, stacked_bars
-from web.security import check_csrf
+from web.security import check_csrf, from_proxy
 from web.settings import get_settings
 from web.templating import category_name
 
@@ -54,7 +54,6 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("records", __name__)
 EXTENSION_KEY = "kb_records"
-MAX_JSON_BYTES = 16 * 1024
 MAX_REPORT_DAYS = 3650
 RESOLUTION_FIELDS = frozenset({"article", "ticket_id", "category", "relation", "ticket_system", "user", "note", "when"})
 CLOSED_FIELDS = frozenset({"ticket_id", "category", "ticket_system", "user", "note", "when", "text"})
@@ -64,6 +63,8 @@ MAX_TICKET_TEXT = 12_000  # a ticket's public reply: enough for long answers, bo
 ARTICLE_LINK = re.compile(r"(?:https?://(?P<host>[^/\s\"'<>]+))?/(?:articles|go/\d+)/(?P<id>[^\s\"'<>#?)\]]+)")
 FEEDBACK_FIELDS = frozenset({"article", "helpful", "search_id", "ticket_id", "ticket_system", "user", "comment"})
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+EARLIEST_WHEN = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)  # no ticket system predates Unix time
+MAX_ROW_ID = 2**31 - 1  # record ids are INTEGER columns (32 bits on PostgreSQL); a larger one names no row
 CSV_TABLES = ("categories", "gaps", "zero_results", "unused", "overdue", "flags")
 
 # Interface text of these pages in Chinese (English is the key), kept with the pages that use it.
@@ -92,7 +93,7 @@ def get_reports() -> Reports:
 def current_user(named: str = "") -> str:
     """The reverse proxy's user header when one is configured and sent, else the name the form gave."""
     header = get_settings().user_header
-    if header:
+    if header and from_proxy():  # anyone reaching the app server directly could send the header
         value = request.headers.get(header, "").strip()
         if value:
             return value[:200]
@@ -177,26 +178,9 @@ def _authorize() -> Response | None:
     return None
 
 
-def _json_object(allowed: frozenset[str]) -> dict[str, Any] | Response:
-    """The request body as a JSON object with only allowed keys, or the 4xx that explains why not."""
-    if request.mimetype != "application/json":
-        return json_error(415, "unsupported media type", "send a JSON object with Content-Type: application/json")
-    if request.content_length is not None and request.content_length > MAX_JSON_BYTES:
-        return json_error(413, "payload too large", f"the body must be at most {MAX_JSON_BYTES} bytes")
-    raw = request.get_data(cache=True)[:MAX_JSON_BYTES + 1]  # cached: a body signature may have read it
-    if len(raw) > MAX_JSON_BYTES:
-        return json_error(413, "payload too large", f"the body must be at most {MAX_JSON_BYTES} bytes")
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        return json_error(400, "bad request", f"the body is not valid JSON: {exc}")
-    if not isinstance(data, dict):
-        return json_error(400, "bad request", "the body must be a JSON object")
-    unknown = sorted(set(data) - allowed)
-    if unknown:
-        return json_error(400, "bad request", f"unknown field(s) {', '.join(unknown)}; allowed: "
-                          f"{', '.join(sorted(allowed))}")
-    return data
+def _json_object(allowed: frozenset[str]) -> dict[str, Any]:
+    """The request body as a JSON object with only allowed keys (else the 4xx that explains why not)."""
+    return read_json_object(allowed, MAX_JSON_BYTES)
 
 
 def _when(value: object) -> dt.datetime | None:
@@ -210,6 +194,12 @@ def _when(value: object) -> dt.datetime | None:
         raise InvalidRecordError(f"when {value[:40]!r} is not an ISO 8601 time with a zone") from None
     if when.tzinfo is None:
         raise InvalidRecordError("when needs a time zone, e.g. 2026-11-01T09:30:00+08:00 or ...Z")
+    try:
+        when = when.astimezone(dt.UTC)  # 0001-01-01T00:00+14:00 lies before the first representable UTC time
+    except OverflowError:
+        raise InvalidRecordError(f"when {value[:40]!r} is out of range") from None
+    if when < EARLIEST_WHEN:
+        raise InvalidRecordError(f"when {value[:40]!r} lies before {EARLIEST_WHEN:%Y-%m-%d}")
     if when > utc_now() + dt.timedelta(minutes=5):
         raise InvalidRecordError("when lies in the future")
     return when
@@ -231,8 +221,6 @@ def api_record_resolution() -> Response:
     if denied is not None:
         return denied
     data = _json_object(RESOLUTION_FIELDS)
-    if isinstance(data, Response):
-        return data
     try:
         record = get_store().record_resolution(
             article=data.get("article"), ticket_id=data.get("ticket_id"), category=data.get("category"),
@@ -310,8 +298,6 @@ def api_closed_without_article() -> Response:
     if denied is not None:
         return denied
     data = _json_object(CLOSED_FIELDS | ZAMMAD_FIELDS if request.headers.get("X-Hub-Signature") else CLOSED_FIELDS)
-    if isinstance(data, Response):
-        return data
     if set(data) & ZAMMAD_FIELDS:
         data = _from_zammad(data)
     text = data.get("text")
@@ -336,10 +322,9 @@ def api_closed_without_article() -> Response:
 def api_feedback() -> Response:
     """Was an article helpful? From the site's own pages (JSON, so no cross-site form can post it)."""
     data = _json_object(FEEDBACK_FIELDS)
-    if isinstance(data, Response):
-        return data
     search_id = data.get("search_id")
-    if search_id is not None and (not isinstance(search_id, int) or isinstance(search_id, bool) or search_id < 1):
+    if search_id is not None and (not isinstance(search_id, int) or isinstance(search_id, bool)
+                                  or not 1 <= search_id <= MAX_ROW_ID):
         return json_error(422, "invalid record", "search_id must be a positive whole number")
     try:
         feedback_id = get_store().record_feedback(
@@ -386,6 +371,8 @@ def follow_result(search_id: int, article_id: str) -> ResponseReturnValue:
     current = snap.resolve(article_id)
     if current is None:
         abort(404)
+    if search_id > MAX_ROW_ID:  # no such search: just go to the article
+        return redirect(url_for("articles.show", article_id=current), code=303)
     try:
         get_store().log_click(search_id, current)
     except RecordError as exc:
@@ -526,7 +513,7 @@ def record_categories() -> list[str]:
 def user_from_proxy() -> bool:
     """True when the reverse proxy names the user, so forms need no name field."""
     header = get_settings().user_header
-    return bool(header and request.headers.get(header, "").strip())
+    return bool(header and from_proxy() and request.headers.get(header, "").strip())
 
 
 # -- OpenAPI: merged into /api/openapi.json by web/openapi.py ----------------------------------------
