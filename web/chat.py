@@ -70,7 +70,8 @@ def _unauthorized(reason: str) -> Response:
 
 
 def _disabled(setting: str) -> Response:
-    return json_error(503, "chat disabled", f"this chat integration is off: set {setting}")
+    # 404, as if the route were not there: nothing is wrong with the server, the integration is just off.
+    return json_error(404, "chat disabled", f"this chat integration is off: set {setting}")
 
 
 def _fresh(timestamp: str, window: float, scale: float = 1.0) -> None:
