@@ -69,9 +69,21 @@ accesslog = "-"
 errorlog = "-"
 
 # Logs: the app's INFO lines kept, with time, level, logger and request id (kb/logs.py); KB_LOG_FORMAT=json.
-from kb.logs import ACCESS_LOG_FORMAT, dict_config  # noqa: E402 - after the settings it does not need
+# gunicorn's handlers stay where --error-logfile/--access-logfile send them; they only take kb's format.
+from gunicorn.glogging import Logger as _GunicornLogger  # noqa: E402
 
-logconfig_dict = dict_config()
+from kb.logs import ACCESS_LOG_FORMAT, adopt  # noqa: E402 - after the settings it does not need
+
+
+class KbLogger(_GunicornLogger):
+    """gunicorn's logger with kb's line format (KB_LOG_FORMAT) and request ids; the app logs to its error log."""
+
+    def setup(self, cfg: object) -> None:
+        super().setup(cfg)
+        adopt([*self.error_log.handlers, *self.access_log.handlers])
+
+
+logger_class = KbLogger
 access_log_format = ACCESS_LOG_FORMAT
 
 # Metrics: every worker counts into files here and /metrics sums them (prometheus-client multiprocess

@@ -120,3 +120,23 @@ def configure_command(level: str = "INFO") -> None:
     """Configure logging for a `kb` command unless the host process already did (pytest, an embedding app)."""
     if not logging.getLogger().handlers:
         configure(level)
+
+
+def formatter(environ: Mapping[str, str] | None = None) -> logging.Formatter:
+    """The formatter KB_LOG_FORMAT asks for (text or JSON)."""
+    if log_format(environ) == "json":
+        return JsonFormatter()
+    return logging.Formatter(TEXT_FORMAT, "%Y-%m-%dT%H:%M:%S%z")
+
+
+def adopt(handlers: list[logging.Handler], level: str | None = None) -> None:
+    """Give a server's own handlers (gunicorn's error and access logs, wherever its settings send them)
+    kb's format and request ids, and send the app's loggers through the first of them."""
+    chosen = formatter()
+    for handler in handlers:
+        handler.setFormatter(chosen)
+        handler.addFilter(RequestIdFilter())
+    root = logging.getLogger()
+    root.setLevel((os.environ.get(LOG_LEVEL_ENV) or level or "INFO").upper())
+    if handlers and handlers[0] not in root.handlers:
+        root.addHandler(handlers[0])

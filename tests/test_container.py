@@ -102,7 +102,7 @@ def test_the_image_runs_as_a_non_root_user(engine: list[str], image: str) -> Non
 def test_sync_then_serve_from_the_container(engine: list[str], image: str, volumes: dict[str, str], origin: Path,
                                             writer: Writer, tmp_path: Path) -> None:
     secret = tmp_path / "secret_key"
-    secret.write_text("container-secret\n", encoding="utf-8")
+    secret.write_text("container-test-secret-key\n", encoding="utf-8")
     secret.chmod(0o644)
     # The container's user owns its copy of the repository, as a git host's checkout would be owned.
     served = tmp_path / "served-origin.git"

@@ -145,8 +145,8 @@ def test_gunicorn_workers_sum_their_metrics_and_log_with_request_ids(tmp_path: P
     assert not build_index(settings).errors
     port = free_port()
     env = {**os.environ, "KB_ARTICLES_DIR": str(articles), "KB_INDEX_DIR": str(settings.index_dir),
-           "KB_DATABASE_URL": settings.database_url, "KB_SECRET_KEY": "x", "KB_LOG_FORMAT": "json",
-           "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"), "KB_WARM_TERMS": "0"}
+           "KB_DATABASE_URL": settings.database_url, "KB_SECRET_KEY": "operations-test-secret-key",
+           "KB_LOG_FORMAT": "json", "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"), "KB_WARM_TERMS": "0"}
     (tmp_path / "metrics").mkdir()
     (tmp_path / "metrics" / "counter_999999.db").write_bytes(b"stale")  # a previous run's: must be cleared
     log = tmp_path / "gunicorn.log"
