@@ -107,7 +107,7 @@ def test_boosts_are_written_to_the_index_folder(run, tmp_path: Path) -> None:  #
 
 def test_db_upgrade_and_purge(run) -> None:  # type: ignore[no-untyped-def]
     upgraded = run("db", "upgrade")
-    assert upgraded.exit_code == 0 and "is at revision 0002" in upgraded.output
+    assert upgraded.exit_code == 0 and "is at revision 0003" in upgraded.output
     assert "***" in upgraded.output or "sqlite" in upgraded.output  # never the password
     purged = run("db", "purge-searches")
     assert purged.exit_code == 0 and "0 searches older than 90 days deleted" in purged.output

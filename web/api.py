@@ -9,11 +9,13 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from web.catalog import FILTERS, ArticleView, get_catalog, get_snapshot
 from web.openapi import openapi_document
+from web.records import log_search, search_filters
 from web.search_pages import read_int
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 MAX_LIMIT = 100
 MAX_TICKET_CHARS = 20_000
+SEARCH_ID_HEADER = "X-KB-Search-Id"
 
 
 def article_json(article: ArticleView) -> dict[str, Any]:
@@ -52,7 +54,18 @@ def search() -> Response:
     page = read_int(args, "page", 1, 1, 1000)
     filters = {name: values for name in FILTERS if (values := [v.strip() for v in args.getlist(name) if v.strip()])}
     result = get_catalog().search(query, filters, page=page, limit=limit)
-    return jsonify(result.to_json())
+    response = jsonify(result.to_json())
+    # The search box asks as the user types (as_you_type=1): those keystrokes are not logged; the
+    # query they settle on is, when they submit it or pick a suggestion (/go/typed/...).
+    if page == 1 and args.get("as_you_type") != "1":
+        _search_id_header(response, log_search(query, search_filters(filters), result.total, source="api"))
+    return response
+
+
+def _search_id_header(response: Response, search_id: int | None) -> None:
+    """The logged search's id, for a later POST /api/feedback (the body stays the JSON of `kb search`)."""
+    if search_id is not None:
+        response.headers[SEARCH_ID_HEADER] = str(search_id)
 
 
 @bp.get("/articles/<path:article_id>")
@@ -101,7 +114,10 @@ def suggest() -> Response:
     if len(subject) + len(description) > MAX_TICKET_CHARS:
         abort(400, description=f"subject and description together must be under {MAX_TICKET_CHARS} characters")
     hits = get_catalog().suggest(subject, description, category, limit)
-    return jsonify({"subject": subject, "category": category, "hits": hits})
+    response = jsonify({"subject": subject, "category": category, "hits": hits})
+    _search_id_header(response, log_search(subject or description[:200], search_filters({"category": category or ""}),
+                                           len(hits), source="suggest"))
+    return response
 
 
 @bp.get("/openapi.json")

@@ -30,6 +30,7 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
+from werkzeug.wrappers import Response as BaseResponse
 
 from kb.clock import utc_now
 from kb.records.db import Database
@@ -56,6 +57,8 @@ CLOSED_FIELDS = frozenset({"ticket_id", "category", "ticket_system", "user", "no
 FEEDBACK_FIELDS = frozenset({"article", "helpful", "search_id", "ticket_id", "ticket_system", "user", "comment"})
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 CSV_TABLES = ("categories", "gaps", "zero_results", "unused", "overdue", "flags")
+PURGE_EVERY = dt.timedelta(hours=1)
+_last_purge: dt.datetime | None = None
 
 # Interface text of these pages in Chinese (English is the key), kept with the pages that use it.
 
@@ -71,7 +74,8 @@ def get_database() -> Database:
 def get_store() -> RecordStore:
     """A store checking articles and categories against the index this request reads."""
     snap = get_snapshot()
-    return RecordStore(get_database(), snap.resolve, frozenset(snap.vocabulary.categories))
+    return RecordStore(get_database(), snap.resolve, frozenset(snap.vocabulary.categories),
+                       fold_ticket_case=get_settings().ticket_id_case == "insensitive")
 
 
 def get_reports() -> Reports:
@@ -100,15 +104,40 @@ def article_usage(article_id: str) -> ArticleUsage | None:
         return None
 
 
-def log_search(query: str, filters: Mapping[str, Sequence[str]], result_count: int) -> int | None:
-    """Log a search for the reports; a logging failure never fails the search itself."""
+def log_search(query: str, filters: Mapping[str, Sequence[str]], result_count: int, source: str = "web"
+               ) -> int | None:
+    """Log a search for the reports; a logging failure never fails the search itself.
+
+    Searches older than KB_SEARCH_LOG_RETENTION_DAYS are deleted as new ones arrive, at most
+    once per PURGE_EVERY in each worker.
+    """
     if not query.strip():
         return None
     try:
-        return get_store().log_search(query, filters, result_count)
+        store = get_store()
+        search_id = store.log_search(query, filters, result_count, source=source, user=current_user())
+        _purge_now_and_then(store)
+        return search_id
     except RecordError as exc:
         log.warning("search not logged: %s", exc)
         return None
+
+
+def _purge_now_and_then(store: RecordStore) -> None:
+    global _last_purge
+    now = utc_now()
+    if _last_purge is not None and now - _last_purge < PURGE_EVERY:
+        return
+    _last_purge = now
+    removed = store.purge_search_log(get_settings().search_log_retention_days)
+    if removed:
+        log.info("%d searches older than %d days deleted from the search log", removed,
+                 get_settings().search_log_retention_days)
+
+
+def search_filters(filters: Mapping[str, str | Sequence[str]]) -> dict[str, list[str]]:
+    """Filters as the search log stores them: name -> list of values."""
+    return {k: [v] if isinstance(v, str) else list(v) for k, v in filters.items() if v}
 
 
 def solution_scores() -> dict[str, float]:
@@ -302,18 +331,51 @@ def record_from_article(article_id: str) -> ResponseReturnValue:
     return redirect(url_for("articles.show", article_id=article.id, _anchor="record-resolution"), code=303)
 
 
+def _log_click_later(response: BaseResponse, search_id: int, article_id: str) -> BaseResponse:
+    """Record the click once the redirect has gone out, so following a result costs no database write."""
+    store = get_store()
+
+    def record() -> None:
+        try:
+            store.log_click(search_id, article_id)
+        except RecordError as exc:
+            log.warning("click not logged: %s", exc)
+
+    response.call_on_close(record)
+    return response
+
+
 @bp.get("/go/<int:search_id>/<path:article_id>")
 def follow_result(search_id: int, article_id: str) -> ResponseReturnValue:
-    """A search result link: remember the click, then go to the article (only ever an article URL)."""
+    """A search result link: go to the article (only ever an article URL), then remember the click.
+
+    The article URL carries the search id (`?s=`), so "Was this helpful?" is tied to the search.
+    """
     snap = get_snapshot()
     current = snap.resolve(article_id)
     if current is None:
         abort(404)
+    response = redirect(url_for("articles.show", article_id=current, s=search_id), code=303)
+    return _log_click_later(response, search_id, current)
+
+
+@bp.get("/go/typed/<path:article_id>")
+def follow_typed(article_id: str) -> ResponseReturnValue:
+    """A suggestion picked while typing: the query the user settled on is logged (keystrokes are not)."""
+    snap = get_snapshot()
+    current = snap.resolve(article_id)
+    if current is None:
+        abort(404)
+    query = request.args.get("q", "").strip()[:500]
     try:
-        get_store().log_click(search_id, current)
-    except RecordError as exc:
-        log.warning("click not logged: %s", exc)
-    return redirect(url_for("articles.show", article_id=current), code=303)
+        shown = max(0, min(100, int(request.args.get("n", "1"))))
+    except ValueError:
+        shown = 1
+    search_id = log_search(query, {}, shown, source="typed")
+    if search_id is None:
+        return redirect(url_for("articles.show", article_id=current), code=303)
+    response = redirect(url_for("articles.show", article_id=current, s=search_id), code=303)
+    return _log_click_later(response, search_id, current)
 
 
 # -- reports -----------------------------------------------------------------------------------
