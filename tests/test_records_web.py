@@ -250,7 +250,9 @@ def test_search_clicks_are_logged_and_redirect_only_to_articles(client: FlaskCli
         search_id = records.log_search("vpn 809", {}, 1)
     assert search_id is not None
     response = client.get(f"/go/{search_id}/vpn-809")
-    assert response.status_code == 303 and response.headers["Location"].endswith("/articles/vpn-error-809")
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith(f"/articles/vpn-error-809?s={search_id}")
+    response.close()  # the click is recorded once the redirect has been sent
     assert client.get(f"/go/{search_id}/https://evil.example").status_code == 404
     db: Database = app.extensions[records.EXTENSION_KEY]
     with db.session() as session:

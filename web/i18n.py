@@ -203,12 +203,39 @@ ZH: dict[str, str] = {
     'Changes': '变化',
     'No syncs recorded on this machine.': '这台机器还没有同步记录。',
     'JSON': 'JSON',
+    # The knowledge loop on the article page (web/records.py)
+    'Solved a ticket with this': '用本文解决了一个工单',
+    'More details': '更多信息',
+    'Choose…': '请选择……',
+    'Record with': '按此分类记录：',
+    'One ticket has one category, so past reports stay true. If the stored category is right, record it with that one:':
+        '一个工单只有一个分类，这样过去的报表才保持准确。如果已存的分类正确，请按它记录：',
+    'Ticket subject (optional)': '工单标题（可选）',
+    'Ticket opened (optional)': '工单创建日期（可选）',
+    'Thank you.': '谢谢。',
+    'nothing changed.': '没有改动。',
+    'Was this helpful?': '这篇文章有帮助吗？',
+    'Yes, it helped': '有帮助',
+    'No': '没有',
+    'Comment (optional)': '意见（可选）',
+    'Thank you for your feedback.': '谢谢你的反馈。',
+    'Flags': '标记',
+    'open flag': '个未处理的标记',
+    'open flags': '个未处理的标记',
+    'someone': '某人',
+    'Close: fixed or not a problem': '关闭：已修正或不是问题',
+    'Flag closed': '标记已关闭',
+    'Say what is wrong, so the owner can fix it.': '请说明哪里有问题，负责人才能修正。',
+    'Thank you: the flag is shown on this article and in the reports.': '谢谢：标记会显示在本文和报表中。',
+    'You already flagged this article for this reason; the flag is still open.': '你已经以同样的原因标记过本文，该标记仍未处理。',
 }
 
 # Article types and states are stored as slugs; English readers see them as words.
 EN: dict[str, str] = {
     "problem": "Problem", "howto": "How-to", "reference": "Reference", "onboarding": "Onboarding",
     "draft": "Draft", "unverified": "Unverified", "validated": "Validated", "archived": "Archived",
+    # record relations (kb.records.models.RELATIONS)
+    "resolved": "Solved the ticket", "referenced": "Helped as a reference", "created_from": "Written from this ticket",
 }
 TRANSLATIONS = {"en": EN, "zh": ZH}
 

@@ -33,13 +33,15 @@ from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response as BaseResponse
 
 from kb.clock import utc_now
+from kb.notify import Message, send_in_background
 from kb.records.db import Database
 from kb.records.errors import ConflictError, DatabaseUnavailableError, InvalidRecordError, RecordError
 from kb.records.models import RELATIONS
 from kb.records.ranking import decayed_counts
 from kb.records.reports import ArticleUsage, KcsReport, Period, Reports, csv_text, to_json
 from kb.records.store import RecordStore
-from web.catalog import get_snapshot
+from web.articles import article_page
+from web.catalog import ArticleView, get_snapshot
 from web.i18n import translate
 from web.records_charts import PALETTE, Series, rate_bars, stacked_bars
 from web.security import check_csrf
@@ -50,6 +52,7 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("records", __name__)
 EXTENSION_KEY = "kb_records"
+NOTIFY_THREADS_KEY = "kb_notify_threads"  # notifications under way (tests wait for them)
 MAX_JSON_BYTES = 16 * 1024
 MAX_REPORT_DAYS = 3650
 RESOLUTION_FIELDS = frozenset({"article", "ticket_id", "category", "relation", "ticket_system", "user", "note", "when"})
@@ -306,29 +309,174 @@ def api_feedback() -> Response:
 
 
 # -- the article page --------------------------------------------------------------------------
-@bp.post("/articles/<path:article_id>/resolutions")
-def record_from_article(article_id: str) -> ResponseReturnValue:
-    """The article page's form: this article resolved a ticket."""
-    check_csrf()
-    snap = get_snapshot()
-    article = snap.by_id.get(article_id)
+NAME_COOKIE = "kb_name"
+NAME_COOKIE_DAYS = 365
+RECORD_FORM_FIELDS = ("ticket_id", "category", "relation", "ticket_system", "note", "name", "ticket_opened", "subject")
+
+
+def _article_or_404(article_id: str) -> ArticleView:
+    article = get_snapshot().by_id.get(article_id)
     if article is None:
         abort(404)
-    form = request.form
+    return article
+
+
+def _back_to(article: ArticleView, anchor: str, name: str = "", search_id: str = "") -> BaseResponse:
+    """303 back to the article at the form that was used; remembers the name the form gave."""
+    params: dict[str, Any] = {"s": search_id} if search_id.isdigit() else {}
+    response = redirect(url_for("articles.show", article_id=article.id, _anchor=anchor, **params), code=303)
+    name = name.strip()[:200]
+    if name and not user_from_proxy() and name != request.cookies.get(NAME_COOKIE, ""):
+        response.set_cookie(NAME_COOKIE, name, max_age=NAME_COOKIE_DAYS * 86400, httponly=True, samesite="Lax",
+                            secure=request.is_secure)
+    return response
+
+
+def remembered_name() -> str:
+    """The name this browser gave last time (forms prefill it), or the proxy's user."""
+    return current_user(request.cookies.get(NAME_COOKIE, ""))
+
+
+def _form_time(value: str, name: str) -> dt.datetime | None:
+    """A date or date and time from a form field; a bare date or time without zone is UTC."""
+    text = value.strip()
+    if not text:
+        return None
+    try:
+        when = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidRecordError(f"{name} {text[:40]!r} is not a date (2026-11-01) or a date and time") from None
+    when = when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
+    if when > utc_now() + dt.timedelta(minutes=5):
+        raise InvalidRecordError(f"{name} lies in the future")
+    return when
+
+
+@bp.post("/articles/<path:article_id>/resolutions")
+def record_from_article(article_id: str) -> ResponseReturnValue:
+    """"Solved a ticket with this": errors answer on the article page with the input kept."""
+    check_csrf()
+    article = _article_or_404(article_id)
+    form = {k: request.form.get(k, "").strip() for k in RECORD_FORM_FIELDS}
     try:
         record = get_store().record_resolution(
-            article=article.id, ticket_id=form.get("ticket_id", ""), category=form.get("category", ""),
-            relation=form.get("relation") or "resolved", ticket_system=form.get("ticket_system") or None,
-            user=current_user(form.get("name", "")), note=form.get("note", ""), source="web")
+            article=article.id, ticket_id=form["ticket_id"], category=form["category"],
+            relation=form["relation"] or "resolved", ticket_system=form["ticket_system"] or None,
+            user=current_user(form["name"]), note=form["note"], source="web",
+            ticket_opened=_form_time(form["ticket_opened"], "ticket opened"), subject=form["subject"])
     except ConflictError as exc:
-        abort(409, description=str(exc))
+        stored = exc.stored_category
+        return article_page(article, record_form=form, record_error=str(exc), record_conflict=stored), 409
     except InvalidRecordError as exc:
-        abort(400, description=str(exc))
+        return article_page(article, record_form=form, record_error=str(exc)), 400
     if record.created:
-        flash(f"{translate('Recorded ticket')} {record.ticket_id}")
+        flash(f"{translate('Recorded ticket')} {record.ticket_id} ({category_name(record.category)}). "
+              f"{translate('Thank you.')}", "record")
     else:
-        flash(f"{translate('Ticket')} {record.ticket_id} {translate('was already recorded')}")
-    return redirect(url_for("articles.show", article_id=article.id, _anchor="record-resolution"), code=303)
+        flash(f"{translate('Ticket')} {record.ticket_id} {translate('was already recorded')}: "
+              f"{translate('nothing changed.')}", "record")
+    return _back_to(article, "record-resolution", form["name"], request.form.get("s", ""))
+
+
+@bp.post("/articles/<path:article_id>/feedback")
+def feedback_from_article(article_id: str) -> ResponseReturnValue:
+    """"Was this helpful?": yes or no, an optional comment, tied to the search that led here (`s`)."""
+    check_csrf()
+    article = _article_or_404(article_id)
+    answer = request.form.get("helpful", "")
+    if answer not in ("yes", "no"):
+        abort(400, description="helpful must be yes or no")
+    raw_search = request.form.get("s", "").strip()
+    search_id = int(raw_search) if raw_search.isdigit() and len(raw_search) < 19 else None
+    name = request.form.get("name", "")
+    store = get_store()
+    try:
+        store.record_feedback(article=article.id, helpful=answer == "yes", search_id=search_id,
+                              user=current_user(name), comment=request.form.get("comment", "")[:2000])
+    except InvalidRecordError as exc:
+        if search_id is None or "no search" not in str(exc):
+            return article_page(article, feedback_error=str(exc)), 400
+        # the search has passed its retention: the answer still counts, without it
+        store.record_feedback(article=article.id, helpful=answer == "yes", user=current_user(name),
+                              comment=request.form.get("comment", "")[:2000])
+    flash(translate("Thank you for your feedback."), "feedback")
+    return _back_to(article, "feedback", name)
+
+
+@bp.post("/articles/<path:article_id>/flag")
+def flag_from_article(article_id: str) -> ResponseReturnValue:
+    """Flag an article as wrong or outdated: one open flag per person and reason; its owner is told."""
+    check_csrf()
+    article = _article_or_404(article_id)
+    reason = request.form.get("reason", "").strip()
+    name = request.form.get("name", "")
+    if not reason:
+        return article_page(article, flag_error=translate("Say what is wrong, so the owner can fix it."),
+                            flag_form={"reason": reason, "name": name}), 400
+    log.warning("article flagged as wrong or outdated: id=%s owner=%s reason=%r", article.id, article.owner,
+                reason[:2000])
+    try:
+        flagged = get_store().flag_article(article=article.id, reason=reason[:2000], user=current_user(name))
+    except InvalidRecordError as exc:
+        return article_page(article, flag_error=str(exc), flag_form={"reason": reason, "name": name}), 400
+    if not flagged.created:
+        flash(translate("You already flagged this article for this reason; the flag is still open."), "flag")
+    else:
+        told = notify(flag_message(article, flagged))
+        flash(translate("Thank you: the owner will be told.") if told
+              else translate("Thank you: the flag is shown on this article and in the reports."), "flag")
+    return _back_to(article, "flags", name)
+
+
+@bp.post("/articles/<path:article_id>/flags/<int:flag_id>/close")
+def close_flag_from_article(article_id: str, flag_id: int) -> ResponseReturnValue:
+    """The owner (or anyone who fixed it) closes a flag from the article page."""
+    check_csrf()
+    article = _article_or_404(article_id)
+    store = get_store()
+    found = store.flag(flag_id)
+    if found is None or (get_snapshot().resolve(found.article_id) or found.article_id) != article.id:
+        abort(404, description=f"article {article.id} has no flag {flag_id}")
+    name = request.form.get("name", "")
+    closed = store.close_flag(flag_id, user=current_user(name))
+    flash(f"{translate('Flag closed')}: {closed.reason[:80]}", "flag")
+    return _back_to(article, "flags", name)
+
+
+def open_flags_of(article_id: str) -> list[Any]:
+    """Open flags on one article, newest first (empty when the records database is unavailable)."""
+    try:
+        return get_store().flags(article_id, status="open")
+    except DatabaseUnavailableError as exc:
+        log.warning("records unavailable for flags of %s: %s", article_id, exc)
+        return []
+
+
+# -- notifications --------------------------------------------------------------------------------
+def site_link(path: str) -> str:
+    """An absolute link for a notification: KB_SITE_URL, else this request's host."""
+    base = get_settings().site_url.rstrip("/") or request.host_url.rstrip("/")
+    return base + path
+
+
+def flag_message(article: ArticleView, flagged: Any) -> Message:
+    """The notification for a new flag, addressed to the article's owner."""
+    owner = article.owner or "no owner"
+    who = flagged.user or "someone"
+    return Message("flag", f"Flag on \"{article.title}\" for {owner}",
+                   (f"{who}: {flagged.reason[:500]}", f"article: {article.id} (owner {owner})"),
+                   site_link(url_for("articles.show", article_id=article.id, _anchor="flags")),
+                   {"article_id": article.id, "owner": article.owner, "flag_id": flagged.id, "user": flagged.user,
+                    "reason": flagged.reason})
+
+
+def notify(message: Message) -> bool:
+    """Send through KB_NOTIFY_WEBHOOK without making the request wait; False when none is set."""
+    settings = get_settings()
+    thread = send_in_background(settings.notify_webhook, message, settings.notify_format)
+    if thread is not None:
+        current_app.extensions.setdefault(NOTIFY_THREADS_KEY, []).append(thread)
+    return thread is not None
 
 
 def _log_click_later(response: BaseResponse, search_id: int, article_id: str) -> BaseResponse:
@@ -496,7 +644,8 @@ def init_app(app: Flask) -> None:
     app.extensions[EXTENSION_KEY] = Database(settings.database_url)
     app.register_blueprint(bp)
     app.jinja_env.globals.update(records_usage=article_usage, RECORD_RELATIONS=RELATIONS,
-                                 records_categories=record_categories, records_user_from_proxy=user_from_proxy)
+                                 records_categories=record_categories, records_user_from_proxy=user_from_proxy,
+                                 records_remembered_name=remembered_name, records_open_flags=open_flags_of)
 
 
 def record_categories() -> list[str]:

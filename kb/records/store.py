@@ -204,7 +204,8 @@ class RecordStore:
             if new_id is None and row.category != values["category"]:
                 raise ConflictError(
                     f"ticket {row.ticket_id} is already recorded against {row.article_id} ({row.relation}) "
-                    f"with category {row.category!r}, not {values['category']!r}; the record was not changed")
+                    f"with category {row.category!r}, not {values['category']!r}; the record was not changed",
+                    row.category)
             return _resolution(row, created=new_id is not None)
 
     def resolutions(self, article_id: str | None = None, ticket_id: str | None = None,
@@ -254,7 +255,8 @@ class RecordStore:
                 ClosedTicket.ticket_id == values["ticket_id"])).scalar_one()
             if new_id is None and row.category != values["category"]:
                 raise ConflictError(f"ticket {row.ticket_id} is already recorded as closed with category "
-                                    f"{row.category!r}, not {values['category']!r}; the record was not changed")
+                                    f"{row.category!r}, not {values['category']!r}; the record was not changed",
+                                    row.category)
             return _closed(row, created=new_id is not None)
 
     # -- flags -----------------------------------------------------------------------------
