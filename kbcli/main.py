@@ -11,6 +11,7 @@ from kb.loader import LoadOptions, load_knowledge_base
 from kb.scaffold import new_article
 from kb.schema import ARTICLE_TYPES, LANGUAGES, normalize_id
 from kbcli.build_search import build, search
+from kbcli.notify_commands import COMMANDS as NOTIFY_COMMANDS
 from kbcli.options import common_options, run_reporting_errors
 from kbcli.records_commands import COMMANDS as RECORDS_COMMANDS
 from kbcli.serve import serve
@@ -75,7 +76,7 @@ def new(settings: Settings, title: str, article_type: str, lang: str | None, cat
     run_reporting_errors(run)
 
 
-for command in (build, search, serve, *RECORDS_COMMANDS, *SYNC_COMMANDS):
+for command in (build, search, serve, *RECORDS_COMMANDS, *SYNC_COMMANDS, *NOTIFY_COMMANDS):
     cli.add_command(command)
 
 

@@ -17,6 +17,7 @@ from kb.records.backup import export_records, import_records
 from kb.records.db import Database
 from kb.records.errors import DatabaseUnavailableError
 from kb.records.hooks import latest_push
+from kbcli.notify_commands import notify_push, notify_review_due
 from kbcli.options import common_options, run_reporting_errors
 from kbcli.records_commands import refresh_boosts
 from search.errors import BuildLockedError
@@ -70,11 +71,23 @@ def watch(settings: Settings, interval: float, every: float, max_syncs: int | No
                     log.log(logging.ERROR if result.outcome == "failed" else logging.INFO, "%s", result.summary())
                     seen, last_sync, syncs = latest, time.monotonic(), syncs + 1
                     _refresh_boosts(settings, db)
+                    _notify(settings, db, result)
                     continue
             stopping.wait(interval)
     finally:
         signal.signal(signal.SIGTERM, previous)
         db.dispose()
+
+
+def _notify(settings: Settings, db: Database, result: SyncResult) -> None:
+    """A broken push is told to KB_NOTIFY_WEBHOOK (once per commit), and the review-due list once a week."""
+    if not settings.notify_webhook:
+        return
+    notify_push(settings, db, result)
+    try:
+        notify_review_due(settings, db)
+    except DatabaseUnavailableError as exc:
+        log.warning("review-due list not sent: %s", exc)
 
 
 def _refresh_boosts(settings: Settings, db: Database) -> None:
@@ -104,7 +117,18 @@ def sync_command(settings: Settings, force: bool, as_json: bool, watching: bool,
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     if watching:
         run_reporting_errors(lambda: watch(settings, interval, every))
-    run_reporting_errors(lambda: _report(sync(settings, force=force), as_json))
+
+    def once() -> int:
+        result = sync(settings, force=force)
+        if settings.notify_webhook:
+            db = Database(settings.database_url)
+            try:
+                notify_push(settings, db, result)
+            finally:
+                db.dispose()
+        return _report(result, as_json)
+
+    run_reporting_errors(once)
 
 
 @click.command("export")

@@ -2,29 +2,34 @@
 
 from __future__ import annotations
 
+import http.server
 import json
 import re
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from kb.config import Settings
+from kb.notify import detect_format
 from kb.records.db import Database
 from kb.records.models import Feedback, Flag, Resolution, SearchLogEntry
-from tests.test_records_web import (  # noqa: F401  (fixtures used by name)
-    AUTH,
-    _close_databases,
-    app,
-    client,
-    count,
-    database_url,
-    make_app,
-    post,
-)
+from tests import test_records_fixtures as fx
+from tests import test_records_web as web_tests
+from tests.test_records_web import count, make_app
 from web import records
 
 pytest_plugins = ("tests.test_web_fixtures",)
+
+database_url = fx.database_url
+_close_databases = web_tests._close_databases
+app = web_tests.app
+client = web_tests.client
 
 
 def rows(app: Flask, model: type) -> list[Any]:
@@ -81,3 +86,163 @@ def test_a_suggestion_picked_while_typing_logs_the_settled_query(client: FlaskCl
     [entry] = rows(app, SearchLogEntry)
     assert (entry.query, entry.source, entry.result_count, entry.clicked_article_id) == (
         "outlook", "typed", 2, "outlook-password-prompt")
+
+
+# -- the article page ------------------------------------------------------------------------------
+
+def test_solved_a_ticket_sits_near_the_top_and_remembers_the_name(client: FlaskClient, app: Flask) -> None:
+    page = client.get("/articles/vpn-error-809").get_data(as_text=True)
+    assert page.index("Solved a ticket with this") < page.index('class="article-body"')
+    token = csrf(client, "/articles/vpn-error-809")
+    done = client.post("/articles/vpn-error-809/resolutions", data={
+        "csrf_token": token, "ticket_id": "SD-2001", "category": "network/vpn", "name": "Ann Lee"})
+    assert done.status_code == 303 and done.headers["Location"].endswith("#record-resolution")
+    assert "kb_name=" in done.headers["Set-Cookie"]
+    after = client.get("/articles/vpn-error-809").get_data(as_text=True)
+    section = after[after.index('id="record-resolution"'):after.index('class="article-body"')]
+    assert "Recorded ticket SD-2001" in section  # the confirmation is where the form is
+    assert 'value="Ann Lee"' in section
+    # the other spelling is the same ticket
+    again = client.post("/articles/vpn-error-809/resolutions", data={
+        "csrf_token": token, "ticket_id": "sd-2001", "category": "network/vpn", "name": "Ann Lee"},
+        follow_redirects=True)
+    assert "SD-2001 was already recorded" in again.get_data(as_text=True)
+    assert [r.ticket_id for r in rows(app, Resolution)] == ["SD-2001"]
+
+
+def test_a_bad_ticket_or_a_conflict_answers_on_the_article_with_the_input_kept(client: FlaskClient) -> None:
+    token = csrf(client, "/articles/vpn-error-809")
+    bad = client.post("/articles/vpn-error-809/resolutions", data={
+        "csrf_token": token, "ticket_id": "bad id!", "category": "network/vpn", "note": "kept note"})
+    html = bad.get_data(as_text=True)
+    assert bad.status_code == 400 and 'role="alert"' in html and "malformed" in html
+    assert 'value="bad id!"' in html and 'value="kept note"' in html and "<h1>VPN fails with error 809</h1>" in html
+    client.post("/articles/vpn-error-809/resolutions", data={
+        "csrf_token": token, "ticket_id": "INC-77", "category": "network/vpn"})
+    conflict = client.post("/articles/vpn-error-809/resolutions", data={
+        "csrf_token": token, "ticket_id": "inc-77", "category": "email"})
+    html = conflict.get_data(as_text=True)
+    assert conflict.status_code == 409 and "<h1>VPN fails with error 809</h1>" in html
+    assert "already recorded" in html and 'name="category" value="network/vpn"' in html  # one click to fix
+
+
+def test_english_form_labels_relations_in_words(client: FlaskClient) -> None:
+    page = client.get("/articles/vpn-error-809").get_data(as_text=True)
+    assert ">Written from this ticket</option>" in page and ">created_from<" not in page
+
+
+def test_was_this_helpful_is_tied_to_the_search_that_led_there(client: FlaskClient, app: Flask) -> None:
+    results = client.get("/search?q=outlook+password").get_data(as_text=True)
+    link = re.search(r'href="(/go/\d+/outlook-password-prompt)"', results)
+    assert link
+    article = client.get(link.group(1), follow_redirects=True)
+    html = article.get_data(as_text=True)
+    search_id = rows(app, SearchLogEntry)[0].id
+    assert "Was this helpful?" in html and f'name="s" value="{search_id}"' in html
+    token = csrf(client, "/articles/outlook-password-prompt")
+    sent = client.post("/articles/outlook-password-prompt/feedback", data={
+        "csrf_token": token, "helpful": "no", "comment": "step 2 is gone", "s": str(search_id)}, follow_redirects=True)
+    assert "Thank you for your feedback." in sent.get_data(as_text=True)
+    [answer] = rows(app, Feedback)
+    assert (answer.article_id, answer.helpful, answer.search_id, answer.comment) == (
+        "outlook-password-prompt", False, search_id, "step 2 is gone")
+    assert client.post("/articles/outlook-password-prompt/feedback", data={
+        "csrf_token": token, "helpful": "maybe"}).status_code == 400
+
+
+def test_flags_are_named_shown_deduplicated_and_closed_from_the_page(client: FlaskClient, app: Flask) -> None:
+    token = csrf(client, "/articles/vpn-error-809")
+    form = {"csrf_token": token, "reason": "Step 2 fails on Windows 11 24H2", "name": "Bo"}
+    client.post("/articles/vpn-error-809/flag", data=form)
+    repeat = client.post("/articles/vpn-error-809/flag", data=form | {"reason": "step 2 fails on windows 11  24h2"},
+                         follow_redirects=True)
+    assert "already flagged" in repeat.get_data(as_text=True)
+    client.post("/articles/vpn-error-809/flag", data=form | {"name": "Cy"})
+    flags = rows(app, Flag)
+    assert [(f.user, f.status) for f in flags] == [("Bo", "open"), ("Cy", "open")]
+    page = client.get("/articles/vpn-error-809").get_data(as_text=True)
+    assert "2 open flags" in page and "Step 2 fails on Windows 11 24H2" in page
+    closed = client.post(f"/articles/vpn-error-809/flags/{flags[0].id}/close",
+                         data={"csrf_token": token, "name": "network-team"}, follow_redirects=True)
+    assert "Flag closed" in closed.get_data(as_text=True)
+    assert [(f.status, f.done_by) for f in rows(app, Flag)] == [("done", "network-team"), ("open", None)]
+    assert client.post(f"/articles/outlook-password-prompt/flags/{flags[1].id}/close",
+                       data={"csrf_token": token}).status_code == 404
+    empty = client.post("/articles/vpn-error-809/flag", data={"csrf_token": token, "reason": " "})
+    assert empty.status_code == 400 and "Say what is wrong" in empty.get_data(as_text=True)
+
+
+# -- notifications ------------------------------------------------------------------------------------
+
+class Receiver:
+    """A real HTTP server on a free port that keeps every JSON body posted to it."""
+
+    def __init__(self) -> None:
+        received: list[Any] = []
+        self.received = received
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                received.append(json.loads(self.rfile.read(length).decode("utf-8")))
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(b'{"errcode": 0}')
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    server = Receiver()
+    yield server
+    server.close()
+
+
+def wait_for_notifications(app: Flask) -> None:
+    for thread in app.extensions.pop(records.NOTIFY_THREADS_KEY, []):
+        thread.join(timeout=10)
+
+
+@pytest.mark.parametrize(("fmt", "check"), [
+    ("json", lambda b: b["event"] == "flag" and b["data"]["owner"] == "network-team" and b["data"]["user"] == "Bo"),
+    ("dingtalk", lambda b: b["msgtype"] == "markdown" and "network-team" in b["markdown"]["title"]),
+    ("feishu", lambda b: b["msg_type"] == "text" and "Step 2 fails" in b["content"]["text"]),
+    ("wecom", lambda b: b["msgtype"] == "markdown" and "Step 2 fails" in b["markdown"]["content"]),
+    ("slack", lambda b: b["text"].startswith("*Flag on") and "Step 2 fails" in b["text"]),
+    ("teams", lambda b: b["attachments"][0]["contentType"] == "application/vnd.microsoft.card.adaptive"
+     and "Step 2 fails" in json.dumps(b)),
+])
+def test_a_new_flag_reaches_the_owner_in_each_robot_format(built_kb: Settings, tmp_path: Path, receiver: Receiver,
+                                                           fmt: str, check: Callable[[Any], bool]) -> None:
+    app = make_app(built_kb, f"sqlite:///{tmp_path}/r.db", notify_webhook=receiver.url, notify_format=fmt,
+                   site_url="https://kb.example.com")
+    client = app.test_client()
+    token = csrf(client, "/articles/vpn-error-809")
+    form = {"csrf_token": token, "reason": "Step 2 fails on 24H2", "name": "Bo"}
+    page = client.post("/articles/vpn-error-809/flag", data=form, follow_redirects=True).get_data(as_text=True)
+    assert "the owner will be told" in page
+    client.post("/articles/vpn-error-809/flag", data=form)  # the same flag again: nobody is told twice
+    wait_for_notifications(app)
+    assert len(receiver.received) == 1 and check(receiver.received[0]), receiver.received
+    assert "https://kb.example.com/articles/vpn-error-809#flags" in json.dumps(receiver.received[0])
+
+
+def test_the_robot_format_follows_the_webhook_host() -> None:
+    assert detect_format("https://oapi.dingtalk.com/robot/send?access_token=x") == "dingtalk"
+    assert detect_format("https://open.feishu.cn/open-apis/bot/v2/hook/x") == "feishu"
+    assert detect_format("https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=x") == "wecom"
+    assert detect_format("https://hooks.slack.com/services/x") == "slack"
+    assert detect_format("https://corp.webhook.office.com/webhookb2/x") == "teams"
+    assert detect_format("https://chat.example.com/hook") == "json"
+    assert detect_format("https://hooks.slack.com/services/x", "json") == "json"

@@ -227,7 +227,8 @@ ZH: dict[str, str] = {
     'Flag closed': '标记已关闭',
     'Say what is wrong, so the owner can fix it.': '请说明哪里有问题，负责人才能修正。',
     'Thank you: the flag is shown on this article and in the reports.': '谢谢：标记会显示在本文和报表中。',
-    'You already flagged this article for this reason; the flag is still open.': '你已经以同样的原因标记过本文，该标记仍未处理。',
+    'You already flagged this article for this reason; the flag is still open.':
+        '你已经以同样的原因标记过本文，该标记仍未处理。',
 }
 
 # Article types and states are stored as slugs; English readers see them as words.

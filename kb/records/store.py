@@ -410,6 +410,17 @@ class RecordStore:
                 Notification.id)
             return session.execute(stmt).scalar_one_or_none() is not None
 
+    def release_notification(self, kind: str, key: str) -> None:
+        """Give a claim back (the send failed), so the next attempt sends it."""
+        with self.db.session(write=True) as session:
+            session.execute(delete(Notification).where(Notification.kind == kind, Notification.key == key[:200]))
+
+    def notification_sent(self, kind: str, key: str) -> bool:
+        """True when (kind, key) was claimed already."""
+        with self.db.session() as session:
+            return session.execute(select(Notification.id).where(
+                Notification.kind == kind, Notification.key == key[:200])).first() is not None
+
     # -- housekeeping ----------------------------------------------------------------------------
     def duplicate_tickets(self) -> list[DuplicateTicket]:
         """Tickets stored under more than one spelling (e.g. SD-2001 and sd-2001), to fix by hand."""
