@@ -16,7 +16,8 @@ from kb.loader import KnowledgeBase, LoadOptions, load_knowledge_base
 from kb.records.articles import ArticleIds
 from kb.records.db import Database
 from kb.records.errors import UnknownArticleError
-from kb.records.importer import import_resolutions
+from kb.records.importer import import_resolutions, parse_time
+from kb.records.kcs import TREND_UNITS
 from kb.records.migrate import current_revision
 from kb.records.models import RELATIONS
 from kb.records.ranking import resolution_boosts, write_boosts
@@ -56,7 +57,8 @@ def open_store(settings: Settings) -> Iterator[RecordStore]:
     kb = _knowledge_base(settings)
     ids = ArticleIds.from_articles(kb.articles)
     with records_database(settings) as db:
-        yield RecordStore(db, ids.resolve, frozenset(kb.vocabulary.categories))
+        yield RecordStore(db, ids.resolve, frozenset(kb.vocabulary.categories),
+                          fold_ticket_case=settings.ticket_id_case == "insensitive")
 
 
 def _default_user() -> str:
@@ -75,15 +77,18 @@ def _default_user() -> str:
 @click.option("--system", "ticket_system", default=None, help="Ticketing system name [default: default].")
 @click.option("--user", default=None, help="Who resolved the ticket [default: your login name].")
 @click.option("--note", default="", help="A short note.")
+@click.option("--opened", default=None, help="When the ticket was opened (ISO 8601; tells new from known).")
+@click.option("--subject", default="", help="The ticket's subject line (words the article is then found by).")
 def link(settings: Settings, article: str, ticket: str, category: str, relation: str, ticket_system: str | None,
-         user: str | None, note: str) -> None:
+         user: str | None, note: str, opened: str | None, subject: str) -> None:
     """Record that ARTICLE (id or alias) resolved TICKET."""
 
     def run() -> int:
         with open_store(settings) as store:
             record = store.record_resolution(article=article, ticket_id=ticket, category=category,
                                              relation=relation, ticket_system=ticket_system,
-                                             user=user or _default_user(), note=note, source="cli")
+                                             user=user or _default_user(), note=note, source="cli",
+                                             ticket_opened=parse_time(opened or "", "--opened"), subject=subject)
         verb = "recorded" if record.created else "already recorded"
         click.echo(f"{verb}: {record.ticket_system}/{record.ticket_id} {record.relation} by {record.article_id} "
                    f"({record.category})")
@@ -98,7 +103,7 @@ def link(settings: Settings, article: str, ticket: str, category: str, relation:
 @click.option("--user", default=None, help="Who to record for rows without a user column.")
 def import_resolutions_command(settings: Settings, csv_file: Path, user: str | None) -> None:
     """Record resolutions from a CSV file (ticket_id, article, category[, relation, ticket_system, user,
-    note, when]); rejected rows are listed as FILE:LINE: reason and make the exit code 1."""
+    note, when, ticket_opened, subject]); rejected rows are listed as FILE:LINE: reason and make the exit code 1."""
 
     def run() -> int:
         with open_store(settings) as store, csv_file.open(encoding="utf-8-sig", newline="") as lines:
@@ -120,9 +125,17 @@ def format_kcs(report: KcsReport) -> str:
     """The KCS report as terminal text."""
     t = report.totals
     scope = f" in {report.category}" if report.category else ""
+    m = report.measures
+    band = report.link_rate_band
     lines = [f"KCS report{scope}, {report.period.label()}",
              f"tickets {t.tickets}   with article {t.with_article}   without {t.without_article}   "
-             f"link rate {_percent(t.link_rate)}   reuse {t.reuse}   new {t.new}", ""]
+             f"link rate {_percent(t.link_rate)} ({band.status or '-'} the {band.low:.0%}-{band.high:.0%} band)",
+             f"reuse {report.reuse}   create {report.create}   known {report.new_vs_known.known}   "
+             f"new {report.new_vs_known.new}   participation {_percent(report.participation)} "
+             f"({m.participants} of {m.people} people)",
+             f"link accuracy {_percent(report.link_accuracy)} ({m.links_reviewed} reviewed)   "
+             f"helpful {_percent(report.helpful_rate)} ({m.feedback} answers)   "
+             f"searches {report.searches}   with no results {report.zero_result_searches}", ""]
     if report.categories:
         width = max(8, *(len(s.category) for s in report.categories))
         lines.append(f"{'category':<{width}}  tickets  linked  link rate  reuse  new  top solution")
@@ -140,6 +153,9 @@ def format_kcs(report: KcsReport) -> str:
     if report.zero_result_queries:
         lines.append("searches with no results: " + ", ".join(f"{q.query!r} x{q.searches}"
                                                              for q in report.zero_result_queries[:10]))
+    if report.trend:
+        lines.append(f"by {report.trend_unit}: " + "   ".join(
+            f"{r.key} {r.tickets}t {_percent(r.link_rate)}" for r in report.trend[-12:]))
     lines.append(f"unused articles {len(report.unused_articles)}   review overdue {len(report.review_overdue)}   "
                  f"open flags {len(report.open_flags)}")
     return "\n".join(lines)
@@ -164,15 +180,26 @@ def format_usage(usage: ArticleUsage, period: Period) -> str:
               help="Report on the last DAYS days (0: all time).")
 @click.option("--category", default=None, help="Only this category and those below it.")
 @click.option("--article", "article_id", default=None, help="Instead: one article's use on tickets.")
+@click.option("--trend", type=click.Choice(TREND_UNITS), default=None, help="Add the measures week by week or "
+              "month by month.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
-def stats(settings: Settings, days: int, category: str | None, article_id: str | None, as_json: bool) -> None:
-    """KCS report: link rate, reuse versus new, content gaps, unused and overdue articles, open flags."""
+def stats(settings: Settings, days: int, category: str | None, article_id: str | None, trend: str | None,
+          as_json: bool) -> None:
+    """KCS report: link rate, reuse versus create, new versus known, participation, link accuracy,
+    helpful rate, zero-result searches; content gaps, unused and overdue articles, open flags.
+
+    With --json the figures are top-level keys: link_rate, reuse, create, new_vs_known (known, new),
+    participation, link_accuracy, helpful_rate, zero_result_searches."""
 
     def run() -> int:
-        kb = _knowledge_base(settings)
+        # git history: each article's first commit is its birth (new versus known)
+        kb = load_knowledge_base(settings.articles_dir, LoadOptions.from_settings(settings, render=False))
         period = Period.last_days(days, utc_now()) if days else Period()
+        births = {a.id: h.created for a in kb.articles if (h := kb.history.get(a.path)) and h.created}
         with records_database(settings) as db:
-            reports = Reports(db, kb.articles)
+            reports = Reports(db, kb.articles, births=births,
+                              onboarding={s for p in kb.vocabulary.onboarding.values() for s in p.steps},
+                              fold_ticket_case=settings.ticket_id_case == "insensitive")
             if article_id is not None:
                 if reports.resolve(article_id) is None:
                     raise UnknownArticleError(f"unknown article {article_id!r}: no article has this id or alias")
@@ -180,7 +207,8 @@ def stats(settings: Settings, days: int, category: str | None, article_id: str |
                 click.echo(json.dumps(to_json(usage), ensure_ascii=False, indent=2) if as_json
                            else format_usage(usage, period))
                 return 0
-            report = reports.kcs(period, prefix=category.strip("/").lower() if category else None)
+            report = reports.kcs(period, prefix=category.strip("/").lower() if category else None,
+                                 trend_unit=trend)
         click.echo(json.dumps(to_json(report), ensure_ascii=False, indent=2) if as_json else format_kcs(report))
         return 0
 
@@ -215,6 +243,16 @@ def upgrade(settings: Settings) -> None:
         with records_database(settings) as database:
             database.upgrade()
             click.echo(f"{database.safe_url()} is at revision {current_revision(database)}")
+            duplicates = RecordStore(database, lambda key: None).duplicate_tickets()
+        if duplicates:
+            # Not merged: which spelling is right, and which records to keep, is a person's call.
+            click.echo(f"{len(duplicates)} ticket(s) are stored under several spellings; with "
+                       f"KB_TICKET_ID_CASE={settings.ticket_id_case} "
+                       + ("new records join the first spelling" if settings.ticket_id_case == "insensitive"
+                          else "they stay separate tickets")
+                       + ", the old ones were left as they are:", err=True)
+            for d in duplicates:
+                click.echo(f"  {d.table}: {d.ticket_system}/{' = '.join(d.spellings)}", err=True)
         return 0
 
     run_reporting_errors(run)
@@ -234,4 +272,48 @@ def purge_searches(settings: Settings) -> None:
     run_reporting_errors(run)
 
 
-COMMANDS = (link, import_resolutions_command, stats, boosts, db)
+@click.group()
+def flags() -> None:
+    """Flags on articles: list the open ones, close one when it is dealt with."""
+
+
+@flags.command("list")
+@common_options
+@click.option("--all", "everything", is_flag=True, help="Closed flags too.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+def flags_list(settings: Settings, everything: bool, as_json: bool) -> None:
+    """Open flags, newest first: id, article, who, reason."""
+
+    def run() -> int:
+        with open_store(settings) as store:
+            found = store.flags(status=None if everything else "open")
+        if as_json:
+            click.echo(json.dumps([to_json(f) for f in found], ensure_ascii=False, indent=2))
+            return 0
+        for f in found:
+            closed = f"  [done by {f.done_by or '?'} {f.done_at:%Y-%m-%d}]" if f.done_at else ""
+            click.echo(f"{f.id}\t{f.created_at:%Y-%m-%d}\t{f.article_id}\t{f.user or '?'}\t{f.reason}{closed}")
+        return 0
+
+    run_reporting_errors(run)
+
+
+@flags.command("close")
+@common_options
+@click.argument("flag_id", type=click.IntRange(min=1))
+@click.option("--user", default=None, help="Who dealt with it [default: your login name].")
+def flags_close(settings: Settings, flag_id: int, user: str | None) -> None:
+    """Mark flag FLAG_ID done (closing a closed flag changes nothing)."""
+
+    def run() -> int:
+        with open_store(settings) as store:
+            before = store.flag(flag_id)
+            closed = store.close_flag(flag_id, user=user or _default_user())
+        verb = "was already closed" if before is not None and before.status == "done" else "closed"
+        click.echo(f"flag {closed.id} on {closed.article_id} {verb} (by {closed.done_by or '?'})")
+        return 0
+
+    run_reporting_errors(run)
+
+
+COMMANDS = (link, import_resolutions_command, stats, boosts, db, flags)

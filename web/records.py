@@ -55,7 +55,8 @@ EXTENSION_KEY = "kb_records"
 NOTIFY_THREADS_KEY = "kb_notify_threads"  # notifications under way (tests wait for them)
 MAX_JSON_BYTES = 16 * 1024
 MAX_REPORT_DAYS = 3650
-RESOLUTION_FIELDS = frozenset({"article", "ticket_id", "category", "relation", "ticket_system", "user", "note", "when"})
+RESOLUTION_FIELDS = frozenset({"article", "ticket_id", "category", "relation", "ticket_system", "user", "note", "when",
+                               "ticket_opened", "subject"})
 CLOSED_FIELDS = frozenset({"ticket_id", "category", "ticket_system", "user", "note", "when"})
 FEEDBACK_FIELDS = frozenset({"article", "helpful", "search_id", "ticket_id", "ticket_system", "user", "comment"})
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
@@ -82,9 +83,12 @@ def get_store() -> RecordStore:
 
 
 def get_reports() -> Reports:
-    """Reports over the articles of the current index."""
+    """Reports over the articles of the current index (their births are stored by the build)."""
     snap = get_snapshot()
-    return Reports(get_database(), snap.articles, resolve=snap.resolve)
+    return Reports(get_database(), snap.articles, resolve=snap.resolve,
+                   births={a.id: a.created for a in snap.articles if a.created is not None},
+                   onboarding={step for path in snap.vocabulary.onboarding.values() for step in path.steps},
+                   fold_ticket_case=get_settings().ticket_id_case == "insensitive")
 
 
 def current_user(named: str = "") -> str:
@@ -220,19 +224,19 @@ def _json_object(allowed: frozenset[str]) -> dict[str, Any] | Response:
     return data
 
 
-def _when(value: object) -> dt.datetime | None:
+def _when(value: object, name: str = "when") -> dt.datetime | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str):
-        raise InvalidRecordError("when must be an ISO 8601 time with a zone, e.g. 2026-11-01T09:30:00+08:00")
+        raise InvalidRecordError(f"{name} must be an ISO 8601 time with a zone, e.g. 2026-11-01T09:30:00+08:00")
     try:
         when = dt.datetime.fromisoformat(value)
     except ValueError:
-        raise InvalidRecordError(f"when {value[:40]!r} is not an ISO 8601 time with a zone") from None
+        raise InvalidRecordError(f"{name} {value[:40]!r} is not an ISO 8601 time with a zone") from None
     if when.tzinfo is None:
-        raise InvalidRecordError("when needs a time zone, e.g. 2026-11-01T09:30:00+08:00 or ...Z")
+        raise InvalidRecordError(f"{name} needs a time zone, e.g. 2026-11-01T09:30:00+08:00 or ...Z")
     if when > utc_now() + dt.timedelta(minutes=5):
-        raise InvalidRecordError("when lies in the future")
+        raise InvalidRecordError(f"{name} lies in the future")
     return when
 
 
@@ -257,7 +261,8 @@ def api_record_resolution() -> Response:
         record = get_store().record_resolution(
             article=data.get("article"), ticket_id=data.get("ticket_id"), category=data.get("category"),
             relation=data.get("relation"), ticket_system=data.get("ticket_system"), user=data.get("user"),
-            note=data.get("note"), source="api", when=_when(data.get("when")))
+            note=data.get("note"), source="api", when=_when(data.get("when")),
+            ticket_opened=_when(data.get("ticket_opened"), "ticket_opened"), subject=data.get("subject"))
     except RecordError as exc:
         return _record_error(exc)
     response = jsonify(created=record.created, resolution=record.to_json(),
@@ -681,6 +686,10 @@ OPENAPI_SCHEMAS: dict[str, Any] = {
             "ticket_system": {"type": "string", "default": "default"},
             "user": _TEXT, "note": {"type": "string", "maxLength": 2000},
             "when": {"type": "string", "format": "date-time", "description": "With a time zone; default now."},
+            "ticket_opened": {"type": "string", "format": "date-time",
+                              "description": "When the ticket was opened (tells new from known issues)."},
+            "subject": {"type": "string", "maxLength": 500,
+                        "description": "The ticket's subject: words users used, ranked with the article."},
         }},
     "ClosedTicketInput": {
         "type": "object", "required": ["ticket_id", "category"], "additionalProperties": False,
@@ -689,11 +698,12 @@ OPENAPI_SCHEMAS: dict[str, Any] = {
     "Resolution": {
         "type": "object",
         "required": ["id", "ticket_system", "ticket_id", "article_id", "relation", "category", "user", "created_at",
-                     "source", "note", "created"],
+                     "source", "note", "created", "ticket_opened", "subject"],
         "properties": {"id": {"type": "integer"}, "ticket_system": _TEXT, "ticket_id": _TEXT, "article_id": _TEXT,
                        "relation": {"type": "string", "enum": list(RELATIONS)}, "category": _TEXT, "user": _TEXT,
                        "created_at": {"type": "string", "format": "date-time"}, "source": _TEXT, "note": _TEXT,
-                       "created": {"type": "boolean"}}},
+                       "created": {"type": "boolean"},
+                       "ticket_opened": {"type": ["string", "null"], "format": "date-time"}, "subject": _TEXT}},
     "ClosedTicket": {
         "type": "object",
         "required": ["id", "ticket_system", "ticket_id", "category", "user", "closed_at", "source", "note", "created"],
