@@ -216,7 +216,8 @@ def test_kcs_report_page_has_charts_and_gaps(client: FlaskClient, app: Flask) ->
     page = client.get("/reports/?days=30")
     html = page.get_data(as_text=True)
     assert page.status_code == 200
-    assert html.count("<svg") == 3 and "<script" not in html.split("</header>")[1]
+    # two trend charts (rates, known/new by week) and three by category
+    assert html.count("<svg") == 5 and "<script" not in html.split("</header>")[1]
     assert "打印机 脱机" in html
     data = client.get("/reports/?days=30&format=json").json
     assert data["totals"]["tickets"] == 6 and data["totals"]["link_rate"] == 0.5

@@ -13,8 +13,10 @@ import hmac
 import json
 import logging
 import re
+import secrets
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import quote
 
 from flask import (
     Blueprint,
@@ -36,14 +38,16 @@ from kb.clock import utc_now
 from kb.notify import Message, send_in_background
 from kb.records.db import Database
 from kb.records.errors import ConflictError, DatabaseUnavailableError, InvalidRecordError, RecordError
+from kb.records.kcs import LINK_RATE_BAND, TREND_UNITS
 from kb.records.models import RELATIONS
 from kb.records.ranking import decayed_counts
 from kb.records.reports import ArticleUsage, KcsReport, Period, Reports, csv_text, to_json
 from kb.records.store import RecordStore
+from kb.records.validation import DEFAULT_TICKET_SYSTEM
 from web.articles import article_page
 from web.catalog import ArticleView, get_snapshot
 from web.i18n import translate
-from web.records_charts import PALETTE, Series, rate_bars, stacked_bars
+from web.records_charts import PALETTE, Series, rate_bars, stacked_bars, trend_lines
 from web.security import check_csrf
 from web.settings import get_settings
 from web.templating import category_name
@@ -60,7 +64,8 @@ RESOLUTION_FIELDS = frozenset({"article", "ticket_id", "category", "relation", "
 CLOSED_FIELDS = frozenset({"ticket_id", "category", "ticket_system", "user", "note", "when"})
 FEEDBACK_FIELDS = frozenset({"article", "helpful", "search_id", "ticket_id", "ticket_system", "user", "comment"})
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
-CSV_TABLES = ("categories", "gaps", "zero_results", "unused", "overdue", "flags")
+CSV_TABLES = ("measures", "trend", "categories", "gaps", "zero_results", "review_queue", "helpful", "overdue",
+              "unused", "flags")
 PURGE_EVERY = dt.timedelta(hours=1)
 _last_purge: dt.datetime | None = None
 
@@ -565,39 +570,149 @@ def _csv(rows: Sequence[Any], name: str) -> Response:
 
 
 def _kcs_table(report: KcsReport, table: str) -> Sequence[Any]:
-    return {"categories": report.categories, "gaps": report.content_gaps, "unused": report.unused_articles,
-            "zero_results": report.zero_result_queries, "overdue": report.review_overdue,
-            "flags": report.open_flags}[table]
+    return {"measures": report.measures_by_category, "trend": report.trend, "categories": report.categories,
+            "gaps": report.content_gaps, "unused": report.unused_articles, "zero_results": report.zero_result_queries,
+            "overdue": report.review_overdue, "review_queue": report.review_queue,
+            "helpful": report.helpful_articles, "flags": report.open_flags}[table]
+
+
+def _trend_unit(days: int) -> str:
+    unit = request.args.get("trend", "")
+    if unit and unit not in TREND_UNITS:
+        abort(400, description=f"trend must be one of {', '.join(TREND_UNITS)}")
+    return unit or ("week" if 0 < days <= 120 else "month")
 
 
 @bp.get("/reports/")
 def kcs() -> ResponseReturnValue:
-    """The KCS report: link rate, reuse versus new, content gaps, unused and overdue articles, open flags."""
+    """The KCS report: the KCS v6 measures with their trend, by category; gaps, the review queue,
+    helpful rates, flags, unused and overdue articles. Every table as CSV or JSON (`table=`)."""
     period, days = _period()
     category = _category()
     fmt = _format()
-    report = get_reports().kcs(period, prefix=category)
+    unit = _trend_unit(days)
+    report = get_reports().kcs(period, prefix=category, trend_unit=unit)
+    table = request.args.get("table", "")
+    if table and table not in CSV_TABLES:
+        abort(400, description=f"table must be one of {', '.join(CSV_TABLES)}")
     if fmt == "json":
-        return jsonify(to_json(report))
+        return jsonify(to_json(_kcs_table(report, table)) if table else to_json(report))
     if fmt == "csv":
-        table = request.args.get("table", "categories")
-        if table not in CSV_TABLES:
-            abort(400, description=f"table must be one of {', '.join(CSV_TABLES)}")
+        table = table or "categories"
         return _csv(_kcs_table(report, table), f"kcs-{table}")
+    labels = [r.key for r in report.trend]
     charts = {
+        "trend_rates": trend_lines(translate("Link rate, helpful rate and participation over time"), labels, [
+            (Series(translate("Link rate"), PALETTE[0]), [r.link_rate for r in report.trend]),
+            (Series(translate("Helpful rate"), PALETTE[2]), [r.helpful_rate for r in report.trend]),
+            (Series(translate("Participation"), PALETTE[3]), [r.participation for r in report.trend])],
+            band=LINK_RATE_BAND),
+        "trend_tickets": stacked_bars(translate("Known and new issues over time"),
+                                      [(r.key, (r.known, r.new, r.tickets - r.linked)) for r in report.trend],
+                                      [Series(translate("Known"), PALETTE[0]), Series(translate("New"), PALETTE[1]),
+                                       Series(translate("without an article"), "#9ca3af")]),
         "tickets": stacked_bars(translate("Tickets by category"),
                                 [(category_name(s.category), (s.with_article, s.without_article))
                                  for s in report.categories[:15]],
                                 [Series(translate("with an article"), PALETTE[0]),
                                  Series(translate("without an article"), PALETTE[1])]),
-        "reuse": stacked_bars(translate("Reuse versus new"),
+        "reuse": stacked_bars(translate("Reuse versus create"),
                               [(category_name(s.category), (s.reuse, s.new)) for s in report.categories[:15]],
-                              [Series(translate("Reuse"), PALETTE[2]), Series(translate("New"), PALETTE[3])]),
+                              [Series(translate("Reuse"), PALETTE[2]), Series(translate("Create"), PALETTE[3])]),
         "link_rate": rate_bars(translate("Link rate by category"),
                                [(category_name(s.category), s.link_rate) for s in report.categories[:15]]),
     }
     return render_template("records/kcs.html", report=report, days=days, category=category, charts=charts,
-                           tables=CSV_TABLES)
+                           tables=CSV_TABLES, trend_unit=unit, trend_units=TREND_UNITS)
+
+
+SAMPLE_SIZES = (10, 20, 50)
+
+
+@bp.get("/reports/link-accuracy")
+def link_review() -> ResponseReturnValue:
+    """Process Alignment Review: N recently linked tickets drawn for a coach to mark right or wrong."""
+    period, days = _period()
+    fmt = _format()
+    size = request.args.get("n", "20")
+    if not size.isdigit() or not 1 <= int(size) <= 200:
+        abort(400, description="n must be a whole number from 1 to 200")
+    seed_text = request.args.get("seed", "")
+    if not seed_text:  # a fixed seed keeps the same sample while the coach marks it
+        return redirect(url_for("records.link_review", days=days, n=size, seed=secrets.randbelow(10**6)), code=303)
+    if not seed_text.isdigit() or len(seed_text) > 9:
+        abort(400, description="seed must be a whole number")
+    reports = get_reports()
+    sample = reports.link_sample(period, int(size), int(seed_text))
+    if fmt == "json":
+        return jsonify(period=to_json(period), sample=to_json(sample))
+    if fmt == "csv":
+        return _csv(sample, "link-review-sample")
+    report = reports.kcs(period)
+    return render_template("records/link_review.html", sample=sample, days=days, size=int(size), seed=int(seed_text),
+                           sizes=SAMPLE_SIZES, report=report)
+
+
+@bp.post("/reports/link-accuracy/<int:resolution_id>")
+def mark_link(resolution_id: int) -> ResponseReturnValue:
+    """A coach's mark on one sampled link; back to the same sample."""
+    check_csrf()
+    answer = request.form.get("correct", "")
+    if answer not in ("yes", "no"):
+        abort(400, description="correct must be yes or no")
+    name = request.form.get("name", "")
+    reviewer = current_user(name)
+    if not reviewer:
+        abort(400, description=translate("Give your name, so the marks can be told apart."))
+    try:
+        get_store().review_link(resolution_id, correct=answer == "yes", reviewer=reviewer,
+                                note=request.form.get("note", ""))
+    except InvalidRecordError as exc:
+        abort(400, description=str(exc))
+    back = request.form.get("back", "")
+    target = back if back.startswith("/reports/link-accuracy?") else url_for("records.link_review")
+    response = redirect(f"{target}#link-{resolution_id}", code=303)
+    if name.strip() and not user_from_proxy():
+        response.set_cookie(NAME_COOKIE, name.strip()[:200], max_age=NAME_COOKIE_DAYS * 86400, httponly=True,
+                            samesite="Lax", secure=request.is_secure)
+    return response
+
+
+@bp.post("/onboarding/<path_id>/progress")
+def onboarding_step(path_id: str) -> ResponseReturnValue:
+    """A known person (proxy user header) marks a step of a path done or not done; stored per person."""
+    check_csrf()
+    path = get_snapshot().vocabulary.onboarding.get(path_id)
+    if path is None:
+        abort(404)
+    step = request.form.get("step", "")
+    if step not in path.steps:
+        abort(400, description=f"{step[:80]!r} is not a step of onboarding path {path_id}")
+    person = known_user()
+    if not person:
+        abort(400, description="progress is stored per person only when the proxy names the user; "
+                               "otherwise this browser keeps it")
+    try:
+        get_store().mark_onboarding_step(user=person, path_id=path_id, article=step,
+                                         done=request.form.get("done", "1") == "1")
+    except InvalidRecordError as exc:
+        abort(400, description=str(exc))
+    return redirect(url_for("onboarding.show", path_id=path_id, _anchor=f"step-{path.steps.index(step) + 1}"),
+                    code=303)
+
+
+@bp.get("/reports/onboarding")
+def onboarding_team() -> ResponseReturnValue:
+    """For leads: each newcomer's progress on each path and the time to their first resolved ticket."""
+    fmt = _format()
+    snap = get_snapshot()
+    paths = {pid: p.steps for pid, p in snap.vocabulary.onboarding.items()}
+    rows = get_reports().onboarding_progress(paths)
+    if fmt == "json":
+        return jsonify(progress=to_json(rows))
+    if fmt == "csv":
+        return _csv(rows, "onboarding-progress")
+    return render_template("records/onboarding.html", rows=rows, paths=snap.vocabulary.onboarding, days=30)
 
 
 @bp.get("/reports/categories")
@@ -650,12 +765,52 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.jinja_env.globals.update(records_usage=article_usage, RECORD_RELATIONS=RELATIONS,
                                  records_categories=record_categories, records_user_from_proxy=user_from_proxy,
-                                 records_remembered_name=remembered_name, records_open_flags=open_flags_of)
+                                 records_remembered_name=remembered_name, records_open_flags=open_flags_of,
+                                 ticket_url=ticket_url, ticket_label=ticket_label, records_known_user=known_user,
+                                 records_onboarding_done=onboarding_done)
+    app.jinja_env.filters["percent"] = percent
+
+
+def ticket_url(ticket_system: str, ticket_id: str) -> str | None:
+    """The ticket in the ticketing system (KB_TICKET_URL_TEMPLATE), only ever an http(s) URL."""
+    template = get_settings().ticket_url_template
+    if not template:
+        return None
+    url = template.replace("{ticket}", quote(ticket_id, safe="")).replace("{system}", quote(ticket_system, safe=""))
+    return url if url.startswith(("http://", "https://")) else None
+
+
+def ticket_label(ticket_system: str, ticket_id: str) -> str:
+    """A ticket as people name it: `SD-1043`, or `jira SD-1043` outside the default system."""
+    return ticket_id if ticket_system == DEFAULT_TICKET_SYSTEM else f"{ticket_system} {ticket_id}"
+
+
+def percent(value: float | None) -> str:
+    """A rate as a whole percentage, or an en dash when there is nothing to divide."""
+    return "–" if value is None else f"{value:.0%}"
 
 
 def record_categories() -> list[str]:
     """Ticket categories a record may name (the vocabulary's), sorted."""
     return sorted(get_snapshot().vocabulary.categories)
+
+
+def known_user() -> str:
+    """The person the reverse proxy names (empty when there is no proxy user header)."""
+    header = get_settings().user_header
+    return request.headers.get(header, "").strip()[:200] if header else ""
+
+
+def onboarding_done(path_id: str) -> set[str]:
+    """Step ids of one path the known person has done (empty when unknown or unavailable)."""
+    person = known_user()
+    if not person:
+        return set()
+    try:
+        return get_store().onboarding_done(person).get(path_id, set())
+    except DatabaseUnavailableError as exc:
+        log.warning("records unavailable for onboarding progress: %s", exc)
+        return set()
 
 
 def user_from_proxy() -> bool:

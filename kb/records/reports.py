@@ -13,6 +13,7 @@ import datetime as dt
 import functools
 import io
 import json
+import random
 from collections import Counter, defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,7 +24,15 @@ from sqlalchemy import func, select
 from kb.records import kcs as kcs_measures
 from kb.records.articles import ArticleIds, ArticleLike, Resolver
 from kb.records.db import Database
-from kb.records.models import ClosedTicket, Feedback, Flag, LinkReview, Resolution, SearchLogEntry
+from kb.records.models import (
+    ClosedTicket,
+    Feedback,
+    Flag,
+    LinkReview,
+    OnboardingProgress,
+    Resolution,
+    SearchLogEntry,
+)
 
 NEW_RELATIONS = frozenset({"created_from"})
 GAP_MIN_TICKETS = 3
@@ -168,6 +177,38 @@ class HelpfulArticle:
     no: int
     helpful_rate: float | None
     comments: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SampledLink:
+    """One linked ticket drawn for a Process Alignment Review, with the coach's mark if any."""
+
+    resolution_id: int
+    ticket_system: str
+    ticket_id: str
+    article_id: str
+    title: str
+    relation: str
+    category: str
+    user: str
+    when: dt.datetime
+    note: str
+    correct: bool | None = None
+    reviewer: str = ""
+
+
+@dataclass(frozen=True)
+class NewcomerProgress:
+    """One person's progress on one onboarding path, and how soon they solved a first ticket."""
+
+    user: str
+    path_id: str
+    done: int
+    steps: int
+    started: dt.datetime
+    last_step: dt.datetime
+    first_resolution: dt.datetime | None
+    days_to_first_resolution: float | None
 
 
 @dataclass(frozen=True)
@@ -469,6 +510,48 @@ class Reports:
             rows.append(HelpfulArticle(article_id, self.titles.get(article_id, article_id), yes, len(given) - yes,
                                        round(yes / len(given), 4)))
         return sorted(rows, key=lambda r: (r.helpful_rate or 0.0, -(r.yes + r.no), r.article_id))[:limit]
+
+    def onboarding_progress(self, paths: Mapping[str, Sequence[str]]) -> list[NewcomerProgress]:
+        """Per person and path (steps by path id): steps done, when, and the time to a first resolution."""
+        with self.db.session() as session:
+            steps = session.execute(select(OnboardingProgress.user, OnboardingProgress.path_id,
+                                           OnboardingProgress.article_id, OnboardingProgress.done_at)).all()
+            firsts = dict(session.execute(select(Resolution.user, func.min(Resolution.created_at))
+                                          .where(Resolution.user.in_(sorted({r[0] for r in steps})))
+                                          .group_by(Resolution.user)).all())
+        grouped: dict[tuple[str, str], list[tuple[str, dt.datetime]]] = defaultdict(list)
+        for user, path_id, article_id, when in steps:
+            if path_id in paths:
+                grouped[(user, path_id)].append((self._current(article_id), when))
+        rows = []
+        for (user, path_id), done in grouped.items():
+            wanted = {self._current(s) for s in paths[path_id]}
+            counted = [(a, w) for a, w in done if a in wanted]
+            if not counted:
+                continue
+            started = min(w for _a, w in counted)
+            first = firsts.get(user)
+            first = first if first is None or first.tzinfo else first.replace(tzinfo=dt.UTC)
+            rows.append(NewcomerProgress(
+                user, path_id, len({a for a, _w in counted}), len(wanted), started, max(w for _a, w in counted), first,
+                round((first - started).total_seconds() / 86400, 1) if first is not None else None))
+        return sorted(rows, key=lambda r: (r.user.casefold(), r.path_id))
+
+    def link_sample(self, period: Period, size: int, seed: int) -> list[SampledLink]:
+        """`size` links of the period drawn at random (the same `seed` draws the same ones), newest first."""
+        with self.db.session() as session:
+            ids = sorted(session.execute(select(Resolution.id).where(*_within(Resolution.created_at, period)))
+                         .scalars())
+            chosen = random.Random(seed).sample(ids, min(size, len(ids)))
+            rows = session.execute(
+                select(Resolution, LinkReview.correct, LinkReview.reviewer)
+                .outerjoin(LinkReview, LinkReview.resolution_id == Resolution.id)
+                .where(Resolution.id.in_(chosen))).all()
+        links = [SampledLink(r.id, r.ticket_system, r.ticket_id, self._current(r.article_id),
+                             self.titles.get(self._current(r.article_id), r.article_id), r.relation, r.category,
+                             r.user, r.created_at, r.note, None if ok is None else bool(ok), reviewer or "")
+                 for r, ok, reviewer in rows]
+        return sorted(links, key=lambda x: (x.when, x.resolution_id), reverse=True)
 
     def facts(self, period: Period = Period()) -> kcs_measures.Facts:
         """Every fact the KCS measures read, for one period, with ids resolved to current articles."""
