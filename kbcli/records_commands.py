@@ -20,11 +20,12 @@ from kb.records.importer import import_resolutions, parse_time
 from kb.records.kcs import TREND_UNITS
 from kb.records.migrate import current_revision
 from kb.records.models import RELATIONS
-from kb.records.ranking import resolution_boosts, write_boosts
+from kb.records.ranking import resolution_boosts, user_words, write_boosts
 from kb.records.reports import ArticleUsage, KcsReport, Period, Reports, to_json
 from kb.records.store import RecordStore
 from kbcli.options import common_options, run_reporting_errors
 from search.build import BOOSTS
+from search.user_words import USER_WORDS
 
 
 def _knowledge_base(settings: Settings) -> KnowledgeBase:
@@ -33,11 +34,14 @@ def _knowledge_base(settings: Settings) -> KnowledgeBase:
 
 
 def refresh_boosts(settings: Settings, db: Database) -> tuple[int, Path]:
-    """Recompute every article's boost from its resolutions and write it beside the index."""
+    """Recompute every article's boost from its resolutions, and the words users used for it,
+    and write both beside the index (boosts.json, user_words.json): no rebuild."""
     kb = _knowledge_base(settings)
-    found = resolution_boosts(db, ArticleIds.from_articles(kb.articles).resolve, utc_now())
+    resolve = ArticleIds.from_articles(kb.articles).resolve
+    found = resolution_boosts(db, resolve, utc_now())
     path = settings.index_dir / BOOSTS
     write_boosts(path, found)
+    write_boosts(settings.index_dir / USER_WORDS, user_words(db, resolve))
     return len(found), path
 
 
@@ -218,7 +222,8 @@ def stats(settings: Settings, days: int, category: str | None, article_id: str |
 @click.command()
 @common_options
 def boosts(settings: Settings) -> None:
-    """Write the search boosts from resolution counts (decayed with age) to the index folder; no rebuild."""
+    """Write the search boosts (resolution counts, decayed with age) and the words users used (ticket
+    subjects, clicked searches) to the index folder; no rebuild."""
 
     def run() -> int:
         with records_database(settings) as db:

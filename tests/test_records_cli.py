@@ -196,3 +196,44 @@ def test_flags_list_and_close(run, database_url: str) -> None:  # type: ignore[n
     assert run("flags", "list").output == ""
     missing = run("flags", "close", "999")
     assert missing.exit_code == 2 and "no flag with id 999" in missing.output
+
+
+def test_boosts_write_the_words_users_used(run, tmp_path: Path, database_url: str) -> None:  # type: ignore[no-untyped-def]
+    run("link", "vpn-error-809", "SD-1", "--category", "network/vpn", "--subject", "home vpn keeps timing out")
+    db = Database(database_url)
+    try:
+        store = RecordStore(db, lambda key: "vpn-error-809" if key == "vpn-error-809" else None)
+        search_id = store.log_search("l2tp 809 at home", {}, 3)
+        store.log_click(search_id, "vpn-error-809")
+    finally:
+        db.dispose()
+    assert run("boosts").exit_code == 0
+    words = json.loads((tmp_path / "index" / "user_words.json").read_text(encoding="utf-8"))
+    assert words == {"vpn-error-809": ["home vpn keeps timing out", "l2tp 809 at home"]}
+
+
+def test_words_users_used_reorder_search_without_a_rebuild(articles_dir: Path, write_article, database_url: str,  # type: ignore[no-untyped-def]
+                                                           tmp_path: Path) -> None:
+    from kbcli.main import cli as kb
+
+    for n in (1, 2):
+        write_article(f"en/tunnel-{n}.md", VALID_ARTICLE.replace("vpn-error-809", f"tunnel-{n}")
+                      .replace("VPN fails with error 809", f"Tunnel {n} drops").replace("Error 809", f"Error 7{n}"))
+    env = {"KB_DATABASE_URL": database_url, "KB_ARTICLES_DIR": str(articles_dir),
+           "KB_INDEX_DIR": str(tmp_path / "index"), "USER": "tester"}
+    runner = CliRunner()
+
+    def order() -> list[str]:
+        out = runner.invoke(kb, ["search", "--json", "tunnel drops"], env=env, catch_exceptions=False).output
+        return [h["id"] for h in json.loads(out)["hits"]]
+
+    assert runner.invoke(kb, ["build"], env=env, catch_exceptions=False).exit_code == 0
+    before = order()
+    assert before[:2] == ["tunnel-1", "tunnel-2"]  # a tie, broken by document order
+    # both resolve a ticket (the same usage boost); only tunnel-2's ticket says "tunnel drops"
+    runner.invoke(kb, ["link", "tunnel-1", "SD-4", "--category", "network/vpn"], env=env, catch_exceptions=False)
+    runner.invoke(kb, ["link", "tunnel-2", "SD-5", "--category", "network/vpn", "--subject", "tunnel drops"],
+                  env=env, catch_exceptions=False)
+    assert runner.invoke(kb, ["boosts"], env=env, catch_exceptions=False).exit_code == 0
+    after = order()
+    assert after[0] == "tunnel-2" and set(after) == set(before)  # reordered, nothing added

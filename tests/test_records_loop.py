@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import http.server
 import json
 import re
@@ -21,7 +22,7 @@ from kb.records.db import Database
 from kb.records.models import Feedback, Flag, Resolution, SearchLogEntry
 from tests import test_records_fixtures as fx
 from tests import test_records_web as web_tests
-from tests.test_records_web import count, make_app
+from tests.test_records_web import count, make_app, post
 from web import records
 
 pytest_plugins = ("tests.test_web_fixtures",)
@@ -246,3 +247,92 @@ def test_the_robot_format_follows_the_webhook_host() -> None:
     assert detect_format("https://corp.webhook.office.com/webhookb2/x") == "teams"
     assert detect_format("https://chat.example.com/hook") == "json"
     assert detect_format("https://hooks.slack.com/services/x", "json") == "json"
+
+
+# -- tickets through the API, retention, reports ---------------------------------------------------
+
+def test_api_tickets_compare_case_insensitively_and_carry_opening_and_subject(client: FlaskClient,
+                                                                              app: Flask) -> None:
+    body = {"article": "vpn-error-809", "ticket_id": "SD-2001", "category": "network/vpn",
+            "ticket_opened": "2026-11-30T08:00:00+08:00", "subject": "vpn drops at home"}
+    assert post(client, "/api/resolutions", body).status_code == 201
+    again = post(client, "/api/resolutions", body | {"ticket_id": "sd-2001"})
+    assert again.status_code == 200 and again.json["resolution"]["ticket_id"] == "SD-2001"
+    [row] = rows(app, Resolution)
+    assert row.subject == "vpn drops at home" and row.ticket_opened.isoformat() == "2026-11-30T00:00:00+00:00"
+    bad = post(client, "/api/resolutions", body | {"ticket_id": "SD-3", "ticket_opened": "yesterday"})
+    assert bad.status_code == 422 and "ticket_opened" in bad.json["message"]
+
+
+def test_old_searches_are_deleted_as_new_ones_arrive(built_kb: Settings, tmp_path: Path) -> None:
+    app = make_app(built_kb, f"sqlite:///{tmp_path}/r.db", search_log_retention_days=30)
+    client = app.test_client()
+    db: Database = app.extensions[records.EXTENSION_KEY]
+    with db.session(write=True) as session:
+        session.add(SearchLogEntry(query="old", filters="{}", result_count=1,
+                                   created_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=31)))
+    records._last_purge = None
+    client.get("/search?q=printer")
+    assert [r.query for r in rows(app, SearchLogEntry)] == ["printer"]
+
+
+def test_every_report_table_downloads_as_csv_and_json(client: FlaskClient) -> None:
+    post(client, "/api/resolutions", {"article": "vpn-error-809", "ticket_id": "SD-1", "category": "network/vpn"})
+    client.get("/search?q=zzqx+qqxz")
+    for table in records.CSV_TABLES:
+        as_json = client.get(f"/reports/?days=30&format=json&table={table}")
+        assert as_json.status_code == 200 and isinstance(as_json.json, list), table
+        as_csv = client.get(f"/reports/?days=30&format=csv&table={table}")
+        assert as_csv.status_code == 200 and as_csv.mimetype == "text/csv", table
+    data = client.get("/reports/?days=30&format=json").json
+    assert data["zero_result_searches"] == 1 and data["link_rate"] == 1.0
+    assert data["trend_unit"] == "week" and data["trend"][-1]["tickets"] == 1
+    assert client.get("/reports/?format=json&table=nope").status_code == 400
+    assert client.get("/reports/?trend=year").status_code == 400
+    monthly = client.get("/reports/?days=365&format=json&table=trend").json
+    assert all(len(r["key"]) == 7 for r in monthly)  # 2026-12
+
+
+def test_unused_leaves_out_onboarding_articles(client: FlaskClient) -> None:
+    unused = {a["article_id"] for a in client.get("/reports/?days=0&format=json&table=unused").json}
+    assert "ticket-lifecycle-zh" not in unused  # type onboarding, and a step of the basics path
+    assert "printer-jam-1" in unused
+
+
+def test_link_review_marks_are_stored_and_reported(client: FlaskClient, app: Flask) -> None:
+    for n in range(3):
+        post(client, "/api/resolutions", {"article": "vpn-error-809", "ticket_id": f"SD-{n}",
+                                          "category": "network/vpn"})
+    drawn = client.get("/reports/link-accuracy?days=30&n=2")
+    assert drawn.status_code == 303 and "seed=" in drawn.headers["Location"]
+    sample = client.get(drawn.headers["Location"] + "&format=json").json["sample"]
+    assert len(sample) == 2
+    token = csrf(client, drawn.headers["Location"])
+    for link, verdict in zip(sample, ("yes", "no"), strict=True):
+        marked = client.post(f"/reports/link-accuracy/{link['resolution_id']}",
+                             data={"csrf_token": token, "correct": verdict, "name": "coach"})
+        assert marked.status_code == 303
+    assert client.post(f"/reports/link-accuracy/{sample[0]['resolution_id']}",
+                       data={"csrf_token": token, "correct": "yes"}).status_code == 400  # nameless
+    data = client.get("/reports/?days=30&format=json").json
+    assert data["link_accuracy"] == 0.5 and data["measures"]["links_reviewed"] == 2
+
+
+def test_onboarding_progress_is_stored_per_known_person(built_kb: Settings, tmp_path: Path) -> None:
+    app = make_app(built_kb, f"sqlite:///{tmp_path}/r.db", user_header="X-Remote-User")
+    client = app.test_client()
+    who = {"X-Remote-User": "newbie@corp"}
+    page = client.get("/onboarding/basics", headers=who).get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+    done = client.post("/onboarding/basics/progress", data={"csrf_token": token, "step": "vpn-error-809"},
+                       headers=who)
+    assert done.status_code == 303
+    assert "1/3" in client.get("/onboarding/basics", headers=who).get_data(as_text=True)
+    assert "0/3" in client.get("/onboarding/basics", headers={"X-Remote-User": "other"}).get_data(as_text=True)
+    assert client.post("/onboarding/basics/progress", data={"csrf_token": token, "step": "vpn-error-809"}
+                       ).status_code == 400  # nobody named: the browser keeps it
+    post(client, "/api/resolutions", {"article": "vpn-error-809", "ticket_id": "SD-9", "category": "network/vpn",
+                                      "user": "newbie@corp"})
+    [row] = client.get("/reports/onboarding?format=json").json["progress"]
+    assert (row["user"], row["done"], row["steps"]) == ("newbie@corp", 1, 3)
+    assert row["days_to_first_resolution"] is not None and row["days_to_first_resolution"] >= 0
