@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-import http.server
 import json
 import re
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +20,7 @@ from kb.records.db import Database
 from kb.records.models import Feedback, Flag, Resolution, SearchLogEntry
 from tests import test_records_fixtures as fx
 from tests import test_records_web as web_tests
+from tests.helpers import Receiver
 from tests.test_records_web import count, make_app, post
 from web import records
 
@@ -174,34 +173,6 @@ def test_flags_are_named_shown_deduplicated_and_closed_from_the_page(client: Fla
 
 
 # -- notifications ------------------------------------------------------------------------------------
-
-class Receiver:
-    """A real HTTP server on a free port that keeps every JSON body posted to it."""
-
-    def __init__(self) -> None:
-        received: list[Any] = []
-        self.received = received
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", "0"))
-                received.append(json.loads(self.rfile.read(length).decode("utf-8")))
-                self.send_response(200)
-                self.end_headers()
-                self.wfile.write(b'{"errcode": 0}')
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
