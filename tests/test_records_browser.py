@@ -165,6 +165,11 @@ def test_a_team_lead_reads_the_reports_and_reviews_links(browser: Any, site: str
     shot(page, "records-report-onboarding")
     page.goto("/reports/?days=30")
     assert page.locator(".measure", has_text="Link accuracy").locator("strong").inner_text() == "50%"
+    page.context.add_cookies([{"name": "kb_lang", "value": "zh", "url": site}])
+    page.goto("/reports/?days=30")
+    assert page.get_by_role("heading", level=1).inner_text() == "KCS 报表"
+    assert page.locator(".measure", has_text="关联准确率").is_visible()
+    shot(page, "records-report-kcs-zh")
     assert page.console_errors == []
 
 

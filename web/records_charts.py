@@ -41,7 +41,7 @@ def stacked_bars(title: str, rows: Sequence[tuple[str, Sequence[float]]], series
     for s in series:
         parts.append(Markup('<rect x="{}" y="6" width="12" height="12" fill="{}"/>'
                             '<text x="{}" y="16" font-size="12">{}</text>').format(x, s.color, x + 16, s.name))
-        x += 24 + 7 * len(s.name)
+        x += 24 + _text_width(s.name)
     for i, (label, values) in enumerate(rows):
         y = legend_height + GAP + i * (BAR + GAP)
         parts.append(Markup('<text x="{}" y="{}" font-size="12" text-anchor="end">{}</text>').format(
@@ -84,6 +84,11 @@ def rate_bars(title: str, rows: Sequence[tuple[str, float | None]], color: str =
             LABEL_WIDTH + PLOT_WIDTH + 6, y + BAR - 5, text))
     parts.append(Markup("</svg>"))
     return Markup("").join(parts)
+
+
+def _text_width(text: str) -> int:
+    """About how wide a 12px label is: Chinese characters take twice the room of Latin ones."""
+    return sum(13 if ord(ch) > 0x2E80 else 7 for ch in text)
 
 
 def _clip(label: str, limit: int = 26) -> str:
@@ -141,7 +146,7 @@ def trend_lines(title: str, labels: Sequence[str], series: Sequence[tuple[Series
     for s, values in series:
         parts.append(Markup('<rect x="{}" y="4" width="12" height="12" fill="{}"/>'
                             '<text x="{}" y="14" font-size="12">{}</text>').format(lx, s.color, lx + 16, s.name))
-        lx += 28 + 7 * len(s.name)
+        lx += 28 + _text_width(s.name)
         points: list[str] = []
         for i, value in enumerate(values):
             if value is None:
