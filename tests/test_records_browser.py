@@ -107,7 +107,7 @@ def test_a_support_engineer_searches_solves_a_ticket_and_rates_the_article(brows
     page.get_by_label("What is wrong?").fill("Step 2 needs admin rights now")
     page.get_by_role("button", name="Send flag").click()
     page.wait_for_url("**#flags")
-    assert page.locator(".banner.warning", has_text="1 open flag").is_visible()
+    assert page.locator(".banner.flagged", has_text="1 open flag").is_visible()
     assert "ann@corp" in page.locator(".open-flags").inner_text()
     shot(page, "records-article-flag")
     page.get_by_role("button", name="Close: fixed or not a problem").click()
