@@ -307,3 +307,22 @@ def test_onboarding_progress_is_stored_per_known_person(built_kb: Settings, tmp_
     [row] = client.get("/reports/onboarding?format=json").json["progress"]
     assert (row["user"], row["done"], row["steps"]) == ("newbie@corp", 1, 3)
     assert row["days_to_first_resolution"] is not None and row["days_to_first_resolution"] >= 0
+
+
+def test_searches_and_clicks_from_the_site_and_the_api_appear_in_the_reports(client: FlaskClient) -> None:
+    page = client.get("/search?q=Printer+Jam").get_data(as_text=True)
+    client.get("/api/search?q=printer  jam")
+    client.get("/api/search?q=zzqx+qqxz")
+    link = re.search(r'href="(/go/\d+/printer-jam-\d+)"', page)
+    assert link
+    client.get(link.group(1), follow_redirects=True)
+    top = {q["query"]: q for q in client.get("/reports/?days=1&format=json&table=searches").json}
+    assert top["printer jam"]["searches"] == 2 and top["printer jam"]["clicks"] == 1
+    assert top["printer jam"]["sources"] == ["api", "web"] and top["printer jam"]["top_article"].startswith("printer")
+    assert top["zzqx qqxz"]["zero_results"] == 1
+    data = client.get("/reports/?days=1&format=json").json
+    assert (data["searches"], data["zero_result_searches"], data["measures"]["clicked_searches"]) == (3, 1, 1)
+    assert data["measures"]["click_rate"] == 0.5
+    html = client.get("/reports/?days=1").get_data(as_text=True)
+    assert "Top searches" in html and "zzqx qqxz" in html
+    assert client.get("/reports/?days=1&format=csv&table=searches").get_data(as_text=True).startswith("query,")

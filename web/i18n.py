@@ -288,6 +288,19 @@ ZH: dict[str, str] = {
     'below the band': '低于区间',
     'within the band': '在区间内',
     'above the band': '高于区间',
+    'Searches that led to an article': '带来点击的搜索',
+    'clicked results, of searches that found something': '次点击了结果（在有结果的搜索中）',
+    'Top searches': '热门搜索',
+    'Query': '搜索词',
+    'Searches': '搜索次数',
+    'Found nothing': '无结果',
+    'Clicks': '点击',
+    'Most opened': '最常打开',
+    'From': '来源',
+    'source-web': '网站',
+    'source-api': 'API',
+    'source-suggest': '工单推荐',
+    'source-typed': '输入联想',
     'week': '周',
     'month': '月',
 }
@@ -298,6 +311,8 @@ EN: dict[str, str] = {
     "draft": "Draft", "unverified": "Unverified", "validated": "Validated", "archived": "Archived",
     # record relations (kb.records.models.RELATIONS)
     "resolved": "Solved the ticket", "referenced": "Helped as a reference", "created_from": "Written from this ticket",
+    # where a logged search came from (kb.records.models.SEARCH_SOURCES)
+    "source-web": "site", "source-api": "API", "source-suggest": "ticket suggest", "source-typed": "as you type",
 }
 TRANSLATIONS = {"en": EN, "zh": ZH}
 

@@ -64,8 +64,8 @@ RESOLUTION_FIELDS = frozenset({"article", "ticket_id", "category", "relation", "
 CLOSED_FIELDS = frozenset({"ticket_id", "category", "ticket_system", "user", "note", "when"})
 FEEDBACK_FIELDS = frozenset({"article", "helpful", "search_id", "ticket_id", "ticket_system", "user", "comment"})
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
-CSV_TABLES = ("measures", "trend", "categories", "gaps", "zero_results", "review_queue", "helpful", "overdue",
-              "unused", "flags")
+CSV_TABLES = ("measures", "trend", "categories", "searches", "gaps", "zero_results", "review_queue", "helpful",
+              "overdue", "unused", "flags")
 PURGE_EVERY = dt.timedelta(hours=1)
 _last_purge: dt.datetime | None = None
 
@@ -573,7 +573,7 @@ def _kcs_table(report: KcsReport, table: str) -> Sequence[Any]:
     return {"measures": report.measures_by_category, "trend": report.trend, "categories": report.categories,
             "gaps": report.content_gaps, "unused": report.unused_articles, "zero_results": report.zero_result_queries,
             "overdue": report.review_overdue, "review_queue": report.review_queue,
-            "helpful": report.helpful_articles, "flags": report.open_flags}[table]
+            "helpful": report.helpful_articles, "searches": report.top_searches, "flags": report.open_flags}[table]
 
 
 def _trend_unit(days: int) -> str:
@@ -767,7 +767,7 @@ def init_app(app: Flask) -> None:
                                  records_categories=record_categories, records_user_from_proxy=user_from_proxy,
                                  records_remembered_name=remembered_name, records_open_flags=open_flags_of,
                                  ticket_url=ticket_url, ticket_label=ticket_label, records_known_user=known_user,
-                                 records_onboarding_done=onboarding_done)
+                                 records_onboarding_done=onboarding_done, article_title=article_title)
     app.jinja_env.filters["percent"] = percent
 
 
@@ -783,6 +783,12 @@ def ticket_url(ticket_system: str, ticket_id: str) -> str | None:
 def ticket_label(ticket_system: str, ticket_id: str) -> str:
     """A ticket as people name it: `SD-1043`, or `jira SD-1043` outside the default system."""
     return ticket_id if ticket_system == DEFAULT_TICKET_SYSTEM else f"{ticket_system} {ticket_id}"
+
+
+def article_title(article_id: str) -> str:
+    """An article's title in the current index (its id when it is gone)."""
+    found = get_snapshot().by_id.get(article_id)
+    return found.title if found is not None else article_id
 
 
 def percent(value: float | None) -> str:

@@ -93,6 +93,8 @@ class Search:
     results: int
     user: str
     when: dt.datetime
+    clicked: str | None = None  # the article a result link led to
+    source: str = "web"
 
 
 @dataclass(frozen=True)
@@ -182,6 +184,8 @@ class Measures:
     helpful_rate: float | None
     searches: int
     zero_result_searches: int
+    clicked_searches: int = 0
+    click_rate: float | None = None  # searches that ended on an article, of those that found any
 
 
 @dataclass(frozen=True)
@@ -251,7 +255,37 @@ def measure(facts: Facts) -> Measures:
         people=len(people), participants=len(active), participation=_rate(len(active), len(people)),
         links_reviewed=len(facts.marks), link_accuracy=_rate(sum(m.correct for m in facts.marks), len(facts.marks)),
         feedback=len(facts.answers), helpful_rate=_rate(sum(a.helpful for a in facts.answers), len(facts.answers)),
-        searches=len(facts.searches), zero_result_searches=sum(1 for s in facts.searches if s.results == 0))
+        searches=len(facts.searches), zero_result_searches=sum(1 for s in facts.searches if s.results == 0),
+        clicked_searches=sum(1 for s in facts.searches if s.clicked),
+        click_rate=_rate(sum(1 for s in facts.searches if s.clicked), sum(1 for s in facts.searches if s.results)))
+
+
+@dataclass(frozen=True)
+class QueryUse:
+    """One query (case and spacing folded): how often, how many found nothing, where clicks went."""
+
+    query: str
+    searches: int
+    zero_results: int
+    clicks: int
+    top_article: str | None
+    sources: tuple[str, ...] = ()
+
+
+def top_queries(facts: Facts, limit: int = 50) -> list[QueryUse]:
+    """The most frequent queries of the period, with their clicks (from the site, the API and suggest)."""
+    grouped: dict[str, list[Search]] = {}
+    for s in facts.searches:
+        text = " ".join(s.query.casefold().split())
+        if text:
+            grouped.setdefault(text, []).append(s)
+    rows = []
+    for text, items in grouped.items():
+        clicked = [s.clicked for s in items if s.clicked]
+        top = max(sorted(set(clicked)), key=clicked.count) if clicked else None
+        rows.append(QueryUse(text, len(items), sum(1 for s in items if s.results == 0), len(clicked), top,
+                             tuple(sorted({s.source for s in items}))))
+    return sorted(rows, key=lambda r: (-r.searches, -r.clicks, r.query))[:limit]
 
 
 def by_category(facts: Facts, categories: Iterable[str]) -> list[MeasureRow]:

@@ -255,6 +255,7 @@ class KcsReport:
     review_overdue: tuple[ArticleRef, ...]
     review_queue: tuple[ReviewItem, ...]
     helpful_articles: tuple[HelpfulArticle, ...]
+    top_searches: tuple[kcs_measures.QueryUse, ...]
     open_flags: tuple[OpenFlag, ...]
 
 
@@ -469,6 +470,7 @@ class Reports:
                                  if a.review_due is not None and a.review_due < self.today),
             review_queue=tuple(self.review_queue(listed, tallies, flags)),
             helpful_articles=tuple(self.helpful_articles(span)),
+            top_searches=tuple(kcs_measures.top_queries(span)),
             open_flags=tuple(flags))
 
     def _exempt_from_unused(self, article: ArticleLike, period: Period) -> bool:
@@ -574,9 +576,11 @@ class Reports:
                 select(LinkReview.resolution_id, LinkReview.correct, Resolution.category, Resolution.created_at)
                 .join(Resolution, Resolution.id == LinkReview.resolution_id)
                 .where(*_within(Resolution.created_at, period)))]
-            searches = [kcs_measures.Search(q, _filter_category(f), n, u, w) for q, f, n, u, w in session.execute(
+            searches = [kcs_measures.Search(q, _filter_category(f), n, u, w, c and self._current(c), src)
+                        for q, f, n, u, w, c, src in session.execute(
                 select(SearchLogEntry.query, SearchLogEntry.filters, SearchLogEntry.result_count, SearchLogEntry.user,
-                       SearchLogEntry.created_at).where(*_within(SearchLogEntry.created_at, period)))]
+                       SearchLogEntry.created_at, SearchLogEntry.clicked_article_id, SearchLogEntry.source)
+                .where(*_within(SearchLogEntry.created_at, period)))]
             flags = []
             for a, u, w in session.execute(select(Flag.article_id, Flag.user, Flag.created_at)
                                            .where(*_within(Flag.created_at, period))):
