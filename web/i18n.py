@@ -291,6 +291,7 @@ ZH: dict[str, str] = {
     'Searches that led to an article': '带来点击的搜索',
     'clicked results, of searches that found something': '次点击了结果（在有结果的搜索中）',
     'Top searches': '热门搜索',
+    'No tickets were recorded in this period yet.': '这段时间还没有记录工单。',
     'Query': '搜索词',
     'Searches': '搜索次数',
     'Found nothing': '无结果',

@@ -464,8 +464,9 @@ class Reports:
             totals=total.stats(prefix or "all", self.titles, top),
             categories=tuple(stats), content_gaps=tuple(gaps),
             zero_result_queries=tuple(q for q in zero if q.category is None)[:20],
+            # Before any ticket is recorded every article is "unused", which says nothing: none then.
             unused_articles=tuple(_ref(a) for a in sorted(listed, key=lambda a: a.id)
-                                  if a.id not in used and not self._exempt_from_unused(a, period)),
+                                  if total.tickets and a.id not in used and not self._exempt_from_unused(a, period)),
             review_overdue=tuple(_ref(a) for a in sorted(listed, key=lambda a: (a.review_due or self.today, a.id))
                                  if a.review_due is not None and a.review_due < self.today),
             review_queue=tuple(self.review_queue(listed, tallies, flags)),
