@@ -329,3 +329,20 @@ def test_searches_and_clicks_from_the_site_and_the_api_appear_in_the_reports(cli
     html = client.get("/reports/?days=1").get_data(as_text=True)
     assert "Top searches" in html and "zzqx qqxz" in html
     assert client.get("/reports/?days=1&format=csv&table=searches").get_data(as_text=True).startswith("query,")
+
+
+def test_a_suggest_that_ends_in_a_resolution_teaches_the_article_its_words(client: FlaskClient, app: Flask) -> None:
+    suggested = client.get("/api/suggest?subject=laptop+tunnel+keeps+dropping")
+    search_id = int(suggested.headers["X-KB-Search-Id"])
+    body = {"article": "vpn-error-809", "ticket_id": "SD-7", "category": "network/vpn", "search_id": search_id}
+    assert post(client, "/api/resolutions", body).status_code == 201
+    assert rows(app, SearchLogEntry)[0].clicked_article_id == "vpn-error-809"
+    assert post(client, "/api/resolutions", body | {"ticket_id": "SD-8", "search_id": "x"}).status_code == 422
+    # from the article page: the search carried in `s` ends on the article with the resolution
+    page = client.get("/search?q=outlook+prompt").get_data(as_text=True)
+    logged = rows(app, SearchLogEntry)[-1]
+    assert logged.query == "outlook prompt" and logged.clicked_article_id is None and "/go/" in page
+    token = csrf(client, "/articles/outlook-password-prompt")
+    client.post("/articles/outlook-password-prompt/resolutions", data={
+        "csrf_token": token, "ticket_id": "SD-9", "category": "email/outlook", "s": str(logged.id)})
+    assert rows(app, SearchLogEntry)[-1].clicked_article_id == "outlook-password-prompt"

@@ -60,7 +60,7 @@ NOTIFY_THREADS_KEY = "kb_notify_threads"  # notifications under way (tests wait 
 MAX_JSON_BYTES = 16 * 1024
 MAX_REPORT_DAYS = 3650
 RESOLUTION_FIELDS = frozenset({"article", "ticket_id", "category", "relation", "ticket_system", "user", "note", "when",
-                               "ticket_opened", "subject"})
+                               "ticket_opened", "subject", "search_id"})
 CLOSED_FIELDS = frozenset({"ticket_id", "category", "ticket_system", "user", "note", "when"})
 FEEDBACK_FIELDS = frozenset({"article", "helpful", "search_id", "ticket_id", "ticket_system", "user", "comment"})
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
@@ -262,6 +262,9 @@ def api_record_resolution() -> Response:
     data = _json_object(RESOLUTION_FIELDS)
     if isinstance(data, Response):
         return data
+    search_id = data.get("search_id")
+    if search_id is not None and (not isinstance(search_id, int) or isinstance(search_id, bool) or search_id < 1):
+        return _api_error(422, "invalid record", "search_id must be a positive whole number (X-KB-Search-Id)")
     try:
         record = get_store().record_resolution(
             article=data.get("article"), ticket_id=data.get("ticket_id"), category=data.get("category"),
@@ -270,6 +273,8 @@ def api_record_resolution() -> Response:
             ticket_opened=_when(data.get("ticket_opened"), "ticket_opened"), subject=data.get("subject"))
     except RecordError as exc:
         return _record_error(exc)
+    if search_id is not None:
+        _search_ended_on(search_id, record.article_id)
     response = jsonify(created=record.created, resolution=record.to_json(),
                        message="recorded" if record.created else "already recorded; nothing changed")
     response.status_code = 201 if record.created else 200
@@ -347,6 +352,14 @@ def remembered_name() -> str:
     return current_user(request.cookies.get(NAME_COOKIE, ""))
 
 
+def _search_ended_on(search_id: int, article_id: str) -> None:
+    """The search that led to a resolution ended on this article (its words then rank the article)."""
+    try:
+        get_store().log_click(search_id, article_id)
+    except RecordError as exc:
+        log.warning("search %d not tied to %s: %s", search_id, article_id, exc)
+
+
 def _form_time(value: str, name: str) -> dt.datetime | None:
     """A date or date and time from a form field; a bare date or time without zone is UTC."""
     text = value.strip()
@@ -379,6 +392,9 @@ def record_from_article(article_id: str) -> ResponseReturnValue:
         return article_page(article, record_form=form, record_error=str(exc), record_conflict=stored), 409
     except InvalidRecordError as exc:
         return article_page(article, record_form=form, record_error=str(exc)), 400
+    raw_search = request.form.get("s", "")
+    if raw_search.isdigit() and len(raw_search) < 19:
+        _search_ended_on(int(raw_search), record.article_id)
     if record.created:
         flash(f"{translate('Recorded ticket')} {record.ticket_id} ({category_name(record.category)}). "
               f"{translate('Thank you.')}", "record")
@@ -851,6 +867,8 @@ OPENAPI_SCHEMAS: dict[str, Any] = {
                               "description": "When the ticket was opened (tells new from known issues)."},
             "subject": {"type": "string", "maxLength": 500,
                         "description": "The ticket's subject: words users used, ranked with the article."},
+            "search_id": {"type": "integer", "minimum": 1,
+                          "description": "The X-KB-Search-Id of the search (or /api/suggest) that found the article."},
         }},
     "ClosedTicketInput": {
         "type": "object", "required": ["ticket_id", "category"], "additionalProperties": False,
