@@ -63,7 +63,8 @@ def search() -> Response:
 
 
 def _search_id_header(response: Response, search_id: int | None) -> None:
-    """The logged search's id, for a later POST /api/feedback (the body stays the JSON of `kb search`)."""
+    """The logged search's id, sent back as `search_id` with feedback or a resolution (the body stays the
+    JSON of `kb search`)."""
     if search_id is not None:
         response.headers[SEARCH_ID_HEADER] = str(search_id)
 
