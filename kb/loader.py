@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import posixpath
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,8 +20,9 @@ from kb.cache import LoadCache, digest
 from kb.config import Settings
 from kb.errors import Problem, Severity, error, warning
 from kb.gitmeta import FileHistory, file_history
+from kb.ids import ArticleIds
 from kb.parse import ParseOptions, parse_article
-from kb.render import RenderedBody, limit_exceeded, render_markdown
+from kb.render import RenderedBody, limit_exceeded, render_markdown, resolve_target
 from kb.schema import normalize_id
 from kb.source import read_source
 from kb.vocabulary import ONBOARDING_FILE, VOCABULARY_DIR, Vocabulary, load_vocabulary
@@ -30,7 +30,6 @@ from kb.vocabulary import ONBOARDING_FILE, VOCABULARY_DIR, Vocabulary, load_voca
 ARTICLE_SUFFIX = ".md"
 # Repository meta files at the top of the articles folder are not articles.
 META_FILES = frozenset({"readme.md", "contributing.md", "changelog.md", "license.md"})
-INTERNAL_LINK_SCHEME = "kb:"
 
 
 @dataclass
@@ -200,25 +199,17 @@ def _review_problems(articles: list[Article], today: dt.date) -> list[Problem]:
 
 
 class _LinkIndex:
-    """Resolves internal link targets (kb:ID, relative .md paths) to articles."""
+    """Internal link targets (`kb:ID`, paths), as the renderer resolved them, to articles (kb.ids)."""
 
     def __init__(self, articles: list[Article]) -> None:
-        self.by_id = {normalize_id(a.id): a for a in articles}
-        self.by_path = {a.path: a for a in articles}
-        for article in articles:
-            for alias in article.aliases:
-                self.by_id.setdefault(normalize_id(alias), article)
+        self.ids = ArticleIds.from_articles(articles)
+        self.by_id = {a.id: a for a in articles}
 
-    def find(self, target: str, source_path: str = "") -> tuple[Article | None, str]:
-        """The article a link points at, and its anchor; relative paths are taken from source_path."""
+    def find(self, target: str) -> tuple[Article | None, str]:
+        """The article a resolved link target (kb.render.resolve_target) points at, and its anchor."""
         ref, _, anchor = target.partition("#")
-        if ref.startswith(INTERNAL_LINK_SCHEME):
-            return self.by_id.get(normalize_id(ref[len(INTERNAL_LINK_SCHEME):])), anchor
-        if not ref:  # "#heading": a heading in the same article
-            return self.by_path.get(source_path), anchor
-        if ref.startswith("/"):  # site-absolute, as docs sites write them: from the articles root
-            return self.by_path.get(posixpath.normpath(ref.lstrip("/"))), anchor
-        return self.by_path.get(posixpath.normpath(posixpath.join(posixpath.dirname(source_path), ref))), anchor
+        found = self.ids.resolve(ref) if ref else None
+        return (self.by_id[found] if found else None), anchor
 
     def url(self, target: str) -> str | None:
         article, anchor = self.find(target)
@@ -247,7 +238,7 @@ def _render_all(articles: list[Article], cache: LoadCache) -> tuple[dict[str, Re
     for article in articles:
         body_lines = article.body.split("\n")
         for link in rendered.get(article.id, RenderedBody("", (), (), ())).links:
-            target, anchor = index.find(link.target, article.path)
+            target, anchor = index.find(link.resolved or resolve_target(link.target, article.path))
             line = link.line or _find_line(body_lines, link.target)
             file_line = article.body_line + line - 1 if line else article.body_line
             if target is None:

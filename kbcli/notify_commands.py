@@ -19,7 +19,7 @@ from kb.notify import Message, send
 from kb.records.db import Database
 from kb.records.errors import DatabaseUnavailableError
 from kb.records.store import RecordStore
-from kbcli.options import common_options, run_reporting_errors
+from kbcli.options import KbGroup, common_options
 from search.sync import SyncResult
 
 log = logging.getLogger(__name__)
@@ -109,7 +109,7 @@ def notify_review_due(settings: Settings, db: Database, today: dt.date | None = 
     return _claim_and_send(settings, db, "review-due", key, message)
 
 
-@click.group()
+@click.group(cls=KbGroup)
 def notify() -> None:
     """Notifications to KB_NOTIFY_WEBHOOK (flags are sent by the site as they arrive)."""
 
@@ -117,40 +117,31 @@ def notify() -> None:
 @notify.command("review-due")
 @common_options
 @click.option("--force", is_flag=True, help="Send even if this week's list went out already.")
-def review_due_command(settings: Settings, force: bool) -> None:
+def review_due_command(settings: Settings, force: bool) -> int:
     """Send this week's review-due list, grouped by owner (once a week; `kb sync --watch` does it too)."""
-
-    def run() -> int:
-        if not settings.notify_webhook:
-            click.echo("KB_NOTIFY_WEBHOOK is not set: nothing sent", err=True)
-            return 1
-        with_db = Database(settings.database_url)
-        try:
-            sent = notify_review_due(settings, with_db, force=force)
-        finally:
-            with_db.dispose()
-        click.echo("review-due list sent" if sent else "nothing sent (already sent this week, or nothing is due)")
-        return 0
-
-    run_reporting_errors(run)
+    if not settings.notify_webhook:
+        click.echo("KB_NOTIFY_WEBHOOK is not set: nothing sent", err=True)
+        return 1
+    db = Database(settings.database_url)
+    try:
+        sent = notify_review_due(settings, db, force=force)
+    finally:
+        db.dispose()
+    click.echo("review-due list sent" if sent else "nothing sent (already sent this week, or nothing is due)")
+    return 0
 
 
 @notify.command("test")
 @common_options
-def test_command(settings: Settings) -> None:
+def test_command(settings: Settings) -> int:
     """Send a test message, to check KB_NOTIFY_WEBHOOK and KB_NOTIFY_FORMAT."""
-
-    def run() -> int:
-        if not settings.notify_webhook:
-            click.echo("KB_NOTIFY_WEBHOOK is not set", err=True)
-            return 1
-        ok = send(settings.notify_webhook, Message("test", "kb notifications work",
-                                                   ("This is a test message from kb.",),
-                                                   _link(settings, "/")), settings.notify_format)
-        click.echo("sent" if ok else "the webhook did not accept the message (see the log line above)")
-        return 0 if ok else 1
-
-    run_reporting_errors(run)
+    if not settings.notify_webhook:
+        click.echo("KB_NOTIFY_WEBHOOK is not set", err=True)
+        return 1
+    ok = send(settings.notify_webhook, Message("test", "kb notifications work", ("This is a test message from kb.",),
+                                               _link(settings, "/")), settings.notify_format)
+    click.echo("sent" if ok else "the webhook did not accept the message (see the log line above)")
+    return 0 if ok else 1
 
 
 COMMANDS = (notify,)
