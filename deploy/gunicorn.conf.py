@@ -12,7 +12,8 @@ Environment (all optional):
     KB_THREADS        threads per worker (default 4)
     KB_WORKER_MB      memory one worker needs (default 500: 10,000 articles; measure with your index)
     KB_BIND           address (default 127.0.0.1:8080: the reverse proxy connects there)
-    KB_PROXY_IPS      addresses of the reverse proxy whose X-Forwarded-* headers count (default 127.0.0.1)
+    KB_PROXY_IPS      addresses of the reverse proxy whose X-Forwarded-* headers count (default 127.0.0.1,::1);
+                      kb reads the same variable to trust KB_USER_HEADER only from them
 """
 
 from __future__ import annotations
@@ -53,6 +54,12 @@ keepalive = 5
 # Recycle workers now and then so a long-lived searcher's caches of old builds never pile up.
 max_requests = 5000
 max_requests_jitter = 500
-forwarded_allow_ips = os.environ.get("KB_PROXY_IPS", "127.0.0.1")
+# The reverse proxy's addresses (the same KB_PROXY_IPS kb reads to trust KB_USER_HEADER): only their
+# X-Forwarded-For/-Proto count. Bind to the private address nginx reaches (KB_BIND), never to a public one.
+forwarded_allow_ips = os.environ.get("KB_PROXY_IPS", "127.0.0.1,::1")
+# 0: no request-line limit in gunicorn (gunicorn 23+ still stops at 1 MB); kb answers URLs over
+# web.security.MAX_URL_BYTES (256 KiB) itself with a JSON 414, where gunicorn's 414 (default 4094
+# bytes) is a bare page that cut off long pasted queries.
+limit_request_line = 0
 accesslog = "-"
 errorlog = "-"

@@ -48,7 +48,18 @@ class Settings:
         "", "SHA-256 hex digest of the bearer token ticketing systems send to /api/resolutions (API off if empty)."
     )
     user_header: str = _setting(
-        "", "Request header in which the reverse proxy names the signed-in user (off if empty; else the form's name)."
+        "", "Request header in which the reverse proxy names the signed-in user (off if empty; else the form's name). "
+        "Read only from requests whose peer is one of KB_PROXY_IPS."
+    )
+    proxy_ips: str = _setting(
+        "127.0.0.1,::1", "Comma-separated addresses or networks (CIDR) of the reverse proxy: only requests from them "
+        "may name the user in KB_USER_HEADER (gunicorn's forwarded_allow_ips reads the same variable)."
+    )
+    secure_cookies: bool = _setting(
+        False, "Mark the session and language cookies Secure (sent over HTTPS only); turn on behind TLS."
+    )
+    min_free_mb: int = _setting(
+        100, "/healthz fails (503) when a folder kb writes to (the index, a SQLite database) has less free space."
     )
     search_log_retention_days: int = _setting(
         90, "Days searches are kept in the search log (older ones are deleted as new ones arrive; 0 keeps all)."
@@ -85,6 +96,25 @@ class Settings:
 
 
 SETTINGS: tuple[dataclasses.Field[Any], ...] = fields(Settings)
+MIN_SECRET_CHARS = 16
+# Values shipped in examples (deploy/kb.env) or typed in haste; a site must never start with one.
+PLACEHOLDER_SECRETS = frozenset({"change-me", "changeme", "change_me", "secret", "password", "xxx", "todo",
+                                 "replace-me", "your-secret", "example"})
+SECRET_SETTINGS = ("secret_key", "hook_secret")
+
+
+def check_secrets(settings: Settings) -> None:
+    """Refuse placeholder secrets and secrets under MIN_SECRET_CHARS characters (empty means unset: allowed)."""
+    for name in SECRET_SETTINGS:
+        value: str = getattr(settings, name)
+        if not value:
+            continue
+        variable = ENV_PREFIX + name.upper()
+        hint = "make one with: python -c 'import secrets; print(secrets.token_hex(32))'"
+        if value.strip().lower() in PLACEHOLDER_SECRETS or "change-me" in value.lower():
+            raise ConfigError(f"{variable} is still the placeholder {value!r}; {hint}")
+        if len(value) < MIN_SECRET_CHARS:
+            raise ConfigError(f"{variable} is {len(value)} characters long; use at least {MIN_SECRET_CHARS} ({hint})")
 
 
 def env_name(setting: dataclasses.Field[Any]) -> str:
@@ -100,7 +130,10 @@ def _parse(setting: dataclasses.Field[Any], raw: str) -> Any:
         except ValueError:
             raise ConfigError(f"{env_name(setting)} must be a whole number, got {raw!r}") from None
     if kind is bool:
-        return raw.strip().lower() in {"1", "true", "yes", "on"}
+        word = raw.strip().lower()
+        if word not in {"1", "true", "yes", "on", "0", "false", "no", "off"}:
+            raise ConfigError(f"{env_name(setting)} must be on or off (1/0, true/false, yes/no), got {raw!r}")
+        return word in {"1", "true", "yes", "on"}
     if issubclass(kind, Path):
         return Path(raw)
     return raw

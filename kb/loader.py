@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -67,6 +67,11 @@ class LoadOptions:
     today: dt.date | None = None
     cache_dir: Path | None = None  # where parse and render results are kept between loads
     reuse_cache: bool = True  # False: parse and render everything, then refresh the cache
+    # Publishing (build and sync): a reference to an article that is not there (deleted, or left
+    # out for its own errors) is a warning, so a broken or deleted article affects only itself; the
+    # link renders as plain text, the onboarding path and related list skip it. `kb check` keeps
+    # such references errors for the writer to fix.
+    missing_references_warn: bool = False
 
     @classmethod
     def from_settings(cls, settings: Settings, **options: Any) -> LoadOptions:
@@ -122,12 +127,13 @@ def load_knowledge_base(root: Path, options: LoadOptions | None = None) -> Knowl
         if article is not None:
             parsed.append(article)
 
-    cross = _cross_article_problems(parsed, vocabulary)
+    reference = warning if options.missing_references_warn else error
+    cross = _cross_article_problems(parsed, vocabulary, reference)
     cross += _review_problems(parsed, options.today or dt.date.today())
     kb = KnowledgeBase(root=root, vocabulary=vocabulary)
     rendered: dict[str, RenderedBody] = {}
     if options.render:
-        rendered, link_problems = _render_all(parsed, cache)
+        rendered, link_problems = _render_all(parsed, cache, reference)
         cross += link_problems
     cache.save(seen_paths)
     if options.lenient:
@@ -143,8 +149,12 @@ def load_knowledge_base(root: Path, options: LoadOptions | None = None) -> Knowl
     return kb
 
 
-def _cross_article_problems(articles: list[Article], vocabulary: Vocabulary) -> list[Problem]:
-    """Duplicate ids and aliases, and references to articles that do not exist."""
+ProblemMaker = Callable[..., Problem]
+
+
+def _cross_article_problems(articles: list[Article], vocabulary: Vocabulary,
+                            reference: ProblemMaker = error) -> list[Problem]:
+    """Duplicate ids and aliases, and references to articles that do not exist (as `reference` makes them)."""
     problems: list[Problem] = []
     owners: dict[str, list[Article]] = defaultdict(list)
     for article in articles:
@@ -177,8 +187,8 @@ def _cross_article_problems(articles: list[Article], vocabulary: Vocabulary) -> 
         for key, target in refs:
             match = owners.get(normalize_id(target))
             if not match:
-                problems.append(error(article.path, f"{key}: no article has id {target!r}",
-                                      article.field_lines.get(key, 1)))
+                problems.append(reference(article.path, f"{key}: no article has id {target!r}",
+                                          article.field_lines.get(key, 1)))
             elif key == "translation_of" and match[0].lang == article.lang:
                 problems.append(warning(article.path, f"translation_of: {target!r} is also in {article.lang!r}",
                                         article.field_lines.get(key, 1)))
@@ -187,8 +197,8 @@ def _cross_article_problems(articles: list[Article], vocabulary: Vocabulary) -> 
     for path in vocabulary.onboarding.values():
         for step, line in zip(path.steps, path.step_lines, strict=True):
             if normalize_id(step) not in owners:
-                problems.append(error(onboarding_rel, f"onboarding path {path.id!r} names article {step!r}, "
-                                                      "which does not exist", line))
+                problems.append(reference(onboarding_rel, f"onboarding path {path.id!r} names article {step!r}, "
+                                                          "which does not exist", line))
     return problems
 
 
@@ -218,7 +228,8 @@ class _LinkIndex:
         return article_url(article.id) + (f"#{anchor}" if anchor else "")
 
 
-def _render_all(articles: list[Article], cache: LoadCache) -> tuple[dict[str, RenderedBody], list[Problem]]:
+def _render_all(articles: list[Article], cache: LoadCache,
+                reference: ProblemMaker = error) -> tuple[dict[str, RenderedBody], list[Problem]]:
     index = _LinkIndex(articles)
     problems: list[Problem] = []
     rendered: dict[str, RenderedBody] = {}
@@ -242,11 +253,12 @@ def _render_all(articles: list[Article], cache: LoadCache) -> tuple[dict[str, Re
             line = link.line or _find_line(body_lines, link.target)
             file_line = article.body_line + line - 1 if line else article.body_line
             if target is None:
-                problems.append(error(article.path, f"broken link to {link.target!r}: no such article", file_line))
+                problems.append(reference(article.path, f"broken link to {link.target!r}: no such article",
+                                          file_line))
             elif anchor and target.id in rendered and anchor not in {h.anchor for h in rendered[target.id].toc} \
                     and f'id="{anchor}"' not in rendered[target.id].html:
-                problems.append(error(article.path, f"broken link to {link.target!r}: "
-                                                    f"{target.path} has no heading #{anchor}", file_line))
+                problems.append(reference(article.path, f"broken link to {link.target!r}: "
+                                                        f"{target.path} has no heading #{anchor}", file_line))
     return rendered, problems
 
 

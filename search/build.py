@@ -115,9 +115,30 @@ def build_lock(index_dir: Path) -> Iterator[None]:
             handle.truncate()
             handle.write(f"{os.getpid()}\n")
             handle.flush()
+            remove_leftovers(index_dir)
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def remove_leftovers(index_dir: Path) -> None:
+    """Remove what killed builds left: unfinished build folders (no manifest) and temporary files.
+
+    Called with the build lock held, so nothing else is writing; every build (even an unchanged
+    one, which makes no new folder) starts with it, so a crash costs disk only until the next build.
+    """
+    live = current_build(index_dir)
+    builds = index_dir / BUILDS
+    if live is not None:
+        _clean_old_builds(index_dir, live)  # unfinished folders, and finished ones past KEEP_BUILDS
+    elif builds.is_dir():
+        for folder in builds.iterdir():
+            if folder.is_dir() and not (folder / MANIFEST).is_file():
+                shutil.rmtree(folder, ignore_errors=True)
+    for pattern in (f".{CURRENT}.*", f"{LOAD_CACHE_DIR}/.*.tmp", "sync/.*.tmp", "sync/.*.json*.[0-9]*"):
+        for leftover in index_dir.glob(pattern):
+            with contextlib.suppress(OSError):
+                leftover.unlink()
 
 
 def _user_dict_hash(lines: list[str]) -> str:
@@ -213,7 +234,8 @@ def build_index(
                                index_seconds=time.perf_counter() - started)
         log.info("loading articles from %s", settings.articles_dir)
         kb = load_knowledge_base(settings.articles_dir, LoadOptions.from_settings(
-            settings, lenient=lenient, cache_dir=index_dir / LOAD_CACHE_DIR, reuse_cache=not full))
+            settings, lenient=lenient, cache_dir=index_dir / LOAD_CACHE_DIR, reuse_cache=not full,
+            missing_references_warn=True))
         load_seconds = time.perf_counter() - started
         log.info("loaded %d valid articles in %.1fs", len(kb.articles), load_seconds)
         _check_loadable(kb, strict)

@@ -9,6 +9,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from search.results import DEFAULT_LIMIT, FILTERS, MAX_LIMIT
 from web.catalog import ArticleView, get_catalog, get_snapshot
+from web.jsonbody import read_json_body
 from web.openapi import app_document
 from web.records import log_search, search_filters
 from web.search_pages import read_int
@@ -16,6 +17,7 @@ from web.search_pages import read_int
 bp = Blueprint("api", __name__, url_prefix="/api")
 MAX_TICKET_CHARS = 20_000
 SEARCH_ID_HEADER = "X-KB-Search-Id"
+MAX_SUGGEST_BYTES = 64 * 1024  # the site's MAX_CONTENT_LENGTH: room for MAX_TICKET_CHARS of ticket text
 
 
 def article_json(article: ArticleView) -> dict[str, Any]:
@@ -97,7 +99,7 @@ def categories() -> Response:
 def suggest() -> Response:
     """A ticket's subject and description in, the best articles out (optionally within a category)."""
     if request.method == "POST":
-        data = request.get_json(silent=True)
+        data = read_json_body(MAX_SUGGEST_BYTES)
         if not isinstance(data, dict):
             abort(400, description="send a JSON object: {\"subject\": ..., \"description\": ..., \"category\": ...}")
         fields = {k: data.get(k) for k in ("subject", "description", "category", "limit")}

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-import json
 import logging
 import re
 import secrets
@@ -49,8 +48,9 @@ from web.articles import article_page
 from web.catalog import ArticleView, get_snapshot
 from web.errors import json_error
 from web.i18n import translate
+from web.jsonbody import MAX_JSON_BYTES, read_json_object
 from web.records_charts import PALETTE, Series, rate_bars, stacked_bars, trend_lines
-from web.security import check_csrf
+from web.security import check_csrf, from_proxy
 from web.settings import get_settings
 from web.templating import category_name
 
@@ -59,13 +59,14 @@ log = logging.getLogger(__name__)
 bp = Blueprint("records", __name__)
 EXTENSION_KEY = "kb_records"
 NOTIFY_THREADS_KEY = "kb_notify_threads"  # notifications under way (tests wait for them)
-MAX_JSON_BYTES = 16 * 1024
 MAX_REPORT_DAYS = 3650
 RESOLUTION_FIELDS = frozenset({"article", "ticket_id", "category", "relation", "ticket_system", "user", "note", "when",
                                "ticket_opened", "subject", "search_id"})
 CLOSED_FIELDS = frozenset({"ticket_id", "category", "ticket_system", "user", "note", "when"})
 FEEDBACK_FIELDS = frozenset({"article", "helpful", "search_id", "ticket_id", "ticket_system", "user", "comment"})
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+EARLIEST_WHEN = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)  # no ticket system predates Unix time
+MAX_ROW_ID = 2**31 - 1  # record ids are INTEGER columns (32 bits on PostgreSQL); a larger one names no row
 CSV_TABLES = ("measures", "trend", "categories", "searches", "gaps", "zero_results", "review_queue", "helpful",
               "overdue", "unused", "flags")
 PURGE_EVERY = dt.timedelta(hours=1)
@@ -101,7 +102,7 @@ def get_reports() -> Reports:
 def current_user(named: str = "") -> str:
     """The reverse proxy's user header when one is configured and sent, else the name the form gave."""
     header = get_settings().user_header
-    if header:
+    if header and from_proxy():  # anyone reaching the app server directly could send the header
         value = request.headers.get(header, "").strip()
         if value:
             return value[:200]
@@ -202,26 +203,9 @@ def _authorize() -> Response | None:
     return None
 
 
-def _json_object(allowed: frozenset[str]) -> dict[str, Any] | Response:
-    """The request body as a JSON object with only allowed keys, or the 4xx that explains why not."""
-    if request.mimetype != "application/json":
-        return json_error(415, "unsupported media type", "send a JSON object with Content-Type: application/json")
-    if request.content_length is not None and request.content_length > MAX_JSON_BYTES:
-        return json_error(413, "payload too large", f"the body must be at most {MAX_JSON_BYTES} bytes")
-    raw = request.stream.read(MAX_JSON_BYTES + 1)
-    if len(raw) > MAX_JSON_BYTES:
-        return json_error(413, "payload too large", f"the body must be at most {MAX_JSON_BYTES} bytes")
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        return json_error(400, "bad request", f"the body is not valid JSON: {exc}")
-    if not isinstance(data, dict):
-        return json_error(400, "bad request", "the body must be a JSON object")
-    unknown = sorted(set(data) - allowed)
-    if unknown:
-        return json_error(400, "bad request", f"unknown field(s) {', '.join(unknown)}; allowed: "
-                          f"{', '.join(sorted(allowed))}")
-    return data
+def _json_object(allowed: frozenset[str]) -> dict[str, Any]:
+    """The request body as a JSON object with only allowed keys (else the 4xx that explains why not)."""
+    return read_json_object(allowed, MAX_JSON_BYTES)
 
 
 def _when(value: object, name: str = "when") -> dt.datetime | None:
@@ -235,6 +219,12 @@ def _when(value: object, name: str = "when") -> dt.datetime | None:
         raise InvalidRecordError(f"{name} {value[:40]!r} is not an ISO 8601 time with a zone") from None
     if when.tzinfo is None:
         raise InvalidRecordError(f"{name} needs a time zone, e.g. 2026-11-01T09:30:00+08:00 or ...Z")
+    try:
+        when = when.astimezone(dt.UTC)  # 0001-01-01T00:00+14:00 lies before the first representable UTC time
+    except OverflowError:
+        raise InvalidRecordError(f"{name} {value[:40]!r} is out of range") from None
+    if when < EARLIEST_WHEN:
+        raise InvalidRecordError(f"{name} {value[:40]!r} lies before {EARLIEST_WHEN:%Y-%m-%d}")
     if when > utc_now() + dt.timedelta(minutes=5):
         raise InvalidRecordError(f"{name} lies in the future")
     return when
@@ -255,10 +245,9 @@ def api_record_resolution() -> Response:
     if denied is not None:
         return denied
     data = _json_object(RESOLUTION_FIELDS)
-    if isinstance(data, Response):
-        return data
     search_id = data.get("search_id")
-    if search_id is not None and (not isinstance(search_id, int) or isinstance(search_id, bool) or search_id < 1):
+    if search_id is not None and (not isinstance(search_id, int) or isinstance(search_id, bool)
+                                  or not 1 <= search_id <= MAX_ROW_ID):
         return json_error(422, "invalid record", "search_id must be a positive whole number (X-KB-Search-Id)")
     try:
         record = get_store().record_resolution(
@@ -283,8 +272,6 @@ def api_closed_without_article() -> Response:
     if denied is not None:
         return denied
     data = _json_object(CLOSED_FIELDS)
-    if isinstance(data, Response):
-        return data
     try:
         record = get_store().record_closed_without_article(
             ticket_id=data.get("ticket_id"), category=data.get("category"), ticket_system=data.get("ticket_system"),
@@ -301,10 +288,9 @@ def api_closed_without_article() -> Response:
 def api_feedback() -> Response:
     """Was an article helpful? From the site's own pages (JSON, so no cross-site form can post it)."""
     data = _json_object(FEEDBACK_FIELDS)
-    if isinstance(data, Response):
-        return data
     search_id = data.get("search_id")
-    if search_id is not None and (not isinstance(search_id, int) or isinstance(search_id, bool) or search_id < 1):
+    if search_id is not None and (not isinstance(search_id, int) or isinstance(search_id, bool)
+                                  or not 1 <= search_id <= MAX_ROW_ID):
         return json_error(422, "invalid record", "search_id must be a positive whole number")
     try:
         feedback_id = get_store().record_feedback(
@@ -388,7 +374,7 @@ def record_from_article(article_id: str) -> ResponseReturnValue:
     except InvalidRecordError as exc:
         return article_page(article, record_form=form, record_error=str(exc)), 400
     raw_search = request.form.get("s", "")
-    if raw_search.isdigit() and len(raw_search) < 19:
+    if raw_search.isdigit() and len(raw_search) < 11 and 1 <= int(raw_search) <= MAX_ROW_ID:
         _search_ended_on(int(raw_search), record.article_id)
     if record.created:
         flash(f"{translate('Recorded ticket')} {record.ticket_id} ({category_name(record.category)}). "
@@ -408,7 +394,9 @@ def feedback_from_article(article_id: str) -> ResponseReturnValue:
     if answer not in ("yes", "no"):
         abort(400, description="helpful must be yes or no")
     raw_search = request.form.get("s", "").strip()
-    search_id = int(raw_search) if raw_search.isdigit() and len(raw_search) < 19 else None
+    search_id = int(raw_search) if raw_search.isdigit() and len(raw_search) < 11 else None
+    if search_id is not None and not 1 <= search_id <= MAX_ROW_ID:
+        search_id = None
     name = request.form.get("name", "")
     store = get_store()
     try:
@@ -455,7 +443,7 @@ def close_flag_from_article(article_id: str, flag_id: int) -> ResponseReturnValu
     check_csrf()
     article = _article_or_404(article_id)
     store = get_store()
-    found = store.flag(flag_id)
+    found = store.flag(flag_id) if flag_id <= MAX_ROW_ID else None
     if found is None or (get_snapshot().resolve(found.article_id) or found.article_id) != article.id:
         abort(404, description=f"article {article.id} has no flag {flag_id}")
     name = request.form.get("name", "")
@@ -524,6 +512,8 @@ def follow_result(search_id: int, article_id: str) -> ResponseReturnValue:
     current = snap.resolve(article_id)
     if current is None:
         abort(404)
+    if search_id > MAX_ROW_ID:  # no such search: just go to the article
+        return redirect(url_for("articles.show", article_id=current), code=303)
     response = redirect(url_for("articles.show", article_id=current, s=search_id), code=303)
     return _log_click_later(response, search_id, current)
 
@@ -668,6 +658,8 @@ def link_review() -> ResponseReturnValue:
 def mark_link(resolution_id: int) -> ResponseReturnValue:
     """A coach's mark on one sampled link; back to the same sample."""
     check_csrf()
+    if resolution_id > MAX_ROW_ID:
+        abort(404, description=f"no resolution with id {resolution_id}")
     answer = request.form.get("correct", "")
     if answer not in ("yes", "no"):
         abort(400, description="correct must be yes or no")
@@ -814,9 +806,8 @@ def record_categories() -> list[str]:
 
 
 def known_user() -> str:
-    """The person the reverse proxy names (empty when there is no proxy user header)."""
-    header = get_settings().user_header
-    return request.headers.get(header, "").strip()[:200] if header else ""
+    """The person the reverse proxy names (empty without a proxy user header, or from anyone but the proxy)."""
+    return current_user("") if user_from_proxy() else ""
 
 
 def onboarding_done(path_id: str) -> set[str]:
@@ -834,7 +825,7 @@ def onboarding_done(path_id: str) -> set[str]:
 def user_from_proxy() -> bool:
     """True when the reverse proxy names the user, so forms need no name field."""
     header = get_settings().user_header
-    return bool(header and request.headers.get(header, "").strip())
+    return bool(header and from_proxy() and request.headers.get(header, "").strip())
 
 
 # -- OpenAPI: merged into /api/openapi.json by web/openapi.py ----------------------------------------
