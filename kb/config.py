@@ -18,6 +18,8 @@ from kb.errors import ConfigError
 ENV_PREFIX = "KB_"
 # KB_SECRET_KEY_FILE=/run/secrets/kb_secret_key: any setting may be read from a file instead (container secrets).
 FILE_SUFFIX = "_FILE"
+TICKET_ID_CASES = ("insensitive", "sensitive")
+NOTIFY_FORMATS = ("auto", "json", "dingtalk", "feishu", "wecom", "slack", "teams")
 
 
 def _setting(default: Any, help: str) -> Any:
@@ -61,7 +63,22 @@ class Settings:
     min_free_mb: int = _setting(
         100, "/healthz fails (503) when a folder kb writes to (the index, a SQLite database) has less free space."
     )
-    search_log_retention_days: int = _setting(90, "Days searches are kept in the search log.")
+    search_log_retention_days: int = _setting(
+        90, "Days searches are kept in the search log (older ones are deleted as new ones arrive; 0 keeps all)."
+    )
+    ticket_id_case: str = _setting(
+        "insensitive", "`insensitive`: SD-2001 and sd-2001 are one ticket (the first spelling is kept); `sensitive`."
+    )
+    ticket_url_template: str = _setting(
+        "", "Link to a ticket in the ticketing system; `{ticket}` and `{system}` are replaced (no links if empty)."
+    )
+    notify_webhook: str = _setting(
+        "", "Webhook told about new flags, broken pushes and the weekly review-due list (off if empty)."
+    )
+    notify_format: str = _setting(
+        "auto", "Body of KB_NOTIFY_WEBHOOK calls: json, dingtalk, feishu, wecom, slack, teams, or auto (by host)."
+    )
+    site_url: str = _setting("", "The site's public address, for links in notifications (e.g. https://kb.example.com).")
     warm_terms: int = _setting(
         2000, "Most frequent words whose postings each web worker reads into memory, in the background, when it "
         "opens an index build (0: read each word on first use)."
@@ -177,4 +194,9 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
     settings = Settings(**values)
     if settings.default_lang not in ("zh", "en"):
         raise ConfigError(f"KB_DEFAULT_LANG must be zh or en, got {settings.default_lang!r}")
+    if settings.ticket_id_case not in TICKET_ID_CASES:
+        raise ConfigError(f"KB_TICKET_ID_CASE must be insensitive or sensitive, got {settings.ticket_id_case!r}")
+    if settings.notify_format not in NOTIFY_FORMATS:
+        raise ConfigError(f"KB_NOTIFY_FORMAT must be one of {', '.join(NOTIFY_FORMATS)}, "
+                          f"got {settings.notify_format!r}")
     return settings

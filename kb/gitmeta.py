@@ -20,6 +20,7 @@ class FileHistory:
     updated_by: str
     authors: list[str] = field(default_factory=list)
     commit: str = ""
+    created: dt.datetime | None = None  # the file's first commit: when the article was born
 
 
 def head_commit(root: Path) -> str | None:
@@ -49,8 +50,10 @@ def git_history(root: Path) -> dict[str, FileHistory] | None:
             rel = name[len(prefix):]
             entry = history.get(rel)
             if entry is None:  # git log is newest first
-                history[rel] = FileHistory(when, author, [author], commit)
-            elif author not in entry.authors:
+                history[rel] = FileHistory(when, author, [author], commit, when)
+                continue
+            entry.created = when  # older and older: the last one seen is the first commit
+            if author not in entry.authors:
                 entry.authors.append(author)
     return history
 
@@ -66,6 +69,7 @@ def file_history(root: Path, paths: list[str]) -> dict[str, FileHistory]:
                 mtime = (root / rel).lstat().st_mtime
             except OSError:
                 continue
-            entry = FileHistory(dt.datetime.fromtimestamp(mtime, tz=dt.UTC), "", [])
+            when = dt.datetime.fromtimestamp(mtime, tz=dt.UTC)
+            entry = FileHistory(when, "", [], created=when)
         result[rel] = entry
     return result

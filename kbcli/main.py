@@ -16,6 +16,7 @@ from kb.scaffold import new_article
 from kb.schema import ARTICLE_TYPES, LANGUAGES, normalize_id
 from kbcli.build_search import build, progress_display, search
 from kbcli.i18n_commands import COMMANDS as I18N_COMMANDS
+from kbcli.notify_commands import COMMANDS as NOTIFY_COMMANDS
 from kbcli.options import KbGroup, common_options
 from kbcli.records_commands import COMMANDS as RECORDS_COMMANDS
 from kbcli.serve import serve
@@ -85,7 +86,7 @@ def new(settings: Settings, title: str, article_type: str, lang: str | None, cat
     return 0
 
 
-for command in (build, search, serve, *RECORDS_COMMANDS, *SYNC_COMMANDS, *I18N_COMMANDS):
+for command in (build, search, serve, *RECORDS_COMMANDS, *SYNC_COMMANDS, *I18N_COMMANDS, *NOTIFY_COMMANDS):
     cli.add_command(command)
 
 

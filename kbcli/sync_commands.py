@@ -18,6 +18,7 @@ from kb.records.backup import export_records, import_records
 from kb.records.db import Database
 from kb.records.errors import DatabaseUnavailableError
 from kb.records.hooks import latest_push
+from kbcli.notify_commands import notify_push, notify_review_due
 from kbcli.options import KbCommand, common_options
 from kbcli.records_commands import refresh_boosts
 from kbcli.style import echo_problem
@@ -97,6 +98,7 @@ def watch(settings: Settings, interval: float, every: float, max_syncs: int | No
                     _refresh_boosts(settings, db)
                     _write_metrics(settings)
                     metrics_written = time.monotonic()
+                    _notify(settings, db, result)
                     continue
             if time.monotonic() - metrics_written >= METRICS_SECONDS:
                 _write_metrics(settings)
@@ -105,6 +107,17 @@ def watch(settings: Settings, interval: float, every: float, max_syncs: int | No
     finally:
         signal.signal(signal.SIGTERM, previous)
         db.dispose()
+
+
+def _notify(settings: Settings, db: Database, result: SyncResult) -> None:
+    """A broken push is told to KB_NOTIFY_WEBHOOK (once per commit), and the review-due list once a week."""
+    if not settings.notify_webhook:
+        return
+    notify_push(settings, db, result)
+    try:
+        notify_review_due(settings, db)
+    except DatabaseUnavailableError as exc:
+        log.warning("review-due list not sent: %s", exc)
 
 
 def _refresh_boosts(settings: Settings, db: Database) -> None:
@@ -134,7 +147,14 @@ def sync_command(settings: Settings, force: bool, as_json: bool, watching: bool,
     if watching:
         watch(settings, interval, every)
         return 0
-    return _report(sync(settings, force=force), as_json)
+    result = sync(settings, force=force)
+    if settings.notify_webhook:
+        db = Database(settings.database_url)
+        try:
+            notify_push(settings, db, result)
+        finally:
+            db.dispose()
+    return _report(result, as_json)
 
 
 @click.command(cls=KbCommand, name="export")

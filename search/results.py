@@ -118,6 +118,7 @@ class ArticleView:
     related: tuple[str, ...] = ()
     updated: dt.datetime | None = None  # the file's last commit (or, filled in by the site, its mtime)
     updated_by: str = ""
+    created: dt.datetime | None = None  # the file's first commit (the article's birth), from the build
     toc: tuple[Heading, ...] = ()
     html: str = ""
 
@@ -156,6 +157,7 @@ class ArticleView:
             related=_strings(meta.get("related")),
             updated=parse_datetime(meta.get("updated")),
             updated_by=str(meta.get("updated_by") or ""),
+            created=parse_datetime(meta.get("created")),
             toc=toc,
             html=html,
         )

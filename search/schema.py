@@ -146,6 +146,7 @@ def article_document(article: Article, rendered: RenderedBody | None, vocabulary
         "toc": toc,
         "updated": history.updated.isoformat() if history else None,
         "updated_by": history.updated_by if history else "",
+        "created": history.created.isoformat() if history and history.created else None,  # first commit
     }
     body = plain_text(article.body)
     heading_text = "\n".join(str(h["text"]) for h in toc) if toc else "\n".join(headings(article.body))
@@ -197,7 +198,7 @@ def source_key(article: Article, rendered: RenderedBody | None, vocabulary: Voca
     """
     # repr() of the long strings (body, HTML) would escape them character by character: join them as they are.
     parts = [repr(dataclasses.replace(article, body="")), article.body, label_text(article, vocabulary),
-             f"{history.updated.isoformat()} {history.updated_by}" if history else ""]
+             f"{history.updated.isoformat()} {history.updated_by} {history.created}" if history else ""]
     if rendered is not None:
         parts += [rendered.html, repr(rendered.toc)]
     data = "\0".join(parts)

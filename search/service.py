@@ -42,6 +42,7 @@ from search.results import (
 )
 from search.schema import FACET_FIELDS, FIELD_WEIGHTS, FILTER_FIELDS
 from search.scoring import Any_, Scorer, Term
+from search.user_words import UserWords
 from search.warming import WarmReport, warm
 
 log = logging.getLogger(__name__)
@@ -106,6 +107,7 @@ class SearchService:
         """`warm_terms`: read that many of the most frequent words' postings in a background
         thread whenever a build is opened (search/warming.py); 0 reads them on first use."""
         self.handle = index if isinstance(index, IndexHandle) else open_index(index)
+        self.user_words = UserWords(self.handle.index_dir)
         self.warm_terms = warm_terms
         self.last_warm: WarmReport | None = None
         self._tools: _Tools | None = None
@@ -261,6 +263,7 @@ class SearchService:
                     scores, docs = {}, self._visible(snap, sorted(snap.doc_ids), allowed, blocked, archived_ok)
             except QueryTimeout:
                 partial, scores, docs = True, {}, []
+            self.user_words.boost(scores, request.query, snap.doc_ids, snap.segmenter)  # search/user_words.py
             ranked = self._top(snap, tools, scores, docs, page * limit)
             pattern = match_pattern(compiled.highlight) if request.highlight else None
             window = ranked[(page - 1) * limit: page * limit]

@@ -216,7 +216,8 @@ def test_kcs_report_page_has_charts_and_gaps(client: FlaskClient, app: Flask) ->
     page = client.get("/reports/?days=30")
     html = page.get_data(as_text=True)
     assert page.status_code == 200
-    assert html.count("<svg") == 3 and "<script" not in html.split("</header>")[1]
+    # two trend charts (rates, known/new by week) and three by category
+    assert html.count("<svg") == 5 and "<script" not in html.split("</header>")[1]
     assert "打印机 脱机" in html
     data = client.get("/reports/?days=30&format=json").json
     assert data["totals"]["tickets"] == 6 and data["totals"]["link_rate"] == 0.5
@@ -250,7 +251,9 @@ def test_search_clicks_are_logged_and_redirect_only_to_articles(client: FlaskCli
         search_id = records.log_search("vpn 809", {}, 1)
     assert search_id is not None
     response = client.get(f"/go/{search_id}/vpn-809")
-    assert response.status_code == 303 and response.headers["Location"].endswith("/articles/vpn-error-809")
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith(f"/articles/vpn-error-809?s={search_id}")
+    response.close()  # the click is recorded once the redirect has been sent
     assert client.get(f"/go/{search_id}/https://evil.example").status_code == 404
     db: Database = app.extensions[records.EXTENSION_KEY]
     with db.session() as session:

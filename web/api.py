@@ -11,11 +11,13 @@ from search.results import DEFAULT_LIMIT, FILTERS, MAX_LIMIT
 from web.catalog import ArticleView, get_catalog, get_snapshot
 from web.jsonbody import read_json_body
 from web.openapi import app_document
+from web.records import log_search, search_filters
 from web.search_pages import read_int
 from web.settings import get_settings
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 MAX_TICKET_CHARS = 20_000
+SEARCH_ID_HEADER = "X-KB-Search-Id"
 MAX_SUGGEST_BYTES = 64 * 1024  # the site's MAX_CONTENT_LENGTH: room for MAX_TICKET_CHARS of ticket text
 
 
@@ -55,7 +57,19 @@ def search() -> Response:
     page = read_int(args, "page", 1, 1, 1000)
     filters = {name: values for name in FILTERS if (values := [v.strip() for v in args.getlist(name) if v.strip()])}
     result = get_catalog().search(query, filters, page=page, limit=limit)
-    return jsonify(result.to_json())
+    response = jsonify(result.to_json())
+    # The search box asks as the user types (as_you_type=1): those keystrokes are not logged; the
+    # query they settle on is, when they submit it or pick a suggestion (/go/typed/...).
+    if page == 1 and args.get("as_you_type") != "1":
+        _search_id_header(response, log_search(query, search_filters(filters), result.total, source="api"))
+    return response
+
+
+def _search_id_header(response: Response, search_id: int | None) -> None:
+    """The logged search's id, sent back as `search_id` with feedback or a resolution (the body stays the
+    JSON of `kb search`)."""
+    if search_id is not None:
+        response.headers[SEARCH_ID_HEADER] = str(search_id)
 
 
 @bp.get("/articles/<path:article_id>")
@@ -104,7 +118,10 @@ def suggest() -> Response:
     if len(subject) + len(description) > MAX_TICKET_CHARS:
         abort(400, description=f"subject and description together must be under {MAX_TICKET_CHARS} characters")
     hits = get_catalog().suggest(subject, description, category, limit)
-    return jsonify({"subject": subject, "category": category, "hits": hits})
+    response = jsonify({"subject": subject, "category": category, "hits": hits})
+    _search_id_header(response, log_search(subject or description[:200], search_filters({"category": category or ""}),
+                                           len(hits), source="suggest"))
+    return response
 
 
 CORS_ENDPOINTS = frozenset({"api.suggest", "api.search"})

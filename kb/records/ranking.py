@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from kb.files import write_json
 from kb.records.articles import Resolver
 from kb.records.db import Database
-from kb.records.models import Resolution
+from kb.records.models import Resolution, SearchLogEntry
 
 HALF_LIFE_DAYS = 90.0
 STRENGTH = 0.25  # boost = 1 + STRENGTH * log2(1 + decayed count): 1 ticket ~1.25, 15 tickets ~2.0
@@ -61,6 +61,26 @@ def resolution_boosts(db: Database, resolve: Resolver, now: dt.datetime,
             if count > 0}
 
 
-def write_boosts(path: Path, boosts: dict[str, float]) -> None:
-    """Write boosts.json atomically, so a reader never sees half a file."""
+def user_words(db: Database, resolve: Resolver, per_article: int = 500) -> dict[str, list[str]]:
+    """Per current article id, oldest first: subjects of tickets it resolved and queries that ended
+    on it with a click (the search layer ranks by them at a low weight: search/user_words.py)."""
+    found: dict[str, list[tuple[dt.datetime, str]]] = defaultdict(list)
+    with db.session() as session:
+        for article_id, subject, when in session.execute(
+                select(Resolution.article_id, Resolution.subject, Resolution.created_at)
+                .where(Resolution.subject != "")):
+            current = resolve(article_id)
+            if current is not None:
+                found[current].append((when, subject))
+        for clicked, query, searched in session.execute(
+                select(SearchLogEntry.clicked_article_id, SearchLogEntry.query, SearchLogEntry.created_at)
+                .where(SearchLogEntry.clicked_article_id.is_not(None), SearchLogEntry.query != "")):
+            target = resolve(str(clicked))
+            if target is not None:
+                found[target].append((searched, query))
+    return {a: [text for _when, text in sorted(items)[-per_article:]] for a, items in sorted(found.items())}
+
+
+def write_boosts(path: Path, boosts: dict[str, float] | dict[str, list[str]]) -> None:
+    """Write boosts.json (or user_words.json) atomically, so a reader never sees half a file."""
     write_json(path, dict(sorted(boosts.items())), indent=0)
