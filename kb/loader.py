@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import posixpath
+import re
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,8 +22,9 @@ from kb.cache import LoadCache, digest
 from kb.config import Settings
 from kb.errors import Problem, Severity, error, warning
 from kb.gitmeta import FileHistory, file_history
-from kb.parse import ParseOptions, parse_article
-from kb.render import RenderedBody, limit_exceeded, render_markdown
+from kb.media import MediaFile, MediaIndex, MediaProblem, is_media_target
+from kb.parse import ParseOptions, parse_article, partial_article
+from kb.render import RenderedBody, limit_exceeded, render_markdown, resolve_target
 from kb.schema import normalize_id
 from kb.source import read_source
 from kb.vocabulary import ONBOARDING_FILE, VOCABULARY_DIR, Vocabulary, load_vocabulary
@@ -43,6 +45,7 @@ class KnowledgeBase:
     rendered: dict[str, RenderedBody] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     history: dict[str, FileHistory] = field(default_factory=dict)  # by article path
+    media: dict[str, MediaFile] = field(default_factory=dict)  # files the valid articles link to, by digest
 
     @property
     def errors(self) -> list[Problem]:
@@ -63,6 +66,7 @@ class LoadOptions:
     lenient: bool = False
     default_lang: str = "en"
     max_bytes: int = 1_000_000
+    max_media_bytes: int = 10_000_000
     render: bool = True
     git_history: bool = True
     today: dt.date | None = None
@@ -72,7 +76,8 @@ class LoadOptions:
     @classmethod
     def from_settings(cls, settings: Settings, **options: Any) -> LoadOptions:
         """Options with the language and size limit from the settings, and `options` on top."""
-        return cls(default_lang=settings.default_lang, max_bytes=settings.max_article_bytes, **options)
+        return cls(default_lang=settings.default_lang, max_bytes=settings.max_article_bytes,
+                   max_media_bytes=settings.max_media_bytes, **options)
 
 
 def iter_article_files(root: Path, problems: list[Problem]) -> Iterator[tuple[Path, str]]:
@@ -101,6 +106,8 @@ def load_knowledge_base(root: Path, options: LoadOptions | None = None) -> Knowl
     cache = LoadCache.open(options.cache_dir, repr(parse_options), str(options.max_bytes), repr(vocabulary),
                            reuse=options.reuse_cache)
     parsed: list[Article] = []
+    # Articles with errors, parsed as far as possible, so that one `kb check` also reports their links.
+    with_errors: list[Article] = []
     failed_paths: set[str] = set()
     seen_paths: set[str] = set()
     for file, rel in iter_article_files(root, problems):
@@ -120,15 +127,20 @@ def load_knowledge_base(root: Path, options: LoadOptions | None = None) -> Knowl
         problems.extend(found)
         if article is None or any(p.is_error for p in found):
             failed_paths.add(rel)
-        if article is not None:
+            if article is None and source is not None and not options.lenient:
+                article = partial_article(source, parse_options)
+            if article is not None:
+                with_errors.append(article)
+        elif article is not None:
             parsed.append(article)
 
     cross = _cross_article_problems(parsed, vocabulary)
     cross += _review_problems(parsed, options.today or dt.date.today())
     kb = KnowledgeBase(root=root, vocabulary=vocabulary)
     rendered: dict[str, RenderedBody] = {}
+    media = MediaIndex(root, options.max_media_bytes)
     if options.render:
-        rendered, link_problems = _render_all(parsed, cache)
+        rendered, link_problems = _render_all(parsed, cache, media, with_errors=with_errors)
         cross += link_problems
     cache.save(seen_paths)
     if options.lenient:
@@ -137,7 +149,8 @@ def load_knowledge_base(root: Path, options: LoadOptions | None = None) -> Knowl
     failed_paths.update(p.path for p in cross if p.is_error)
 
     kb.articles = [a for a in parsed if a.path not in failed_paths]
-    kb.rendered = {a.id: rendered[a.id] for a in kb.articles if a.id in rendered}
+    kb.rendered = {a.id: rendered[a.path] for a in kb.articles if a.path in rendered}
+    kb.media = _linked_media(kb, media)
     kb.problems = sorted(set(problems))
     if options.git_history:
         kb.history = file_history(root, [a.path for a in kb.articles])
@@ -200,11 +213,12 @@ def _review_problems(articles: list[Article], today: dt.date) -> list[Problem]:
 
 
 class _LinkIndex:
-    """Resolves internal link targets (kb:ID, relative .md paths) to articles."""
+    """Resolves internal link targets (kb:ID, relative .md paths) to articles, and file targets to media."""
 
-    def __init__(self, articles: list[Article]) -> None:
+    def __init__(self, articles: list[Article], media: MediaIndex | None = None) -> None:
         self.by_id = {normalize_id(a.id): a for a in articles}
         self.by_path = {a.path: a for a in articles}
+        self.media = media
         for article in articles:
             for alias in article.aliases:
                 self.by_id.setdefault(normalize_id(alias), article)
@@ -220,18 +234,36 @@ class _LinkIndex:
             return self.by_path.get(posixpath.normpath(ref.lstrip("/"))), anchor
         return self.by_path.get(posixpath.normpath(posixpath.join(posixpath.dirname(source_path), ref))), anchor
 
+    def find_media(self, target: str, source_path: str = "") -> MediaFile:
+        """The media file a link or image points at (relative to source_path); raises MediaProblem."""
+        if self.media is None:
+            raise MediaProblem("media files are not looked up here")
+        ref = target.partition("#")[0].partition("?")[0]
+        joined = ref.lstrip("/") if ref.startswith("/") else posixpath.join(posixpath.dirname(source_path), ref)
+        return self.media.lookup(posixpath.normpath(joined))
+
     def url(self, target: str) -> str | None:
+        """The site URL for a target joined to the articles root (what the renderer asks for)."""
+        if is_media_target(target):
+            try:
+                return self.find_media(target).url
+            except MediaProblem:
+                return None
         article, anchor = self.find(target)
         if article is None:
             return None
         return article_url(article.id) + (f"#{anchor}" if anchor else "")
 
 
-def _render_all(articles: list[Article], cache: LoadCache) -> tuple[dict[str, RenderedBody], list[Problem]]:
-    index = _LinkIndex(articles)
+def _render_all(articles: list[Article], cache: LoadCache, media: MediaIndex | None = None,
+                with_errors: list[Article] | None = None) -> tuple[dict[str, RenderedBody], list[Problem]]:
+    """Render every article (by path) and report broken links and media; `with_errors` articles (those
+    with front-matter errors) are rendered only so their links are checked in the same run."""
+    partial_ones = list(with_errors or ())
+    index = _LinkIndex(articles, media)
     problems: list[Problem] = []
     rendered: dict[str, RenderedBody] = {}
-    for article in articles:
+    for article in [*articles, *partial_ones]:
         body = cache.rendered_body(article, index.url)
         if body is None:
             reason = limit_exceeded(article.body)
@@ -239,24 +271,55 @@ def _render_all(articles: list[Article], cache: LoadCache) -> tuple[dict[str, Re
                 problems.append(error(article.path, f"the body cannot be rendered safely: {reason}",
                                       article.body_line))
                 continue
-            body = cache.render(article, index.url, partial(render_markdown, article.body, source_path=article.path))
-        rendered[article.id] = body
+            body = cache.render(article, index.url, partial(render_markdown, article.body, source_path=article.path,
+                                                            lang=article.lang))
+        rendered[article.path] = body
         for stripped in sorted(set(body.stripped_html)):
             problems.append(warning(article.path, f"raw HTML {stripped} will be removed when the page is shown",
                                     article.body_line))
-    for article in articles:
-        body_lines = article.body.split("\n")
-        for link in rendered.get(article.id, RenderedBody("", (), (), ())).links:
-            target, anchor = index.find(link.target, article.path)
-            line = link.line or _find_line(body_lines, link.target)
-            file_line = article.body_line + line - 1 if line else article.body_line
-            if target is None:
-                problems.append(error(article.path, f"broken link to {link.target!r}: no such article", file_line))
-            elif anchor and target.id in rendered and anchor not in {h.anchor for h in rendered[target.id].toc} \
-                    and f'id="{anchor}"' not in rendered[target.id].html:
-                problems.append(error(article.path, f"broken link to {link.target!r}: "
-                                                    f"{target.path} has no heading #{anchor}", file_line))
+    for article in [*articles, *partial_ones]:
+        problems.extend(_link_problems(article, rendered, index))
     return rendered, problems
+
+
+def _link_problems(article: Article, rendered: dict[str, RenderedBody], index: _LinkIndex) -> list[Problem]:
+    """Broken links, missing or refused media files and images without alt text, at path:line:col."""
+    problems: list[Problem] = []
+    body_lines = article.body.split("\n")
+    for link in rendered.get(article.path, RenderedBody("", (), (), ())).links:
+        line = link.line or _find_line(body_lines, link.target)
+        file_line = article.body_line + line - 1 if line else article.body_line
+        col = link.col or 1
+        if is_media_target(resolve_target(link.target, article.path)):
+            try:
+                index.find_media(link.target, article.path)
+            except MediaProblem as exc:
+                what = "image" if link.image else "link"
+                problems.append(error(article.path, f"broken {what} {link.target!r}: {exc}", file_line, col))
+                continue
+            if link.image and not link.alt:
+                problems.append(warning(article.path, f"image {link.target!r} has no alt text: describe it for "
+                                                      "readers who cannot see it, ![what it shows](file)",
+                                        file_line, col))
+            continue
+        target, anchor = index.find(link.target, article.path)
+        if target is None:
+            problems.append(error(article.path, f"broken link to {link.target!r}: no such article", file_line, col))
+        elif anchor and target.path in rendered and anchor not in {h.anchor for h in rendered[target.path].toc} \
+                and f'id="{anchor}"' not in rendered[target.path].html:
+            problems.append(error(article.path, f"broken link to {link.target!r}: "
+                                                f"{target.path} has no heading #{anchor}", file_line, col))
+    return problems
+
+
+def _linked_media(kb: KnowledgeBase, media: MediaIndex) -> dict[str, MediaFile]:
+    """The media files the valid articles' rendered bodies link to, by digest."""
+    used = {url for body in kb.rendered.values() for url in _media_urls(body)}
+    return {digest: file for digest, file in media.files().items() if file.url in used}
+
+
+def _media_urls(body: RenderedBody) -> set[str]:
+    return {m for m in re.findall(r'(?:src|href)="(/media/[^"]+)"', body.html)}
 
 
 def _find_line(lines: list[str], needle: str) -> int | None:

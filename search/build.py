@@ -39,6 +39,7 @@ from kb.errors import KbError, Problem
 from kb.gitmeta import FileHistory, head_commit
 from kb.loader import KnowledgeBase, LoadOptions, load_knowledge_base
 from search.errors import BuildError, BuildLockedError
+from search.media import write_media
 from search.schema import SCHEMA_VERSION, article_document, make_schema, source_key, spelling_words
 
 log = logging.getLogger(__name__)
@@ -157,7 +158,7 @@ def _clone_build(source: Path, target: Path) -> None:
     so they are hard-linked; the table of contents and our JSON files are copied."""
     target.mkdir(parents=True)
     for entry in source.iterdir():
-        if "LOCK" in entry.name:
+        if "LOCK" in entry.name or entry.is_dir():  # media/ is written by its own stage
             continue
         if entry.suffix in (".toc", ".json") or entry.name.startswith("_MAIN"):
             shutil.copy2(entry, target / entry.name)
@@ -290,6 +291,7 @@ def index_knowledge_base(kb: KnowledgeBase, index_dir: Path, *, full: bool = Fal
             raise
         writer.commit()
         ix.close()
+        write_media(build_dir, kb.root, kb.media, live)
         # json.dumps, not json.dump: dump streams through the pure-Python encoder (0.7 s at 10k).
         words = _spelling_words(None if mode == "full" else live, documents, removed | changed)
         (build_dir / HASHES).write_text(json.dumps(hashes), encoding="utf-8")

@@ -20,6 +20,7 @@ from web import (
     errors,
     home,
     i18n,
+    media,
     meta,
     onboarding,
     publishing,
@@ -75,5 +76,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     for blueprint in (home.bp, search_pages.bp, articles.bp, browse.bp, onboarding.bp, changes.bp, api.bp, meta.bp):
         app.register_blueprint(blueprint)
     records.init_app(app)
+    media.init_app(app)
     app.register_blueprint(publishing.bp)
     return app
