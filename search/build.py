@@ -38,6 +38,7 @@ from kb.config import Settings
 from kb.errors import KbError, Problem
 from kb.gitmeta import FileHistory, head_commit
 from kb.loader import KnowledgeBase, LoadOptions, load_knowledge_base
+from search.complete import write_completions
 from search.errors import BuildError, BuildLockedError
 from search.media import write_media
 from search.schema import SCHEMA_VERSION, article_document, make_schema, source_key, spelling_words
@@ -292,6 +293,7 @@ def index_knowledge_base(kb: KnowledgeBase, index_dir: Path, *, full: bool = Fal
         writer.commit()
         ix.close()
         write_media(build_dir, kb.root, kb.media, live)
+        write_completions(build_dir, indexed.values(), kb.vocabulary)
         # json.dumps, not json.dump: dump streams through the pure-Python encoder (0.7 s at 10k).
         words = _spelling_words(None if mode == "full" else live, documents, removed | changed)
         (build_dir / HASHES).write_text(json.dumps(hashes), encoding="utf-8")

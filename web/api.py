@@ -7,6 +7,9 @@ from typing import Any
 from flask import Blueprint, Response, abort, current_app, jsonify, redirect, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
+from search.complete import DEFAULT_LIMIT as COMPLETE_LIMIT
+from search.complete import MAX_LIMIT as MAX_COMPLETE_LIMIT
+from search.complete import MAX_PREFIX_CHARS as MAX_COMPLETE_CHARS
 from web.catalog import FILTERS, ArticleView, get_catalog, get_snapshot
 from web.openapi import openapi_document
 from web.search_pages import read_int
@@ -53,6 +56,26 @@ def search() -> Response:
     filters = {name: values for name in FILTERS if (values := [v.strip() for v in args.getlist(name) if v.strip()])}
     result = get_catalog().search(query, filters, page=page, limit=limit)
     return jsonify(result.to_json())
+
+
+def _completion_url(kind: str, target: str) -> str:
+    if kind in ("title", "id"):
+        return url_for("articles.show", article_id=target)
+    if kind == "product":
+        return url_for("browse.product", product_id=target)
+    return url_for("search.results", q=target)
+
+
+@bp.get("/complete")
+def complete() -> Response:
+    """What the reader is typing, completed: titles, error codes, ids and products it starts, best first."""
+    prefix = request.args.get("q", "")
+    if len(prefix) > MAX_COMPLETE_CHARS:
+        abort(400, description=f"q must be at most {MAX_COMPLETE_CHARS} characters")
+    limit = read_int(request.args, "limit", COMPLETE_LIMIT, 1, MAX_COMPLETE_LIMIT)
+    found = get_catalog().complete(prefix.lstrip(), limit) if prefix.strip() else []
+    return jsonify({"query": prefix, "search_url": url_for("search.results", q=prefix.strip()),
+                    "completions": [{**c.to_json(), "url": _completion_url(c.kind, c.target)} for c in found]})
 
 
 @bp.get("/articles/<path:article_id>")

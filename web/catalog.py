@@ -11,9 +11,10 @@ import dataclasses
 import datetime as dt
 import threading
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
 
 from flask import Flask, current_app, g
 
@@ -22,10 +23,12 @@ from kb.gitmeta import file_history
 from kb.schema import normalize_id
 from kb.vocabulary import Label, Vocabulary, load_vocabulary
 from search import ArticleView, IndexMissingError, SearchRequest, SearchResult, SearchService
+from search.complete import Completer, Completion
 from search.results import parse_datetime
 from web.settings import SETTINGS_KEY
 
 EXTENSION_KEY = "kb_catalog"
+T = TypeVar("T")
 FILTERS = ("category", "tag", "product", "type", "lang", "state")
 
 
@@ -160,6 +163,7 @@ class Catalog:
         self.service = SearchService(settings.index_dir, warm_terms=settings.warm_terms)
         self._snapshot: Snapshot | None = None
         self._generation: object = None
+        self._per_build: dict[str, tuple[Path, Any]] = {}
 
     def snapshot(self) -> Snapshot:
         """Metadata of the live index build (re-read when a new build is swapped in)."""
@@ -177,6 +181,23 @@ class Catalog:
         with self._lock:
             self._snapshot, self._generation = snap, generation
         return snap
+
+    def per_build(self, name: str, load: Callable[[Path], T]) -> T:
+        """What `load` reads from the live build folder (media list, completions), read once per build."""
+        build_dir = self.service.handle.snapshot().build_dir
+        with self._lock:
+            cached = self._per_build.get(name)
+            if cached is not None and cached[0] == build_dir:
+                value: T = cached[1]
+                return value
+        value = load(build_dir)
+        with self._lock:
+            self._per_build[name] = (build_dir, value)
+        return value
+
+    def complete(self, prefix: str, limit: int) -> list[Completion]:
+        """Titles, error codes, ids and products that start with what the reader typed, best first."""
+        return self.per_build("complete", Completer.open).complete(prefix, limit)
 
     def search(self, query: str, filters: Mapping[str, str | Sequence[str]], *, page: int = 1,
                limit: int = 10) -> SearchResult:

@@ -1,0 +1,261 @@
+"""Completion of what a reader is typing: titles, error codes, article ids and products.
+
+The build writes `complete.json` into each build folder: every completable text once, and a
+sorted list of keys, one per place a word starts in a text (each Chinese character starts one),
+so `globalpro`, `0x8007`, `outl` and `打印` find `GlobalProtect`, `0x80070005`, `Outlook` and
+`网络打印机脱机`. A query is a binary search in that list; prefixes shared by very many keys
+(one or two letters) have their best entries ranked at build time. The typed text is matched as
+typed: nothing is spell-corrected, stemmed or expanded.
+"""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+import json
+import os
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kb.article import Article
+from kb.vocabulary import Vocabulary
+
+COMPLETE_FILE = "complete.json"
+FORMAT = 1
+MAX_KEY_CHARS = 48  # longer prefixes are matched on their first 48 characters, then checked in full
+MAX_PREFIX_CHARS = 200
+SCAN_LIMIT = 256  # a prefix with more keys than this is answered from its list ranked at build time
+RANKED_PER_PREFIX = 24
+DEFAULT_LIMIT = 8
+MAX_LIMIT = 20
+
+# Kinds of completion, best first at equal match: a title is what most readers look for.
+KIND_WEIGHTS = {"title": 3.0, "error": 2.6, "product": 2.4, "id": 1.5}
+STATE_WEIGHTS = {"validated": 0.6, "unverified": 0.3}
+START_BONUS = 1.0  # the prefix starts the text, not a later word
+
+
+@dataclass(frozen=True)
+class Completion:
+    """One completion: its text with the typed part at [start, end), and what it leads to."""
+
+    kind: str  # title, error, id or product
+    text: str
+    start: int
+    end: int
+    target: str  # the article id (title, id), the product id (product) or the text (error: a search)
+    lang: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "text": self.text, "match": [self.start, self.end], "target": self.target,
+                "lang": self.lang}
+
+
+def normalize(text: str) -> tuple[str, list[int]]:
+    """Text as keys are compared (NFKC, case-folded, runs of spaces as one), with each normalized
+    character's index in the original text, so a match can be marked in what the reader sees."""
+    out: list[str] = []
+    origin: list[int] = []
+    last_space = True
+    for index, char in enumerate(text):
+        folded = unicodedata.normalize("NFKC", char).casefold()
+        for piece in folded:
+            if piece.isspace():
+                if last_space:
+                    continue
+                piece, last_space = " ", True
+            else:
+                last_space = False
+            out.append(piece)
+            origin.append(index)
+    while out and out[-1] == " ":
+        out.pop()
+        origin.pop()
+    return "".join(out), origin
+
+
+def normalized(text: str) -> str:
+    """`normalize(text)[0]`, quickly for ASCII text (most titles and every error code)."""
+    return " ".join(text.lower().split()) if text.isascii() else normalize(text)[0]
+
+
+def normalize_prefix(prefix: str) -> str:
+    """A typed prefix as keys are compared; a trailing space is kept (the reader finished a word)."""
+    text = normalized(prefix[:MAX_PREFIX_CHARS])
+    return text + " " if text and prefix[-1:].isspace() else text
+
+
+_CJK_CLASS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af"
+# A letter or digit after anything else, every CJK character, and a letter after a CJK character.
+_WORD_START = re.compile(rf"(?<![^\W_])[^\W_]|[{_CJK_CLASS}]|(?<=[{_CJK_CLASS}])[^\W_]")
+
+
+def word_starts(text: str) -> Iterator[int]:
+    """Where a word starts in normalized text: after a non-alphanumeric, and at every CJK character."""
+    return (m.start() for m in _WORD_START.finditer(text))
+
+
+@dataclass(frozen=True)
+class _Entry:
+    kind: str
+    text: str
+    target: str
+    lang: str
+    weight: float
+
+
+def _entries(articles: Iterable[Article], vocabulary: Vocabulary) -> list[_Entry]:
+    """Every completable text once: titles and ids per article, each error and product once."""
+    entries: list[_Entry] = []
+    errors: dict[str, _Entry] = {}
+    products: set[str] = set()
+    for article in articles:
+        if article.state in ("draft", "archived"):
+            continue
+        state = STATE_WEIGHTS.get(article.state, 0.0)
+        entries.append(_Entry("title", article.title, article.id, article.lang, KIND_WEIGHTS["title"] + state))
+        entries.append(_Entry("id", article.id, article.id, article.lang, KIND_WEIGHTS["id"] + state))
+        for code in article.errors:
+            key = normalized(code)
+            known = errors.get(key)
+            weight = KIND_WEIGHTS["error"] + state
+            if known is None or known.weight < weight:
+                errors[key] = _Entry("error", code, code, "", weight)
+        products.update(p.partition("@")[0] for p in article.products)
+    entries.extend(errors.values())
+    for product_id in sorted(products):
+        product = vocabulary.products.get(product_id)
+        name = product.name if product else product_id
+        entries.append(_Entry("product", name, product_id, "", KIND_WEIGHTS["product"]))
+        if normalized(name) != product_id:
+            entries.append(_Entry("product", product_id, product_id, "", KIND_WEIGHTS["product"] - 0.2))
+    return entries
+
+
+def _score(entry: _Entry, offset: int) -> float:
+    # Shorter texts first at equal weight: "Outlook" before "Outlook keeps asking for a password".
+    return entry.weight + (START_BONUS if offset == 0 else 0.0) - min(len(entry.text), 200) / 400
+
+
+def build_completions(articles: Iterable[Article], vocabulary: Vocabulary) -> dict[str, Any]:
+    """The completion data of one build: entries, sorted keys and the ranked lists of busy prefixes."""
+    entries = _entries(articles, vocabulary)
+    keyed: list[tuple[str, int, int]] = []
+    for number, entry in enumerate(entries):
+        text = normalized(entry.text)
+        for start in word_starts(text):
+            keyed.append((text[start:start + MAX_KEY_CHARS], number, start))
+    keyed.sort()
+    keys = [k for k, _, _ in keyed]
+    refs = [n for _, n, _ in keyed]
+    offsets = [o for _, _, o in keyed]
+    scores = [_score(entries[n], o) for _, n, o in keyed]
+    ranked: dict[str, list[list[int]]] = {}
+    groups: list[tuple[int, int]] = [(0, len(keys))]
+    length = 0
+    while groups:
+        length += 1
+        busy: list[tuple[int, int]] = []
+        for lo, hi in groups:
+            start = lo
+            while start < hi:
+                prefix = keys[start][:length]
+                if len(prefix) < length:  # a key shorter than the prefixes of this round
+                    start += 1
+                    continue
+                end = bisect.bisect_right(keys, prefix + "\U0010ffff", start, hi)
+                if end - start > SCAN_LIMIT:
+                    ranked[prefix] = _best(scores, refs, offsets, start, end, RANKED_PER_PREFIX)
+                    busy.append((start, end))
+                start = end
+        groups = busy
+    return {"format": FORMAT, "entries": [[e.kind, e.text, e.target, e.lang, e.weight] for e in entries],
+            "keys": keys, "refs": refs, "offsets": offsets, "ranked": ranked}
+
+
+def _best(scores: list[float], refs: list[int], offsets: list[int], lo: int, hi: int, limit: int
+          ) -> list[list[int]]:
+    """The best [entry, offset] pairs among keys[lo:hi], one per entry, best first (ties: lower key)."""
+    # An entry has a key per word, so take a few more than `limit` and drop repeats.
+    wanted = limit * 3
+    while True:
+        top = heapq.nsmallest(wanted, range(lo, hi), key=lambda i: -scores[i])
+        chosen: dict[int, int] = {}
+        for i in top:
+            chosen.setdefault(refs[i], offsets[i])
+        if len(chosen) >= limit or len(top) == hi - lo:
+            return [[number, offset] for number, offset in list(chosen.items())[:limit]]
+        wanted *= 4
+def _best_of(scores: dict[int, float], refs: list[int], offsets: list[int], limit: int) -> list[tuple[int, int]]:
+    """The best (entry, offset) pairs among the scored key positions, one per entry."""
+    chosen: dict[int, int] = {}
+    for i in sorted(scores, key=lambda i: (-scores[i], i)):
+        chosen.setdefault(refs[i], offsets[i])
+        if len(chosen) >= limit * 2:  # a few spare: the full check of a long prefix may drop some
+            break
+    return list(chosen.items())
+
+
+def write_completions(build_dir: Path, articles: Iterable[Article], vocabulary: Vocabulary) -> None:
+    """Write complete.json into a build folder (atomically: the build's manifest is written after it)."""
+    data = build_completions(articles, vocabulary)
+    tmp = build_dir / (COMPLETE_FILE + ".tmp")
+    tmp.write_text(json.dumps(data, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+    os.replace(tmp, build_dir / COMPLETE_FILE)
+
+
+class Completer:
+    """The completion data of one build, loaded once per process."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.entries = [_Entry(str(k), str(t), str(g), str(la), float(w)) for k, t, g, la, w in data.get("entries", [])]
+        self.keys: list[str] = data.get("keys", [])
+        self.refs: list[int] = data.get("refs", [])
+        self.offsets: list[int] = data.get("offsets", [])
+        self.ranked: dict[str, list[list[int]]] = data.get("ranked", {})
+
+    @classmethod
+    def open(cls, build_dir: Path) -> Completer:
+        """The completer of a build folder (empty for a build made before completion existed)."""
+        try:
+            data = json.loads((build_dir / COMPLETE_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            data = {}
+        return cls(data if isinstance(data, dict) and data.get("format") == FORMAT else {})
+
+    def complete(self, prefix: str, limit: int = DEFAULT_LIMIT) -> list[Completion]:
+        """The best completions of a prefix, best first, each entry once."""
+        query = normalize_prefix(prefix)
+        if not query:
+            return []
+        limit = max(1, min(limit, MAX_LIMIT))
+        key = query[:MAX_KEY_CHARS]
+        lo = bisect.bisect_left(self.keys, key)
+        hi = bisect.bisect_right(self.keys, key + "\U0010ffff", lo)
+        if hi - lo > SCAN_LIMIT and key in self.ranked:
+            pairs = [(n, o) for n, o in self.ranked[key]]
+        else:
+            scores = {i: _score(self.entries[self.refs[i]], self.offsets[i]) for i in range(lo, hi)}
+            pairs = [(n, o) for n, o in _best_of(scores, self.refs, self.offsets, limit)]
+        found: list[Completion] = []
+        for number, offset in pairs:
+            completion = self._completion(self.entries[number], offset, query)
+            if completion is not None:
+                found.append(completion)
+            if len(found) >= limit:
+                break
+        return found
+
+    @staticmethod
+    def _completion(entry: _Entry, offset: int, query: str) -> Completion | None:
+        text, origin = normalize(entry.text)
+        if not text.startswith(query.rstrip(" "), offset):  # keys are cut at MAX_KEY_CHARS
+            return None
+        end = offset + len(query.rstrip(" "))
+        start_at = origin[offset]
+        end_at = origin[end - 1] + 1 if end > offset else start_at
+        return Completion(entry.kind, entry.text, start_at, end_at, entry.target, entry.lang)

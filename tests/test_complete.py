@@ -1,0 +1,83 @@
+"""GET /api/complete: titles, error codes, ids and products that the typed prefix starts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.testing import FlaskClient
+
+from tests.test_web_fixtures import LONG_ERROR
+
+pytest_plugins = ("tests.test_web_fixtures",)
+
+
+def complete(client: FlaskClient, q: str, **params: Any) -> dict[str, Any]:
+    response = client.get("/api/complete", query_string={"q": q, **params})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    data: dict[str, Any] = response.get_json()
+    return data
+
+
+def marked(c: dict[str, Any]) -> str:
+    start, end = c["match"]
+    return c["text"][:start] + "[" + c["text"][start:end] + "]" + c["text"][end:]
+
+
+def test_a_partial_word_completes_to_titles_ids_and_products(client: FlaskClient) -> None:
+    data = complete(client, "outl")
+    found = [(c["kind"], marked(c)) for c in data["completions"]]
+    assert found[0] == ("title", "[Outl]ook keeps asking for a password")
+    assert ("product", "[outl]ook") in found
+    assert ("id", "[outl]ook-password-prompt") in found
+    assert data["completions"][0]["url"] == "/articles/outlook-password-prompt"
+    assert data["search_url"] == "/search?q=outl"
+    # The word being typed is matched as typed: never corrected to another word.
+    assert all(c["text"][c["match"][0]:c["match"][1]].lower() == "outl" for c in data["completions"])
+
+
+def test_an_error_code_prefix_completes_inside_a_long_identifier(client: FlaskClient) -> None:
+    data = complete(client, "0x8007")
+    errors = [c for c in data["completions"] if c["kind"] == "error"]
+    assert errors and errors[0]["text"] == LONG_ERROR
+    assert marked(errors[0]).endswith("[0x8007]04C9")
+    assert errors[0]["url"].startswith("/search?q=")
+
+
+def test_chinese_prefixes_complete_at_the_start_and_inside_titles(client: FlaskClient) -> None:
+    assert [marked(c) for c in complete(client, "工单")["completions"]] == ["[工单]的生命周期"]
+    inside = complete(client, "连接失")["completions"]
+    assert [marked(c) for c in inside] == ["VPN [连接失]败，错误 809"]
+    assert inside[0]["lang"] == "zh"
+
+
+def test_best_first_and_each_text_once(client: FlaskClient) -> None:
+    found = complete(client, "printer", limit=20)["completions"]
+    titles = [c["text"] for c in found if c["kind"] == "title"]
+    assert len(titles) == len(set(titles)) > 5
+    # Validated articles rank above unverified ones with the same kind of match.
+    states = {f"Printer {n} paper jam": n % 2 for n in range(1, 24)}
+    first_unverified = next(i for i, t in enumerate(titles) if not states[t])
+    assert all(states[t] for t in titles[:first_unverified]) and first_unverified > 0
+
+
+def test_drafts_and_archived_articles_are_not_completed(client: FlaskClient) -> None:
+    assert complete(client, "draft wi")["completions"] == []
+    assert complete(client, "dial-up")["completions"] == []
+
+
+def test_bad_input_gets_a_clear_answer(client: FlaskClient) -> None:
+    assert complete(client, "")["completions"] == []
+    assert complete(client, "   ")["completions"] == []
+    assert complete(client, "zzqx")["completions"] == []
+    assert complete(client, "outl", limit="many")["completions"]
+    too_long = client.get("/api/complete", query_string={"q": "x" * 201})
+    assert too_long.status_code == 400
+    assert "at most 200 characters" in too_long.get_json()["message"]
+    weird = complete(client, "\"(*[<script>")
+    assert weird["completions"] == [] and weird["query"] == "\"(*[<script>"
+
+
+def test_completion_is_in_the_openapi_document(client: FlaskClient) -> None:
+    document = client.get("/api/openapi.json").get_json()
+    assert "/api/complete" in document["paths"]
+    assert "Completions" in document["components"]["schemas"]
