@@ -28,6 +28,8 @@ COMPLETE_FILE = "complete.json"
 FORMAT = 1
 MAX_KEY_CHARS = 48  # longer prefixes are matched on their first 48 characters, then checked in full
 MAX_PREFIX_CHARS = 200
+MAX_MULTIWORD_CANDIDATES = 2000  # keys of the rarest word checked for the other words
+SCATTERED_PENALTY = 0.5  # the words start words of the text, but not one after another
 SCAN_LIMIT = 256  # a prefix with more keys than this is answered from its list ranked at build time
 RANKED_PER_PREFIX = 24
 DEFAULT_LIMIT = 8
@@ -41,18 +43,17 @@ START_BONUS = 1.0  # the prefix starts the text, not a later word
 
 @dataclass(frozen=True)
 class Completion:
-    """One completion: its text with the typed part at [start, end), and what it leads to."""
+    """One completion: its text, the typed parts in it as [start, end) character ranges, and what it leads to."""
 
     kind: str  # title, error, id or product
     text: str
-    start: int
-    end: int
+    marks: tuple[tuple[int, int], ...]
     target: str  # the article id (title, id), the product id (product) or the text (error: a search)
     lang: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "text": self.text, "match": [self.start, self.end], "target": self.target,
-                "lang": self.lang}
+        return {"kind": self.kind, "text": self.text, "marks": [list(m) for m in self.marks],
+                "target": self.target, "lang": self.lang}
 
 
 def normalize(text: str) -> tuple[str, list[int]]:
@@ -228,34 +229,74 @@ class Completer:
         return cls(data if isinstance(data, dict) and data.get("format") == FORMAT else {})
 
     def complete(self, prefix: str, limit: int = DEFAULT_LIMIT) -> list[Completion]:
-        """The best completions of a prefix, best first, each entry once."""
+        """The best completions of a prefix, best first, each entry once: texts where the whole
+        prefix starts a word first, then (for several words) texts where every word starts one."""
         query = normalize_prefix(prefix)
         if not query:
             return []
         limit = max(1, min(limit, MAX_LIMIT))
-        key = query[:MAX_KEY_CHARS]
-        lo = bisect.bisect_left(self.keys, key)
-        hi = bisect.bisect_right(self.keys, key + "\U0010ffff", lo)
-        if hi - lo > SCAN_LIMIT and key in self.ranked:
-            pairs = [(n, o) for n, o in self.ranked[key]]
-        else:
-            scores = {i: _score(self.entries[self.refs[i]], self.offsets[i]) for i in range(lo, hi)}
-            pairs = [(n, o) for n, o in _best_of(scores, self.refs, self.offsets, limit)]
-        found: list[Completion] = []
-        for number, offset in pairs:
-            completion = self._completion(self.entries[number], offset, query)
+        found: dict[int, Completion] = {}
+        for number, offset in self._starting(query, limit):
+            completion = self._completion(number, [(offset, query.rstrip(" "))])
             if completion is not None:
-                found.append(completion)
+                found.setdefault(number, completion)
             if len(found) >= limit:
-                break
-        return found
+                return list(found.values())
+        words = query.split()
+        if len(words) > 1:
+            for number, spans in self._all_words(words, set(found), limit - len(found)):
+                completion = self._completion(number, spans)
+                if completion is not None:
+                    found.setdefault(number, completion)
+        return list(found.values())[:limit]
 
-    @staticmethod
-    def _completion(entry: _Entry, offset: int, query: str) -> Completion | None:
+    def _range(self, prefix: str) -> tuple[int, int]:
+        key = prefix[:MAX_KEY_CHARS]
+        lo = bisect.bisect_left(self.keys, key)
+        return lo, bisect.bisect_right(self.keys, key + "\U0010ffff", lo)
+
+    def _starting(self, query: str, limit: int) -> list[tuple[int, int]]:
+        """(entry, offset) of the keys that start with the query, best first."""
+        lo, hi = self._range(query)
+        key = query[:MAX_KEY_CHARS]
+        if hi - lo > SCAN_LIMIT and key in self.ranked:
+            return [(n, o) for n, o in self.ranked[key]]
+        scores = {i: _score(self.entries[self.refs[i]], self.offsets[i]) for i in range(lo, hi)}
+        return _best_of(scores, self.refs, self.offsets, limit)
+
+    def _all_words(self, words: list[str], skip: set[int], limit: int) -> list[tuple[int, list[tuple[int, str]]]]:
+        """Entries in which every word starts a word (in any order), best first, with where each starts."""
+        ranges = [self._range(w) for w in words]
+        lo, hi = min(ranges, key=lambda r: r[1] - r[0])
+        scored: list[tuple[float, int, list[tuple[int, str]]]] = []
+        seen = set(skip)
+        for i in range(lo, min(hi, lo + MAX_MULTIWORD_CANDIDATES)):
+            number = self.refs[i]
+            if number in seen:
+                continue
+            seen.add(number)
+            text = normalized(self.entries[number].text)
+            starts = list(word_starts(text))
+            spans = []
+            for word in words:
+                at = next((p for p in starts if text.startswith(word, p)), None)
+                if at is None:
+                    break
+                spans.append((at, word))
+            else:
+                score = _score(self.entries[number], min(p for p, _ in spans)) - SCATTERED_PENALTY
+                scored.append((score, number, spans))
+        scored.sort(key=lambda item: (-item[0], item[1]))
+        return [(number, spans) for _, number, spans in scored[:limit]]
+
+    def _completion(self, number: int, spans: list[tuple[int, str]]) -> Completion | None:
+        """A completion with the typed parts marked in the text as the reader sees it."""
+        entry = self.entries[number]
         text, origin = normalize(entry.text)
-        if not text.startswith(query.rstrip(" "), offset):  # keys are cut at MAX_KEY_CHARS
-            return None
-        end = offset + len(query.rstrip(" "))
-        start_at = origin[offset]
-        end_at = origin[end - 1] + 1 if end > offset else start_at
-        return Completion(entry.kind, entry.text, start_at, end_at, entry.target, entry.lang)
+        marks = []
+        for offset, typed in spans:
+            if not typed or not text.startswith(typed, offset):  # keys are cut at MAX_KEY_CHARS
+                return None
+            end = offset + len(typed)
+            marks.append((origin[offset], origin[end - 1] + 1))
+        return Completion(entry.kind, entry.text, tuple(sorted(marks)), entry.target, entry.lang)

@@ -19,8 +19,12 @@ def complete(client: FlaskClient, q: str, **params: Any) -> dict[str, Any]:
 
 
 def marked(c: dict[str, Any]) -> str:
-    start, end = c["match"]
-    return c["text"][:start] + "[" + c["text"][start:end] + "]" + c["text"][end:]
+    """The completion's text with each typed part in brackets."""
+    text, out, last = c["text"], "", 0
+    for start, end in c["marks"]:
+        out += text[last:start] + "[" + text[start:end] + "]"
+        last = end
+    return out + text[last:]
 
 
 def test_a_partial_word_completes_to_titles_ids_and_products(client: FlaskClient) -> None:
@@ -32,7 +36,15 @@ def test_a_partial_word_completes_to_titles_ids_and_products(client: FlaskClient
     assert data["completions"][0]["url"] == "/articles/outlook-password-prompt"
     assert data["search_url"] == "/search?q=outl"
     # The word being typed is matched as typed: never corrected to another word.
-    assert all(c["text"][c["match"][0]:c["match"][1]].lower() == "outl" for c in data["completions"])
+    assert all(len(c["marks"]) == 1 and c["text"][slice(*c["marks"][0])].lower() == "outl"
+               for c in data["completions"])
+
+
+def test_several_words_complete_texts_holding_each_of_them(client: FlaskClient) -> None:
+    found = [marked(c) for c in complete(client, "outlook pass")["completions"]]
+    assert found[0] == "[Outlook] keeps asking for a [pass]word"
+    reversed_words = complete(client, "password outl")["completions"]
+    assert marked(reversed_words[0]) == "[Outl]ook keeps asking for a [password]"
 
 
 def test_an_error_code_prefix_completes_inside_a_long_identifier(client: FlaskClient) -> None:

@@ -89,12 +89,12 @@ COMPLETIONS = {
         "query": {"type": "string"},
         "search_url": {"type": "string", "description": "The search results page for what was typed."},
         "completions": {"type": "array", "items": {
-            "type": "object", "required": ["kind", "text", "match", "target", "lang", "url"],
+            "type": "object", "required": ["kind", "text", "marks", "target", "lang", "url"],
             "properties": {
                 "kind": {"type": "string", "enum": ["title", "error", "id", "product"]},
                 "text": {"type": "string"},
-                "match": {"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 2,
-                          "description": "[start, end) of the typed part in text, in characters."},
+                "marks": {"type": "array", "description": "[start, end) of each typed part in text, in characters.",
+                          "items": {"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 2}},
                 "target": {"type": "string", "description": "Article id, product id, or the error text."},
                 "lang": {"type": "string"},
                 "url": {"type": "string"}}}},
