@@ -528,15 +528,19 @@ def _format_fence(source: str, language: str, class_name: str, options: Any, md:
 
 
 def pygments_css() -> str:
-    """The stylesheet for highlighted code: light, and dark when the reader prefers it."""
+    """The stylesheet for highlighted code: light; dark when the reader picked the dark theme
+    (`data-theme="dark"` on the root element) or, having picked none, prefers dark."""
 
-    def rules(style: str) -> list[str]:
+    def rules(style: str, scope: str = "") -> list[str]:
         formatter: Formatter[str] = HtmlFormatter(style=style)
         # Only rules scoped to .highlight: Pygments also styles every `pre`.
-        return [line for line in formatter.get_style_defs(".highlight").splitlines() if line.startswith(".highlight")]
+        return [scope + line for line in formatter.get_style_defs(".highlight").splitlines()
+                if line.startswith(".highlight")]
 
-    dark = "\n".join("  " + line for line in rules(_DARK_STYLE))
-    return "\n".join(rules(_LIGHT_STYLE)) + "\n@media (prefers-color-scheme: dark) {\n" + dark + "\n}\n"
+    dark_chosen = "\n".join(rules(_DARK_STYLE, ':root[data-theme="dark"] '))
+    dark_preferred = "\n".join("  " + line for line in rules(_DARK_STYLE, ':root:not([data-theme="light"]) '))
+    return "\n".join((*rules(_LIGHT_STYLE), dark_chosen, "@media (prefers-color-scheme: dark) {",
+                      dark_preferred, "}", ""))
 
 
 # --- the Markdown pipeline -------------------------------------------------------

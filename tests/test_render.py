@@ -354,9 +354,17 @@ def test_pygments_css_covers_light_and_dark_and_only_styles_highlight() -> None:
     css = pygments_css()
     assert ".highlight .k {" in css
     assert "@media (prefers-color-scheme: dark)" in css
-    light, dark = css.split("@media (prefers-color-scheme: dark)")
-    assert ".highlight .k {" in light and ".highlight .k {" in dark
-    selectors = [line.strip().split("{")[0] for line in css.splitlines() if "{" in line and "@media" not in line]
+    light, chosen_and_preferred = css.split(':root[data-theme="dark"] ', 1)
+    chosen, preferred = chosen_and_preferred.split("@media (prefers-color-scheme: dark)")
+    assert ".highlight .k {" in light and ".highlight .k {" in chosen and ".highlight .k {" in preferred
+    # The reader's choice wins over the system's preference: dark rules name the theme they serve.
+    assert all(line.startswith(':root[data-theme="dark"] .highlight') for line in
+               chosen.splitlines()[1:] if "{" in line)
+    assert all(line.strip().startswith(':root:not([data-theme="light"]) .highlight') for line in
+               preferred.splitlines()[1:] if "{" in line)
+    selectors = [line.strip().split("{")[0].removeprefix(':root[data-theme="dark"] ')
+                 .removeprefix(':root:not([data-theme="light"]) ') for line in css.splitlines()
+                 if "{" in line and "@media" not in line]
     assert selectors and all(s.startswith(".highlight") for s in selectors)
 
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from kb.records.errors import DatabaseUnavailableError, InvalidRecordError
+from kb.vocabulary import OnboardingPath
 from web.catalog import ArticleView, Snapshot, get_catalog, get_snapshot
 from web.i18n import translate
 from web.settings import get_settings
@@ -53,6 +55,42 @@ def related_articles(snap: Snapshot, article: ArticleView) -> list[ArticleView]:
     return chosen
 
 
+@dataclass(frozen=True)
+class PathStep:
+    """Where an article stands in an onboarding path: step `number` of `total`, with its neighbours."""
+
+    path: OnboardingPath
+    number: int
+    total: int
+    previous: ArticleView | None
+    next: ArticleView | None
+
+
+def path_steps(snap: Snapshot, article: ArticleView) -> list[PathStep]:
+    """Every onboarding path this article is a step of."""
+    found = []
+    for path in snap.vocabulary.onboarding.values():
+        ids = [snap.resolve(step) for step in path.steps]
+        if article.id not in ids:
+            continue
+        index = ids.index(article.id)
+
+        def view(i: int) -> ArticleView | None:
+            key = ids[i] if 0 <= i < len(ids) else None
+            return snap.by_id.get(key) if key else None
+
+        found.append(PathStep(path, index + 1, len(ids), view(index - 1), view(index + 1)))
+    return found
+
+
+def breadcrumbs(article: ArticleView) -> list[str]:
+    """The category slugs from the top down to the article's first category."""
+    if not article.categories:
+        return []
+    parts = article.categories[0].split("/")
+    return ["/".join(parts[:n]) for n in range(1, len(parts) + 1)]
+
+
 def redirect_if_known(snap: Snapshot, key: str) -> Response | None:
     """301 to the current URL for an alias, an old path or an id in another case."""
     target = snap.resolve(key)
@@ -79,7 +117,8 @@ def show(article_id: str) -> str | Response:
         "articles/show.html", article=article, html=html, translation=snap.translation(article),
         related=related_articles(snap, article), overdue=article.is_review_overdue(dt.date.today()),
         edit_url=git_host_url(settings.edit_url_template, article.path),
-        history_url=git_host_url(settings.history_url_template, article.path))
+        history_url=git_host_url(settings.history_url_template, article.path),
+        path_steps=path_steps(snap, article), crumbs=breadcrumbs(article))
 
 
 @bp.post("/<path:article_id>/flag")
