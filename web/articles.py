@@ -74,12 +74,10 @@ def path_steps(snap: Snapshot, article: ArticleView) -> list[PathStep]:
         if article.id not in ids:
             continue
         index = ids.index(article.id)
-
-        def view(i: int) -> ArticleView | None:
-            key = ids[i] if 0 <= i < len(ids) else None
-            return snap.by_id.get(key) if key else None
-
-        found.append(PathStep(path, index + 1, len(ids), view(index - 1), view(index + 1)))
+        before = ids[index - 1] if index > 0 else None
+        after = ids[index + 1] if index + 1 < len(ids) else None
+        found.append(PathStep(path, index + 1, len(ids), snap.by_id.get(before) if before else None,
+                              snap.by_id.get(after) if after else None))
     return found
 
 

@@ -212,7 +212,6 @@ ZH: dict[str, str] = {
     "or": "或",
     "to search from any page": "可在任何页面搜索",
     "See all results for": "查看全部结果：",
-    "Article": "文章",
     "Article id": "文章 ID",
     "Error code": "错误代码",
     "Link to this section": "本节链接",
