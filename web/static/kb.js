@@ -256,7 +256,7 @@
       var count = list.querySelectorAll("li").length;
       if (list.hidden || !count) { return; }
       if (event.key === "ArrowDown") { event.preventDefault(); select((active + 1) % count); }
-      else if (event.key === "ArrowUp") { event.preventDefault(); select((active - 1 + count) % count); }
+      else if (event.key === "ArrowUp") { event.preventDefault(); select(active <= 0 ? count - 1 : active - 1); }
       else if (event.key === "Enter" && active >= 0) {
         event.preventDefault();
         window.location.href = list.querySelectorAll("li a")[active].href;
