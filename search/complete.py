@@ -132,7 +132,8 @@ def _entries(articles: Iterable[Article], vocabulary: Vocabulary) -> list[_Entry
         product = vocabulary.products.get(product_id)
         name = product.name if product else product_id
         entries.append(_Entry("product", name, product_id, "", KIND_WEIGHTS["product"]))
-        if normalized(name) != product_id:
+        name_key = normalized(name)
+        if not any(name_key.startswith(product_id, at) for at in word_starts(name_key)):  # "Microsoft Outlook"
             entries.append(_Entry("product", product_id, product_id, "", KIND_WEIGHTS["product"] - 0.2))
     return entries
 
