@@ -80,6 +80,9 @@ def main(argv: list[str] | None = None) -> int:
 
         print("machine shared with other engineers' work: figures are noisy; compare within this run")
         print(_row("kb completion (Completer.complete)", _timed(completer.complete, queries)))
+        several = [q for q in queries if " " in q]
+        if several:
+            print(_row(f"  of which several words ({len(several)})", _timed(completer.complete, several)))
         print(_row("baseline: linear scan of texts", _timed(linear, queries)))
         if args.whoosh:
             from kb.config import load_settings

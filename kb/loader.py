@@ -286,7 +286,14 @@ def _link_problems(article: Article, rendered: dict[str, RenderedBody], index: _
     """Broken links, missing or refused media files and images without alt text, at path:line:col."""
     problems: list[Problem] = []
     body_lines = article.body.split("\n")
-    for link in rendered.get(article.path, RenderedBody("", (), (), ())).links:
+    body = rendered.get(article.path, RenderedBody("", (), (), ()))
+    for image in body.external_images:
+        line = image.line or _find_line(body_lines, image.target)
+        problems.append(warning(article.path, f"image {image.target!r} is on another site: the site's "
+                                              "Content-Security-Policy will not load it; save the file beside "
+                                              "the article and link it as ![what it shows](file.png)",
+                                article.body_line + line - 1 if line else article.body_line, image.col or 1))
+    for link in body.links:
         line = link.line or _find_line(body_lines, link.target)
         file_line = article.body_line + line - 1 if line else article.body_line
         col = link.col or 1

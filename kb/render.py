@@ -103,6 +103,7 @@ class RenderedBody:
     toc: tuple[Heading, ...]
     links: tuple[Link, ...]
     stripped_html: tuple[str, ...]
+    external_images: tuple[Link, ...] = ()  # http(s) images: the site's CSP will not load them
 
 
 # --- limits -----------------------------------------------------------------
@@ -239,6 +240,7 @@ class _State:
     lang: str = "en"
     toc: list[Heading] = field(default_factory=list)
     links: list[Link] = field(default_factory=list)
+    external_images: list[Link] = field(default_factory=list)
     produced_urls: set[str] = field(default_factory=set)
     inline_work: int = 0
     plain_text_blocks: int = 0
@@ -459,6 +461,9 @@ class _LinkProcessor(Treeprocessor):
             # obfuscated mailto links arrive as entities.
             url = html.unescape(str(el.get(attr)).replace(AMP_SUBSTITUTE, "&")).strip()
             el.set(attr, url)
+            if el.tag == "img" and _scheme(url) in ("http", "https"):
+                line, col = state.position_of(url)
+                state.external_images.append(Link(url, line, col, True, str(el.get("alt") or "").strip()))
             if url.startswith("#") or _scheme(url) in ALLOWED_SCHEMES:
                 continue
             if _scheme(url) not in (None, "kb") or urlsplit(url).netloc:
@@ -731,4 +736,5 @@ def render_markdown(body: str, *, source_path: str = "", resolve_link: LinkResol
         toc=tuple(state.toc),
         links=tuple(state.links),
         stripped_html=_stripped(raw, state.produced_urls),
+        external_images=tuple(state.external_images),
     )

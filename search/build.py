@@ -293,7 +293,7 @@ def index_knowledge_base(kb: KnowledgeBase, index_dir: Path, *, full: bool = Fal
         writer.commit()
         ix.close()
         write_media(build_dir, kb.root, kb.media, live)
-        write_completions(build_dir, indexed.values(), kb.vocabulary)
+        write_completions(build_dir, indexed.values(), kb.vocabulary, None if mode == "full" else live)
         # json.dumps, not json.dump: dump streams through the pure-Python encoder (0.7 s at 10k).
         words = _spelling_words(None if mode == "full" else live, documents, removed | changed)
         (build_dir / HASHES).write_text(json.dumps(hashes), encoding="utf-8")

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from flask.testing import FlaskClient
 
+from kb.config import load_settings
+from search.build import build_index, current_build
+from search.complete import COMPLETE_FILE, Completer
 from tests.test_web_fixtures import LONG_ERROR
 
 pytest_plugins = ("tests.test_web_fixtures",)
@@ -93,3 +97,23 @@ def test_completion_is_in_the_openapi_document(client: FlaskClient) -> None:
     document = client.get("/api/openapi.json").get_json()
     assert "/api/complete" in document["paths"]
     assert "Completions" in document["components"]["schemas"]
+
+
+def test_an_incremental_build_reuses_the_completions_unless_a_title_changed(articles_dir: Path, tmp_path: Path) -> None:
+    settings = load_settings(environ={}, articles_dir=articles_dir, index_dir=tmp_path / "index")
+    build_index(settings)
+    first = current_build(settings.index_dir)
+    assert first is not None
+    article = articles_dir / "en" / "vpn-error-809.md"
+    article.write_text(article.read_text(encoding="utf-8").replace("NAT drops", "Home NAT drops"), encoding="utf-8")
+    build_index(settings)
+    second = current_build(settings.index_dir)
+    assert second is not None and second != first
+    assert (second / COMPLETE_FILE).stat().st_ino == (first / COMPLETE_FILE).stat().st_ino
+    article.write_text(article.read_text(encoding="utf-8").replace("VPN fails", "L2TP VPN fails"), encoding="utf-8")
+    build_index(settings)
+    third = current_build(settings.index_dir)
+    assert third is not None
+    assert (third / COMPLETE_FILE).stat().st_ino != (second / COMPLETE_FILE).stat().st_ino
+    assert [c.text for c in Completer.open(third).complete("l2tp")] == ["L2TP VPN fails with error 809"]
+    assert [c.text for c in Completer.open(second).complete("vpn fails")] == ["VPN fails with error 809"]

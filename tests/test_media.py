@@ -101,6 +101,14 @@ def test_missing_unknown_and_oversized_files_are_reported_at_line_and_column(
     assert "en/network/vpn-settings.md:13:5: warning: image 'no-alt.png' has no alt text" in out
 
 
+def test_an_image_on_another_site_is_a_warning(articles_dir: Path, write_article: ArticleWriter) -> None:
+    write_screenshot_article(articles_dir, write_article, "Intro.\n\n![Settings](https://cdn.example.com/shot.png)\n")
+    code, out = check(articles_dir)
+    assert code == 0
+    assert "en/network/vpn-settings.md:11:13: warning: image 'https://cdn.example.com/shot.png' is on another " \
+           "site" in out
+
+
 def test_a_link_leaving_the_articles_folder_is_refused(articles_dir: Path, write_article: ArticleWriter,
                                                         tmp_path: Path) -> None:
     (tmp_path / "secret.png").write_bytes(png_bytes())
