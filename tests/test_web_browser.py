@@ -367,6 +367,15 @@ def test_heading_permalinks_and_breadcrumbs(page: Any) -> None:
     assert page.evaluate("location.hash") == "#resolution"
 
 
+def test_contents_stay_in_view_on_wide_screens(page: Any) -> None:
+    page.set_viewport_size({"width": 1280, "height": 600})
+    page.goto("/articles/vpn-error-809")
+    page.locator("#cause").scroll_into_view_if_needed()
+    assert page.evaluate("window.scrollY") > 600
+    toc = page.locator(".toc").bounding_box()
+    assert 0 <= toc["y"] < 600 and toc["y"] + toc["height"] <= 600, toc
+
+
 def test_slash_and_ctrl_k_focus_search_and_escape_closes_suggestions(page: Any) -> None:
     page.goto("/articles/vpn-error-809")
     page.locator("h1").click()
