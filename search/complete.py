@@ -30,7 +30,6 @@ COMPLETE_KEY_FILE = "complete.key"
 FORMAT = 1
 MAX_KEY_CHARS = 48  # longer prefixes are matched on their first 48 characters, then checked in full
 MAX_PREFIX_CHARS = 200
-MAX_MULTIWORD_CANDIDATES = 2000  # keys of the rarest word checked for the other words
 SCATTERED_PENALTY = 0.5  # the words start words of the text, but not one after another
 SCAN_LIMIT = 256  # a prefix with more keys than this is answered from its list ranked at build time
 RANKED_PER_PREFIX = 24
@@ -299,15 +298,14 @@ class Completer:
 
     def _all_words(self, words: list[str], skip: set[int], limit: int) -> list[tuple[int, list[tuple[int, str]]]]:
         """Entries in which every word starts a word (in any order), best first, with where each starts."""
-        ranges = [self._range(w) for w in words]
-        lo, hi = min(ranges, key=lambda r: r[1] - r[0])
-        scored: list[tuple[float, int, list[tuple[int, str]]]] = []
-        seen = set(skip)
-        for i in range(lo, min(hi, lo + MAX_MULTIWORD_CANDIDATES)):
-            number = self.refs[i]
-            if number in seen:
-                continue
-            seen.add(number)
+        # Entries holding a word that starts with each typed word: set intersections, at C speed.
+        pools = sorted((set(self.refs[lo:hi]) for lo, hi in (self._range(w) for w in words)), key=len)
+        candidates = pools[0].difference(skip)
+        for pool in pools[1:]:
+            candidates &= pool
+        best = heapq.nsmallest(limit * 2, candidates, key=lambda n: (-_score(self.entries[n], 1), n))
+        found: list[tuple[float, int, list[tuple[int, str]]]] = []
+        for number in best:
             words_of = self._words.get(number)
             if words_of is None:
                 text = normalized(self.entries[number].text)
@@ -316,14 +314,14 @@ class Completer:
             spans = []
             for word in words:
                 at = next((p for p in starts if text.startswith(word, p)), None)
-                if at is None:
+                if at is None:  # cut keys: the word starts a word beyond MAX_KEY_CHARS
                     break
                 spans.append((at, word))
             else:
                 score = _score(self.entries[number], min(p for p, _ in spans)) - SCATTERED_PENALTY
-                scored.append((score, number, spans))
-        scored.sort(key=lambda item: (-item[0], item[1]))
-        return [(number, spans) for _, number, spans in scored[:limit]]
+                found.append((score, number, spans))
+        found.sort(key=lambda item: (-item[0], item[1]))
+        return [(number, spans) for _, number, spans in found[:limit]]
 
     def _completion(self, number: int, spans: list[tuple[int, str]]) -> Completion | None:
         """A completion with the typed parts marked in the text as the reader sees it."""
