@@ -23,14 +23,21 @@ from pathlib import Path
 
 from bench.synth import generate
 from kb.loader import LoadOptions, load_knowledge_base
-from search.complete import Completer, build_completions, normalize, normalize_prefix
+from search.complete import (
+    COMPLETE_FILE,
+    Completer,
+    build_completions,
+    normalize,
+    normalize_prefix,
+    write_completions,
+)
 
 
 def _prefixes(completer: Completer, count: int, seed: int) -> list[str]:
     rng = random.Random(seed)
     out = []
     for _ in range(count):
-        entry = rng.choice(completer.entries)
+        entry = completer.entry(rng.randrange(len(completer)))
         text = normalize(entry.text)[0]
         words = [i for i, c in enumerate(text) if c.isalnum() and (i == 0 or not text[i - 1].isalnum())]
         start = rng.choice(words) if words and rng.random() < 0.3 else 0
@@ -67,11 +74,19 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         data = build_completions(kb.articles, kb.vocabulary)
         build_seconds = time.perf_counter() - started
-        completer = Completer(data)
-        print(f"{len(kb.articles)} articles: {len(completer.entries)} completable texts, {len(completer.keys)} keys, "
+        completer = Completer.from_data(data)
+        build_dir = Path(tmp) / "build"
+        build_dir.mkdir()
+        write_completions(build_dir, kb.articles, kb.vocabulary)
+        started = time.perf_counter()
+        Completer.open(build_dir)
+        print(f"{COMPLETE_FILE}: {(build_dir / COMPLETE_FILE).stat().st_size / 1e6:.1f} MB, opened by a worker in "
+              f"{(time.perf_counter() - started) * 1000:.0f} ms")
+        print(f"{len(kb.articles)} articles: {len(completer)} completable texts, {len(completer.keys)} keys, "
               f"{len(completer.ranked)} busy prefixes ranked; built in {build_seconds:.2f} s")
         queries = _prefixes(completer, args.queries, args.seed)
-        texts = [(normalize(e.text)[0], e) for e in completer.entries]
+        entries = [completer.entry(n) for n in range(len(completer))]
+        texts = [(normalize(e.text)[0], e) for e in entries]
 
         def linear(q: str) -> object:
             p = normalize_prefix(q)

@@ -22,12 +22,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 from kb.article import Article
 from kb.vocabulary import Vocabulary
 
-COMPLETE_FILE = "complete.json"
+COMPLETE_FILE = "complete.npz"  # numpy arrays: a worker loads them in milliseconds, not a 5 MB JSON parse
 COMPLETE_KEY_FILE = "complete.key"
-FORMAT = 1
+FORMAT = 2
 MAX_KEY_CHARS = 48  # longer prefixes are matched on their first 48 characters, then checked in full
 MAX_PREFIX_CHARS = 200
 SCATTERED_PENALTY = 0.5  # the words start words of the text, but not one after another
@@ -202,16 +205,6 @@ def _best(scores: list[float], refs: list[int], offsets: list[int], lo: int, hi:
         if len(chosen) >= limit or len(top) == hi - lo:
             return [[number, offset] for number, offset in list(chosen.items())[:limit]]
         wanted *= 4
-def _best_of(scores: dict[int, float], refs: list[int], offsets: list[int], limit: int) -> list[tuple[int, int]]:
-    """The best (entry, offset) pairs among the scored key positions, one per entry."""
-    chosen: dict[int, int] = {}
-    for i in sorted(scores, key=lambda i: (-scores[i], i)):
-        chosen.setdefault(refs[i], offsets[i])
-        if len(chosen) >= limit * 2:  # a few spare: the full check of a long prefix may drop some
-            break
-    return list(chosen.items())
-
-
 def write_completions(build_dir: Path, articles: Iterable[Article], vocabulary: Vocabulary,
                       live: Path | None = None) -> None:
     """Write complete.json into a build folder (atomically: the build's manifest is written after it).
@@ -233,32 +226,124 @@ def write_completions(build_dir: Path, articles: Iterable[Article], vocabulary: 
         except OSError:
             pass  # no reusable file: build it
     if not reused:
-        tmp.write_text(json.dumps(_build(entries), ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+        with open(tmp, "wb") as handle:
+            save: Any = np.savez  # its stubs read every keyword as its `allow_pickle` flag
+            save(handle, **_pack(_build(entries)))
     os.replace(tmp, build_dir / COMPLETE_FILE)
     key_tmp = build_dir / (COMPLETE_KEY_FILE + ".tmp")
     key_tmp.write_text(key, encoding="utf-8")
     os.replace(key_tmp, build_dir / COMPLETE_KEY_FILE)
 
 
-class Completer:
-    """The completion data of one build, loaded once per process."""
+KINDS = tuple(KIND_WEIGHTS)
 
-    def __init__(self, data: dict[str, Any]) -> None:
-        self.entries = [_Entry(str(k), str(t), str(g), str(la), float(w)) for k, t, g, la, w in data.get("entries", [])]
-        self.keys: list[str] = data.get("keys", [])
-        self.refs: list[int] = data.get("refs", [])
-        self.offsets: list[int] = data.get("offsets", [])
-        self.ranked: dict[str, list[list[int]]] = data.get("ranked", {})
+
+def _strings(values: list[str]) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]:
+    """Strings as one UTF-8 blob and the offsets between them."""
+    encoded = [v.encode("utf-8") for v in values]
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+    np.cumsum([len(e) for e in encoded], out=offsets[1:])
+    return np.frombuffer(b"".join(encoded), dtype=np.uint8), offsets
+
+
+class _Strings:
+    """A sequence of UTF-8 strings kept as bytes (sorted UTF-8 bytes sort as their code points do)."""
+
+    def __init__(self, blob: bytes, offsets: npt.NDArray[np.int64]) -> None:
+        self.blob = blob
+        self.offsets = offsets.tolist()
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def __getitem__(self, index: int) -> bytes:
+        return self.blob[self.offsets[index]:self.offsets[index + 1]]
+
+    def text(self, index: int) -> str:
+        return self[index].decode("utf-8")
+
+
+def _pack(data: dict[str, Any]) -> dict[str, npt.NDArray[Any]]:
+    """The completion data as the arrays complete.npz holds."""
+    entries = data["entries"]
+    langs = sorted({str(e[3]) for e in entries} | {""})
+    ranked = data["ranked"]
+    pairs = np.full((len(ranked), RANKED_PER_PREFIX, 2), -1, dtype=np.int32)
+    for row, prefix in enumerate(ranked):
+        for column, (number, offset) in enumerate(ranked[prefix][:RANKED_PER_PREFIX]):
+            pairs[row, column] = (number, offset)
+    arrays: dict[str, npt.NDArray[Any]] = {
+        "format": np.array([FORMAT]),
+        "refs": np.array(data["refs"], dtype=np.int32),
+        "offsets": np.array(data["offsets"], dtype=np.int32),
+        "kind": np.array([KINDS.index(e[0]) for e in entries], dtype=np.uint8),
+        "lang": np.array([langs.index(str(e[3])) for e in entries], dtype=np.uint8),
+        "weight": np.array([float(e[4]) for e in entries], dtype=np.float64),
+        "length": np.array([len(str(e[1])) for e in entries], dtype=np.int32),
+        "ranked_pairs": pairs,
+    }
+    for name, values in (("key", data["keys"]), ("text", [str(e[1]) for e in entries]),
+                         ("target", [str(e[2]) for e in entries]), ("langs", langs), ("ranked", list(ranked))):
+        arrays[f"{name}_blob"], arrays[f"{name}_offsets"] = _strings(values)
+    return arrays
+
+
+class Completer:
+    """The completion data of one build, loaded once per process (a few milliseconds at 10,000 articles)."""
+
+    def __init__(self, arrays: dict[str, npt.NDArray[Any]]) -> None:
+        def strings(name: str) -> _Strings:
+            blob = arrays.get(f"{name}_blob")
+            offsets = arrays.get(f"{name}_offsets")
+            if blob is None or offsets is None:
+                return _Strings(b"", np.zeros(1, dtype=np.int64))
+            return _Strings(blob.tobytes(), offsets)
+
+        self.keys = strings("key")
+        self.texts = strings("text")
+        self.targets = strings("target")
+        langs = strings("langs")
+        self.langs = [langs.text(i) for i in range(len(langs))]
+        empty_int = np.zeros(0, dtype=np.int32)
+        self.refs = arrays.get("refs", empty_int)
+        self.offsets = arrays.get("offsets", empty_int)
+        self.kind = arrays.get("kind", np.zeros(0, dtype=np.uint8))
+        self.lang = arrays.get("lang", np.zeros(0, dtype=np.uint8))
+        weight = arrays.get("weight", np.zeros(0))
+        length = arrays.get("length", empty_int)
+        # The score of an entry without the start bonus, and of every key (see _score).
+        self.base = weight - np.minimum(length, 200) / 400
+        self.key_scores = self.base[self.refs] + np.where(self.offsets == 0, START_BONUS, 0.0)
+        prefixes = strings("ranked")
+        pairs = arrays.get("ranked_pairs", np.zeros((0, RANKED_PER_PREFIX, 2), dtype=np.int32)).tolist()
+        self.ranked = {prefixes.text(i): [(n, o) for n, o in pairs[i] if n >= 0] for i in range(len(prefixes))}
         self._words: dict[int, tuple[str, list[int]]] = {}  # entry -> normalized text and word starts
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> Completer:
+        """A completer straight from build_completions (benchmarks, tests)."""
+        return cls(_pack(data))
 
     @classmethod
     def open(cls, build_dir: Path) -> Completer:
         """The completer of a build folder (empty for a build made before completion existed)."""
         try:
-            data = json.loads((build_dir / COMPLETE_FILE).read_text(encoding="utf-8"))
+            with np.load(build_dir / COMPLETE_FILE, allow_pickle=False) as stored:
+                arrays = {name: stored[name] for name in stored.files}
         except (OSError, ValueError):
-            data = {}
-        return cls(data if isinstance(data, dict) and data.get("format") == FORMAT else {})
+            arrays = {}
+        if arrays.get("format", np.array([0])).tolist() != [FORMAT]:
+            arrays = {}
+        return cls(arrays)
+
+    def __len__(self) -> int:
+        """How many texts can be completed."""
+        return len(self.texts)
+
+    def entry(self, number: int) -> _Entry:
+        """One completable text, with what it leads to."""
+        return _Entry(KINDS[int(self.kind[number])], self.texts.text(number), self.targets.text(number),
+                      self.langs[int(self.lang[number])], float(self.base[number]))
 
     def complete(self, prefix: str, limit: int = DEFAULT_LIMIT) -> list[Completion]:
         """The best completions of a prefix, best first, each entry once: texts where the whole
@@ -283,32 +368,38 @@ class Completer:
         return list(found.values())[:limit]
 
     def _range(self, prefix: str) -> tuple[int, int]:
-        key = prefix[:MAX_KEY_CHARS]
+        key = prefix[:MAX_KEY_CHARS].encode("utf-8")
         lo = bisect.bisect_left(self.keys, key)
-        return lo, bisect.bisect_right(self.keys, key + "\U0010ffff", lo)
+        return lo, bisect.bisect_right(self.keys, key + b"\xff", lo)
 
     def _starting(self, query: str, limit: int) -> list[tuple[int, int]]:
-        """(entry, offset) of the keys that start with the query, best first."""
+        """(entry, offset) of the keys that start with the query, best first, each entry once."""
         lo, hi = self._range(query)
         key = query[:MAX_KEY_CHARS]
         if hi - lo > SCAN_LIMIT and key in self.ranked:
-            return [(n, o) for n, o in self.ranked[key]]
-        scores = {i: _score(self.entries[self.refs[i]], self.offsets[i]) for i in range(lo, hi)}
-        return _best_of(scores, self.refs, self.offsets, limit)
+            return self.ranked[key]
+        order = np.lexsort((np.arange(lo, hi), -self.key_scores[lo:hi])) + lo
+        chosen: dict[int, int] = {}
+        for i in order.tolist():
+            chosen.setdefault(int(self.refs[i]), int(self.offsets[i]))
+            if len(chosen) >= limit * 2:  # a few spare: the full check of a long prefix may drop some
+                break
+        return list(chosen.items())
 
     def _all_words(self, words: list[str], skip: set[int], limit: int) -> list[tuple[int, list[tuple[int, str]]]]:
         """Entries in which every word starts a word (in any order), best first, with where each starts."""
         # Entries holding a word that starts with each typed word: set intersections, at C speed.
-        pools = sorted((set(self.refs[lo:hi]) for lo, hi in (self._range(w) for w in words)), key=len)
+        pools = sorted((set(self.refs[lo:hi].tolist()) for lo, hi in (self._range(w) for w in words)), key=len)
         candidates = pools[0].difference(skip)
         for pool in pools[1:]:
             candidates &= pool
-        best = heapq.nsmallest(limit * 2, candidates, key=lambda n: (-_score(self.entries[n], 1), n))
+        base = self.base
+        best = heapq.nsmallest(limit * 2, candidates, key=lambda n: (-base[n], n))
         found: list[tuple[float, int, list[tuple[int, str]]]] = []
         for number in best:
             words_of = self._words.get(number)
             if words_of is None:
-                text = normalized(self.entries[number].text)
+                text = normalized(self.texts.text(number))
                 words_of = self._words[number] = (text, list(word_starts(text)))
             text, starts = words_of
             spans = []
@@ -318,14 +409,15 @@ class Completer:
                     break
                 spans.append((at, word))
             else:
-                score = _score(self.entries[number], min(p for p, _ in spans)) - SCATTERED_PENALTY
+                first = min(p for p, _ in spans)
+                score = float(base[number]) + (START_BONUS if first == 0 else 0.0) - SCATTERED_PENALTY
                 found.append((score, number, spans))
         found.sort(key=lambda item: (-item[0], item[1]))
         return [(number, spans) for _, number, spans in found[:limit]]
 
     def _completion(self, number: int, spans: list[tuple[int, str]]) -> Completion | None:
         """A completion with the typed parts marked in the text as the reader sees it."""
-        entry = self.entries[number]
+        entry = self.entry(number)
         text, origin = normalize(entry.text)
         marks = []
         for offset, typed in spans:

@@ -7,6 +7,7 @@ picked up without a restart), aliases, translations, and category counts.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import threading
@@ -180,7 +181,14 @@ class Catalog:
         snap = Snapshot(articles, vocabulary, built)
         with self._lock:
             self._snapshot, self._generation = snap, generation
+        # A new build: read its completions now, so the first keystroke in a search box does not wait.
+        threading.Thread(target=self._load_completions, name="kb-complete", daemon=True).start()
         return snap
+
+    def _load_completions(self) -> None:
+        # If the build went away meanwhile, the next request loads the next one.
+        with contextlib.suppress(IndexMissingError):
+            self.per_build("complete", Completer.open)
 
     def per_build(self, name: str, load: Callable[[Path], T]) -> T:
         """What `load` reads from the live build folder (media list, completions), read once per build."""
