@@ -10,7 +10,9 @@ from flask.testing import FlaskClient
 from kb.config import load_settings
 from search.build import build_index, current_build
 from search.complete import COMPLETE_FILE, Completer
+from tests.conftest import BUNDLED_ARTICLES
 from tests.test_web_fixtures import LONG_ERROR
+from web.app import create_app
 
 pytest_plugins = ("tests.test_web_fixtures",)
 
@@ -117,3 +119,20 @@ def test_an_incremental_build_reuses_the_completions_unless_a_title_changed(arti
     assert (third / COMPLETE_FILE).stat().st_ino != (second / COMPLETE_FILE).stat().st_ino
     assert [c.text for c in Completer.open(third).complete("l2tp")] == ["L2TP VPN fails with error 809"]
     assert [c.text for c in Completer.open(second).complete("vpn fails")] == ["VPN fails with error 809"]
+
+
+def test_the_prefixes_of_the_issue_complete_on_the_bundled_knowledge_base(tmp_path: Path) -> None:
+    settings = load_settings(environ={}, articles_dir=BUNDLED_ARTICLES, index_dir=tmp_path / "index",
+                             database_url=f"sqlite:///{tmp_path / 'records.db'}", secret_key="s")
+    build_index(settings)
+    client = create_app({"KB_SETTINGS": settings, "TESTING": True}).test_client()
+    globalpro = complete(client, "globalpro")["completions"]
+    assert globalpro and all(marked(c).lower().count("[globalpro]") == 1 for c in globalpro)
+    assert {"title", "error", "product"} <= {c["kind"] for c in globalpro}
+    codes = [c["text"] for c in complete(client, "0x8007")["completions"] if c["kind"] == "error"]
+    assert "0x80070005" in codes
+    outl = complete(client, "outl")["completions"]
+    assert outl[0]["kind"] == "title" and outl[0]["text"].startswith("Outlook")
+    assert all("[outl]" in marked(c).lower() for c in outl)  # never corrected to "out"
+    printing = complete(client, "打印")["completions"]
+    assert printing and all("[打印]" in marked(c) for c in printing)
