@@ -234,13 +234,12 @@ class _LinkIndex:
             return self.by_path.get(posixpath.normpath(ref.lstrip("/"))), anchor
         return self.by_path.get(posixpath.normpath(posixpath.join(posixpath.dirname(source_path), ref))), anchor
 
-    def find_media(self, target: str, source_path: str = "") -> MediaFile:
-        """The media file a link or image points at (relative to source_path); raises MediaProblem."""
+    def find_media(self, joined_target: str) -> MediaFile:
+        """The media file a link or image points at, its target joined to the articles root and
+        unquoted (kb.render.resolve_target); raises MediaProblem."""
         if self.media is None:
             raise MediaProblem("media files are not looked up here")
-        ref = target.partition("#")[0].partition("?")[0]
-        joined = ref.lstrip("/") if ref.startswith("/") else posixpath.join(posixpath.dirname(source_path), ref)
-        return self.media.lookup(posixpath.normpath(joined))
+        return self.media.lookup(joined_target.partition("#")[0].partition("?")[0])
 
     def url(self, target: str) -> str | None:
         """The site URL for a target joined to the articles root (what the renderer asks for)."""
@@ -297,9 +296,10 @@ def _link_problems(article: Article, rendered: dict[str, RenderedBody], index: _
         line = link.line or _find_line(body_lines, link.target)
         file_line = article.body_line + line - 1 if line else article.body_line
         col = link.col or 1
-        if is_media_target(resolve_target(link.target, article.path)):
+        joined = resolve_target(link.target, article.path)
+        if is_media_target(joined):
             try:
-                index.find_media(link.target, article.path)
+                index.find_media(joined)
             except MediaProblem as exc:
                 what = "image" if link.image else "link"
                 problems.append(error(article.path, f"broken {what} {link.target!r}: {exc}", file_line, col))

@@ -210,3 +210,18 @@ def test_kb_sync_publishes_a_pushed_screenshot(node: Settings, writer: Writer) -
     client = create_app({"KB_SETTINGS": node, "TESTING": True}).test_client()
     src = re.findall(r'src="(/media/[^"]+)"', client.get("/articles/shots").get_data(as_text=True))
     assert src and fetch(client, src[0]).data == png_bytes()
+
+
+def test_a_screenshot_with_a_chinese_name_and_spaces_is_served(articles_dir: Path, write_article: ArticleWriter,
+                                                                tmp_path: Path) -> None:
+    write_screenshot_article(articles_dir, write_article, "![VPN 设置](截图%20VPN%20设置.png)\n")
+    (articles_dir / "en/network/截图 VPN 设置.png").write_bytes(png_bytes())
+    settings = settings_for(articles_dir, tmp_path)
+    assert not build_index(settings).errors
+    client = create_app({"KB_SETTINGS": settings, "TESTING": True}).test_client()
+    src = re.findall(r'src="(/media/[^"]+)"', client.get("/articles/vpn-settings").get_data(as_text=True))
+    assert src and src[0].endswith("/%E6%88%AA%E5%9B%BE%20VPN%20%E8%AE%BE%E7%BD%AE.png")
+    image = fetch(client, src[0])
+    assert image.status_code == 200 and image.data == png_bytes()
+    disposition = image.headers["Content-Disposition"]
+    assert disposition.startswith("inline") and "%E6%88%AA%E5%9B%BE" in disposition  # shown, named as written
