@@ -140,19 +140,20 @@ def test_the_build_copies_media_and_the_site_serves_them(articles_dir: Path, wri
     write_screenshot_article(articles_dir, write_article, """\
         ![The VPN settings dialog](vpn-settings.png)
 
-        [Request form](vpn-request.pdf) and [log](client.log).
+        [Request form](vpn-request.pdf) and [log](client.log) and [the tools](tools.zip).
         """)
     shot = png_bytes()
     (articles_dir / "en/network/vpn-settings.png").write_bytes(shot)
     (articles_dir / "en/network/vpn-request.pdf").write_bytes(pdf_bytes())
     (articles_dir / "en/network/client.log").write_text("<script>alert(1)</script>\n", encoding="utf-8")
+    (articles_dir / "en/network/tools.zip").write_bytes(b"PK\x05\x06" + b"\0" * 18)
     (articles_dir / "en/network/unused.png").write_bytes(png_bytes(10, 10))
     settings = settings_for(articles_dir, tmp_path)
     report = build_index(settings)
     assert not report.errors
     build = current_build(settings.index_dir)
     assert build is not None and (build / MEDIA_MANIFEST).is_file()
-    assert len(list((build / MEDIA_DIR).iterdir())) == 3  # the unused file is not published
+    assert len(list((build / MEDIA_DIR).iterdir())) == 4  # the unused file is not published
 
     client: FlaskClient = create_app({"KB_SETTINGS": settings, "TESTING": True}).test_client()
     page = client.get("/articles/vpn-settings").get_data(as_text=True)
@@ -174,6 +175,13 @@ def test_the_build_copies_media_and_the_site_serves_them(articles_dir: Path, wri
     assert log
     text = fetch(client, log.group(1))
     assert text.mimetype == "text/plain" and text.headers["X-Content-Type-Options"] == "nosniff"
+    with client.head(src.group(1)) as head:
+        assert head.headers["Content-Length"] == str(len(shot)) and head.data == b""
+
+    archive = re.search(r'href="(/media/[0-9a-f]+/tools\.zip)"', page)
+    assert archive
+    download = fetch(client, archive.group(1))
+    assert download.mimetype == "application/zip" and download.headers["Content-Disposition"].startswith("attachment")
 
     digest = src.group(1).split("/")[2]
     for bad in (f"/media/{digest}/other.png", "/media/../../etc/passwd", f"/media/{digest}/..%2f..%2fetc%2fpasswd",
