@@ -138,6 +138,28 @@
     });
   }
 
+  // The table of contents marks the section being read.
+  function initTocSpy() {
+    var links = document.querySelectorAll(".toc a[href^='#']");
+    if (!links.length || !("IntersectionObserver" in window)) { return; }
+    var byId = {}, headings = [];
+    links.forEach(function (a) {
+      var target = document.getElementById(decodeURIComponent(a.getAttribute("href").slice(1)));
+      if (target) { byId[target.id] = a; headings.push(target); }
+    });
+    function mark() {
+      var current = null;
+      headings.forEach(function (h) { if (h.getBoundingClientRect().top < window.innerHeight * 0.35) { current = h; } });
+      current = current || headings[0];
+      links.forEach(function (a) { a.removeAttribute("aria-current"); });
+      if (current && byId[current.id]) { byId[current.id].setAttribute("aria-current", "true"); }
+    }
+    var observer = new IntersectionObserver(mark, { rootMargin: "0px 0px -65% 0px" });
+    headings.forEach(function (h) { observer.observe(h); });
+    window.addEventListener("scroll", mark, { passive: true });
+    mark();
+  }
+
   // "/" and Ctrl+K (Cmd+K) focus the search box; Esc in it closes the suggestions.
   function searchBox() {
     var boxes = document.querySelectorAll("input[data-suggest]");
@@ -357,6 +379,7 @@
     initFiltersDrawer();
     initCodeBlocks();
     initPermalinks();
+    initTocSpy();
     initShortcuts();
     document.querySelectorAll("input[data-suggest]").forEach(initSuggest);
     initChecklists();
