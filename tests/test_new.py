@@ -59,9 +59,10 @@ def test_new_rejects_unknown_category(articles_dir: Path) -> None:
 
 
 def test_chinese_titles_get_readable_pinyin_ids(articles_dir: Path) -> None:
-    assert created(new(articles_dir, "VPN 断线后无法重连", "--lang", "zh")[1]).stem == "vpn-duanxian-hou-wufa-zhonglian"
+    assert created(new(articles_dir, "VPN 断线后无法重连", "--lang", "zh")[1]).stem == "vpn-duanxian-hou-wufa-chonglian"
     assert created(new(articles_dir, "打印机脱机", "--lang", "zh")[1]).stem == "dayinji-tuoji"
     assert created(new(articles_dir, "打印机脱机", "--lang", "zh")[1]).stem == "dayinji-tuoji-2"
+    assert created(new(articles_dir, "重置密码后无法登录", "--lang", "zh")[1]).stem == "chongzhi-mima-hou-wufa-denglu"
     mixed = created(new(articles_dir, "Outlook 重复要求输入密码 0x80070005", "--lang", "zh")[1])
     assert mixed.stem == "outlook-chongfu-yaoqiu-shuru-mima-0x80070005"
     assert load_knowledge_base(articles_dir, LoadOptions(git_history=False)).errors == []
