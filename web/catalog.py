@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from flask import Flask, current_app, g
 
 from kb.config import Settings
+from kb.errors import KbError
 from kb.gitmeta import file_history
 from kb.schema import normalize_id
 from kb.vocabulary import Label, Vocabulary, load_vocabulary
@@ -186,8 +187,8 @@ class Catalog:
         return snap
 
     def _load_completions(self) -> None:
-        # If the build went away meanwhile, the next request loads the next one.
-        with contextlib.suppress(IndexMissingError):
+        # If the build went away or broke meanwhile, the next request that needs it says so.
+        with contextlib.suppress(KbError, OSError):
             self.per_build("complete", Completer.open)
 
     def per_build(self, name: str, load: Callable[[Path], T]) -> T:
