@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import posixpath
 import re
 from collections import defaultdict
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ from kb.cache import LoadCache, digest
 from kb.config import Settings
 from kb.errors import Problem, Severity, error, warning
 from kb.gitmeta import FileHistory, file_history
+from kb.ids import ArticleIds
 from kb.media import MediaFile, MediaIndex, MediaProblem, is_media_target
 from kb.parse import ParseOptions, parse_article, partial_article
 from kb.render import RenderedBody, limit_exceeded, render_markdown, resolve_target
@@ -32,7 +32,6 @@ from kb.vocabulary import ONBOARDING_FILE, VOCABULARY_DIR, Vocabulary, load_voca
 ARTICLE_SUFFIX = ".md"
 # Repository meta files at the top of the articles folder are not articles.
 META_FILES = frozenset({"readme.md", "contributing.md", "changelog.md", "license.md"})
-INTERNAL_LINK_SCHEME = "kb:"
 
 
 @dataclass
@@ -213,26 +212,19 @@ def _review_problems(articles: list[Article], today: dt.date) -> list[Problem]:
 
 
 class _LinkIndex:
-    """Resolves internal link targets (kb:ID, relative .md paths) to articles, and file targets to media."""
+    """Internal link targets (`kb:ID`, paths), as the renderer resolved them, to articles (kb.ids),
+    and file targets to media (kb.media)."""
 
     def __init__(self, articles: list[Article], media: MediaIndex | None = None) -> None:
-        self.by_id = {normalize_id(a.id): a for a in articles}
-        self.by_path = {a.path: a for a in articles}
+        self.ids = ArticleIds.from_articles(articles)
+        self.by_id = {a.id: a for a in articles}
         self.media = media
-        for article in articles:
-            for alias in article.aliases:
-                self.by_id.setdefault(normalize_id(alias), article)
 
-    def find(self, target: str, source_path: str = "") -> tuple[Article | None, str]:
-        """The article a link points at, and its anchor; relative paths are taken from source_path."""
+    def find(self, target: str) -> tuple[Article | None, str]:
+        """The article a resolved link target (kb.render.resolve_target) points at, and its anchor."""
         ref, _, anchor = target.partition("#")
-        if ref.startswith(INTERNAL_LINK_SCHEME):
-            return self.by_id.get(normalize_id(ref[len(INTERNAL_LINK_SCHEME):])), anchor
-        if not ref:  # "#heading": a heading in the same article
-            return self.by_path.get(source_path), anchor
-        if ref.startswith("/"):  # site-absolute, as docs sites write them: from the articles root
-            return self.by_path.get(posixpath.normpath(ref.lstrip("/"))), anchor
-        return self.by_path.get(posixpath.normpath(posixpath.join(posixpath.dirname(source_path), ref))), anchor
+        found = self.ids.resolve(ref) if ref else None
+        return (self.by_id[found] if found else None), anchor
 
     def find_media(self, joined_target: str) -> MediaFile:
         """The media file a link or image points at, its target joined to the articles root and
@@ -296,7 +288,7 @@ def _link_problems(article: Article, rendered: dict[str, RenderedBody], index: _
         line = link.line or _find_line(body_lines, link.target)
         file_line = article.body_line + line - 1 if line else article.body_line
         col = link.col or 1
-        joined = resolve_target(link.target, article.path)
+        joined = link.resolved or resolve_target(link.target, article.path)
         if is_media_target(joined):
             try:
                 index.find_media(joined)
@@ -309,7 +301,7 @@ def _link_problems(article: Article, rendered: dict[str, RenderedBody], index: _
                                                       "readers who cannot see it, ![what it shows](file)",
                                         file_line, col))
             continue
-        target, anchor = index.find(link.target, article.path)
+        target, anchor = index.find(joined)
         if target is None:
             problems.append(error(article.path, f"broken link to {link.target!r}: no such article", file_line, col))
         elif anchor and target.path in rendered and anchor not in {h.anchor for h in rendered[target.path].toc} \

@@ -86,10 +86,13 @@ class Heading:
 
 @dataclass(frozen=True)
 class Link:
-    """An internal link or image target as written, with its line and column in the body when known."""
+    """An internal link or image target as written, with its line and column in the body when known,
+    and the target resolved once (unquoted, joined to the article's folder: `resolve_target`), which
+    is what the renderer looked up and what the checker reports on."""
 
     target: str
     line: int | None
+    resolved: str = ""
     col: int | None = None
     image: bool = False
     alt: str = ""  # an image's alternative text
@@ -463,17 +466,18 @@ class _LinkProcessor(Treeprocessor):
             el.set(attr, url)
             if el.tag == "img" and _scheme(url) in ("http", "https"):
                 line, col = state.position_of(url)
-                state.external_images.append(Link(url, line, col, True, str(el.get("alt") or "").strip()))
+                state.external_images.append(Link(url, line, url, col, True, str(el.get("alt") or "").strip()))
             if url.startswith("#") or _scheme(url) in ALLOWED_SCHEMES:
                 continue
             if _scheme(url) not in (None, "kb") or urlsplit(url).netloc:
                 continue  # the sanitizer drops it and the report names it
+            target = resolve_target(url, state.source_path)
             line, col = state.position_of(url)
             image = el.tag == "img"
-            state.links.append(Link(url, line, col, image, str(el.get("alt") or "").strip() if image else ""))
+            state.links.append(Link(url, line, target, col, image, str(el.get("alt") or "").strip() if image else ""))
             resolved = None
             if state.resolve_link is not None:
-                resolved = state.resolve_link(resolve_target(url, state.source_path))
+                resolved = state.resolve_link(target)
             if resolved is None:
                 del el.attrib[attr]
                 el.set("class", "broken-link")

@@ -15,6 +15,20 @@ from typing import Any
 
 ARTICLE_TYPES = ("problem", "howto", "reference", "onboarding")
 ARTICLE_STATES = ("draft", "unverified", "validated", "archived")
+# Visibility, declared once: a draft is never indexed or shown; an archived article is found when
+# asked for (`state:archived`) and its page still answers, but listings leave it out.
+HIDDEN_STATES = frozenset({"draft"})
+UNLISTED_STATES = frozenset({"archived"})
+
+
+def is_visible(state: str) -> bool:
+    """Whether an article in this state is indexed and served at all."""
+    return state not in HIDDEN_STATES
+
+
+def is_listed(state: str) -> bool:
+    """Whether an article in this state appears in listings (categories, recent, most used)."""
+    return state not in HIDDEN_STATES and state not in UNLISTED_STATES
 LANGUAGES = ("zh", "en")
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")

@@ -14,10 +14,10 @@ import click
 from kb.article import article_url
 from kb.config import Settings
 from kb.errors import KbError
-from kbcli.options import common_options, run_reporting_errors
+from kbcli.options import KbCommand, common_options
 from search.build import BuildReport, build_index
 from search.errors import BuildError
-from search.results import SearchRequest, SearchResult
+from search.results import DEFAULT_LIMIT, MAX_LIMIT, SearchRequest, SearchResult
 
 log = logging.getLogger(__name__)
 
@@ -76,14 +76,14 @@ def run_build(settings: Settings, full: bool = False, lenient: bool = False, str
     return 0
 
 
-@click.command()
+@click.command(cls=KbCommand)
 @common_options
 @click.option("--full", is_flag=True, help="Rebuild everything instead of only changed articles.")
 @click.option("--lenient", is_flag=True, help="Load foreign Markdown (other front-matter schemas).")
 @click.option("--strict", is_flag=True, help="Fail on any error or warning instead of leaving articles out.")
-def build(settings: Settings, full: bool, lenient: bool, strict: bool) -> None:
+def build(settings: Settings, full: bool, lenient: bool, strict: bool) -> int:
     """Build the search index and swap it in atomically."""
-    run_reporting_errors(lambda: run_build(settings, full=full, lenient=lenient, strict=strict))
+    return run_build(settings, full=full, lenient=lenient, strict=strict)
 
 
 def plain_snippet(snippet: str, width: int = 200) -> str:
@@ -112,11 +112,11 @@ def _print_result(result: SearchResult, base_url: str = "") -> None:
             click.echo(f"     {text}")
 
 
-@click.command()
+@click.command(cls=KbCommand)
 @common_options
 @click.argument("query", required=False, default="")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-@click.option("--limit", type=click.IntRange(1, 100), default=10, show_default=True)
+@click.option("--limit", type=click.IntRange(1, MAX_LIMIT), default=DEFAULT_LIMIT, show_default=True)
 @click.option("--page", type=click.IntRange(1), default=1, show_default=True)
 @click.option("--category", multiple=True, help="Only this ticket category (and its subcategories).")
 @click.option("--tag", multiple=True)
@@ -127,30 +127,27 @@ def _print_result(result: SearchResult, base_url: str = "") -> None:
 @click.option("--batch", is_flag=True, help="Read one query per line from stdin; write one JSON result per line.")
 def search(settings: Settings, query: str, as_json: bool, limit: int, page: int, category: tuple[str, ...],
            tag: tuple[str, ...], product: tuple[str, ...], type_: tuple[str, ...], lang: tuple[str, ...],
-           state: tuple[str, ...], batch: bool) -> None:
+           state: tuple[str, ...], batch: bool) -> int:
     """Search the index: words, "phrases", -exclusions, prefix*, field:value filters."""
     filters = {k: list(v) for k, v in (("category", category), ("tag", tag), ("product", product),
                                        ("type", type_), ("lang", lang), ("state", state)) if v}
 
-    def run() -> int:
-        from search.service import SearchService  # here: `kb build` need not import the query side (numpy)
+    from search.service import SearchService  # here: `kb build` need not import the query side (numpy)
 
-        service = SearchService(settings.index_dir)
-        if batch:
-            for line in sys.stdin:
-                text = line.rstrip("\n")
-                try:
-                    result = service.search(SearchRequest(text, filters=filters, limit=limit, page=page))
-                    out = result.to_json()
-                except KbError as exc:
-                    out = {"query": text, "error": str(exc)}
-                click.echo(json.dumps(out, ensure_ascii=False))
-            return 0
-        result = service.search(SearchRequest(query, filters=filters, limit=limit, page=page))
-        if as_json:
-            click.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
-        else:
-            _print_result(result, settings.base_url)
+    service = SearchService(settings.index_dir)
+    if batch:
+        for line in sys.stdin:
+            text = line.rstrip("\n")
+            try:
+                result = service.search(SearchRequest(text, filters=filters, limit=limit, page=page))
+                out = result.to_json()
+            except KbError as exc:
+                out = {"query": text, "error": str(exc)}
+            click.echo(json.dumps(out, ensure_ascii=False))
         return 0
-
-    run_reporting_errors(run)
+    result = service.search(SearchRequest(query, filters=filters, limit=limit, page=page))
+    if as_json:
+        click.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
+    else:
+        _print_result(result, settings.base_url)
+    return 0

@@ -17,7 +17,7 @@ from kb.records.backup import export_records, import_records
 from kb.records.db import Database
 from kb.records.errors import DatabaseUnavailableError
 from kb.records.hooks import latest_push
-from kbcli.options import common_options, run_reporting_errors
+from kbcli.options import KbCommand, common_options
 from kbcli.records_commands import refresh_boosts
 from search.errors import BuildLockedError
 from search.sync import SyncResult, sync
@@ -87,7 +87,7 @@ def _refresh_boosts(settings: Settings, db: Database) -> None:
         log.info("search boosts refreshed for %d articles", count)
 
 
-@click.command("sync")
+@click.command(cls=KbCommand, name="sync")
 @common_options
 @click.option("--force", is_flag=True, help="Build even when the commit is already live (or failed before).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
@@ -98,57 +98,50 @@ def _refresh_boosts(settings: Settings, db: Database) -> None:
 @click.option("--every", type=click.FloatRange(1), default=300.0, show_default=True,
               help="With --watch: sync at least this often, webhook or not.")
 def sync_command(settings: Settings, force: bool, as_json: bool, watching: bool, interval: float,
-                 every: float) -> None:
+                 every: float) -> int:
     """Fetch the articles repository, build what changed, swap it in, and record the result."""
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     if watching:
-        run_reporting_errors(lambda: watch(settings, interval, every))
-    run_reporting_errors(lambda: _report(sync(settings, force=force), as_json))
+        watch(settings, interval, every)
+        return 0
+    return _report(sync(settings, force=force), as_json)
 
 
-@click.command("export")
+@click.command(cls=KbCommand, name="export")
 @common_options
 @click.argument("output", type=click.Path(path_type=Path, dir_okay=False, allow_dash=True), default="-")
-def export_command(settings: Settings, output: Path) -> None:
+def export_command(settings: Settings, output: Path) -> int:
     """Write every record as JSON lines (to OUTPUT, default stdout): a backup `kb import` restores."""
-
-    def run() -> int:
-        db = Database(settings.database_url)
-        try:
-            if str(output) == "-":
-                counts = export_records(db, sys.stdout)
-            else:
-                with open(output, "w", encoding="utf-8") as handle:
-                    counts = export_records(db, handle)
-        finally:
-            db.dispose()
-        click.echo(", ".join(f"{n} {table}" for table, n in counts.items()) + " exported", err=True)
-        return 0
-
-    run_reporting_errors(run)
+    db = Database(settings.database_url)
+    try:
+        if str(output) == "-":
+            counts = export_records(db, sys.stdout)
+        else:
+            with open(output, "w", encoding="utf-8") as handle:
+                counts = export_records(db, handle)
+    finally:
+        db.dispose()
+    click.echo(", ".join(f"{n} {table}" for table, n in counts.items()) + " exported", err=True)
+    return 0
 
 
-@click.command("import")
+@click.command(cls=KbCommand, name="import")
 @common_options
 @click.argument("source", type=click.Path(path_type=Path, dir_okay=False, allow_dash=True, exists=True))
-def import_command(settings: Settings, source: Path) -> None:
+def import_command(settings: Settings, source: Path) -> int:
     """Restore records from `kb export` JSON lines into an empty database (ids and times kept)."""
-
-    def run() -> int:
-        db = Database(settings.database_url)
-        try:
-            if str(source) == "-":
-                counts = import_records(db, sys.stdin)
-            else:
-                with open(source, encoding="utf-8") as handle:
-                    counts = import_records(db, handle)
-        finally:
-            db.dispose()
-        click.echo(", ".join(f"{n} {table}" for table, n in counts.items()) + " imported", err=True)
-        return 0
-
-    run_reporting_errors(run)
+    db = Database(settings.database_url)
+    try:
+        if str(source) == "-":
+            counts = import_records(db, sys.stdin)
+        else:
+            with open(source, encoding="utf-8") as handle:
+                counts = import_records(db, handle)
+    finally:
+        db.dispose()
+    click.echo(", ".join(f"{n} {table}" for table, n in counts.items()) + " imported", err=True)
+    return 0
 
 
 COMMANDS = (sync_command, export_command, import_command)

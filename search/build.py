@@ -22,7 +22,6 @@ import json
 import logging
 import os
 import shutil
-import subprocess
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -36,6 +35,7 @@ from whoosh import index as whoosh_index
 from kb.article import Article
 from kb.config import Settings
 from kb.errors import KbError, Problem
+from kb.files import read_json_object, write_json
 from kb.gitmeta import FileHistory, head_commit
 from kb.loader import KnowledgeBase, LoadOptions, load_knowledge_base
 from search.complete import write_completions
@@ -122,16 +122,6 @@ def build_lock(index_dir: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def git_commit(articles_dir: Path) -> str | None:
-    """HEAD of the articles' git repository, if it is one."""
-    try:
-        out = subprocess.run(["git", "-C", str(articles_dir), "rev-parse", "HEAD"], capture_output=True,
-                             text=True, timeout=10, check=False)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() if out.returncode == 0 else None
-
-
 def _user_dict_hash(lines: list[str]) -> str:
     return hashlib.sha1("\n".join(lines).encode("utf-8")).hexdigest()
 
@@ -214,12 +204,9 @@ def build_index(
         raise BuildError(f"articles folder {settings.articles_dir} does not exist")
     with build_lock(index_dir):
         started = time.perf_counter()
-        # The commit is part of it: the index stores each article's last commit and author.
-        fingerprint = source_fingerprint(settings.articles_dir, f"lenient={lenient}", f"strict={strict}",
-                                         f"lang={settings.default_lang}", f"max={settings.max_article_bytes}",
-                                         f"commit={head_commit(settings.articles_dir)}")
+        fingerprint = build_fingerprint(settings, lenient=lenient, strict=strict)
         live = current_build(index_dir)
-        manifest = _read_json(live / MANIFEST) if live and not full else None
+        manifest = read_json_object(live / MANIFEST) if live and not full else None
         if manifest and manifest.get("source_fingerprint") == fingerprint and \
                 manifest.get("schema_version") == SCHEMA_VERSION:
             log.info("no file under %s changed since the live build", settings.articles_dir)
@@ -244,11 +231,18 @@ def _committed(kb: KnowledgeBase, article: Article) -> FileHistory | None:
     return history if history is not None and history.commit else None
 
 
+def _file_dates(kb: KnowledgeBase) -> dict[str, str]:
+    """Modification times of articles git does not know (outside a repository), by path: the site
+    shows them as "updated" without reading the checkout. Kept in the manifest, not the documents,
+    so touching a file does not make it a changed article."""
+    return {path: history.updated.isoformat() for path, history in kb.history.items() if not history.commit}
+
+
 def index_knowledge_base(kb: KnowledgeBase, index_dir: Path, *, full: bool = False,
                          progress: Progress | None = None, fingerprint: str | None = None) -> BuildReport:
     """Index a loaded knowledge base into a new build and swap it in (the caller holds the lock)."""
     started = time.perf_counter()
-    indexed = {a.id: a for a in kb.articles if a.state != "draft"}
+    indexed = {a.id: a for a in kb.articles if a.visible}
     drafts = len(kb.articles) - len(indexed)
     # Keys of what each document is made from: cheap, so only changed articles become documents.
     hashes = {i: source_key(a, kb.rendered.get(i), kb.vocabulary, _committed(kb, a)) for i, a in indexed.items()}
@@ -269,7 +263,7 @@ def index_knowledge_base(kb: KnowledgeBase, index_dir: Path, *, full: bool = Fal
             added = set(hashes) - set(old_hashes)
             changed = {i for i in set(hashes) & set(old_hashes) if hashes[i] != old_hashes[i]}
             if not (removed or added or changed) and live is not None:
-                _update_manifest(live, source_fingerprint=fingerprint)
+                _update_manifest(live, source_fingerprint=fingerprint, file_dates=_file_dates(kb))
                 return BuildReport(None, "unchanged", len(hashes), skipped_drafts=drafts, problems=kb.problems,
                                    index_seconds=time.perf_counter() - started)
             mode = "incremental"
@@ -322,7 +316,7 @@ def _spelling_words(live: Path | None, documents: dict[str, dict[str, Any]], sta
     """Each article's English words: the live build's for unchanged articles, new ones for the rest."""
     words: dict[str, list[str]] = {}
     if live is not None:
-        previous = _read_json(live / SPELLING_WORDS) or {}
+        previous = read_json_object(live / SPELLING_WORDS) or {}
         words = {i: w for i, w in previous.items() if i not in stale}
     for doc_id, document in documents.items():
         words[doc_id] = sorted(spelling_words(document))
@@ -339,14 +333,10 @@ def _spelling_counts(per_article: Iterable[list[str]]) -> dict[str, int]:
 
 def _reusable_hashes(live: Path, settings_key: dict[str, Any]) -> dict[str, str] | None:
     """The live build's content hashes, if it was built with the same schema and dictionary."""
-    try:
-        manifest = json.loads((live / MANIFEST).read_text(encoding="utf-8"))
-        if any(manifest.get(key) != value for key, value in settings_key.items()):
-            return None
-        hashes = json.loads((live / HASHES).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    manifest = read_json_object(live / MANIFEST)
+    if manifest is None or any(manifest.get(key) != value for key, value in settings_key.items()):
         return None
-    return hashes if isinstance(hashes, dict) else None
+    return read_json_object(live / HASHES)
 
 
 def _write_manifest(build_dir: Path, kb: KnowledgeBase, settings_key: dict[str, Any], mode: str, count: int,
@@ -359,39 +349,36 @@ def _write_manifest(build_dir: Path, kb: KnowledgeBase, settings_key: dict[str, 
         "built_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "build_seconds": round(seconds, 3),
         "mode": mode,
-        "git_commit": git_commit(kb.root),
+        "git_commit": head_commit(kb.root),
         "articles": count,
         "errors": [str(p) for p in kb.errors],
         "warnings": len(kb.warnings),
         "source_fingerprint": fingerprint,
         "synonyms": [list(group) for group in kb.vocabulary.synonyms],
+        "vocabulary": kb.vocabulary.to_json(),  # what the site shows: categories, tags, onboarding paths
+        "file_dates": _file_dates(kb),
         "labels": {
             "category": {slug: {"zh": label.zh, "en": label.en} for slug, label in kb.vocabulary.categories.items()},
             "tag": {slug: {"zh": label.zh, "en": label.en} for slug, label in kb.vocabulary.tags.items()},
             "product": {pid: {"zh": p.name, "en": p.name} for pid, p in kb.vocabulary.products.items()},
         },
     }
-    _write_json(path, manifest)
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
+    write_json(path, manifest)
 
 
 def _update_manifest(build_dir: Path, **changes: Any) -> None:
-    manifest = _read_json(build_dir / MANIFEST)
+    manifest = read_json_object(build_dir / MANIFEST)
     if manifest is not None:
-        _write_json(build_dir / MANIFEST, {**manifest, **changes})
+        write_json(build_dir / MANIFEST, {**manifest, **changes})
+
+
+def build_fingerprint(settings: Settings, *, lenient: bool = False, strict: bool = False) -> str:
+    """What a build's output depends on: the files, the options and the commit (the index stores each
+    article's last commit and author). `kb build` and `kb sync` both call this, so a build right after
+    a sync finds nothing changed."""
+    return source_fingerprint(settings.articles_dir, f"lenient={lenient}", f"strict={strict}",
+                              f"lang={settings.default_lang}", f"max={settings.max_article_bytes}",
+                              f"commit={head_commit(settings.articles_dir)}")
 
 
 def source_fingerprint(articles_dir: Path, *options: str) -> str:
@@ -414,10 +401,4 @@ def source_fingerprint(articles_dir: Path, *options: str) -> str:
 def read_manifest(index_dir: Path) -> dict[str, Any] | None:
     """The live build's manifest, or None if there is no build."""
     live = current_build(index_dir)
-    if live is None:
-        return None
-    try:
-        data = json.loads((live / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
+    return None if live is None else read_json_object(live / MANIFEST)

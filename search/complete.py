@@ -26,6 +26,8 @@ import numpy as np
 import numpy.typing as npt
 
 from kb.article import Article
+from kb.files import atomic_open, atomic_write
+from kb.schema import is_listed
 from kb.vocabulary import Vocabulary
 
 COMPLETE_FILE = "complete.npz"  # numpy arrays: a worker loads them in milliseconds, not a 5 MB JSON parse
@@ -119,7 +121,7 @@ def _entries(articles: Iterable[Article], vocabulary: Vocabulary) -> list[_Entry
     errors: dict[str, _Entry] = {}
     products: set[str] = set()
     for article in articles:
-        if article.state in ("draft", "archived"):
+        if not is_listed(article.state):  # drafts are never shown, archived articles only when asked for
             continue
         state = STATE_WEIGHTS.get(article.state, 0.0)
         entries.append(_Entry("title", article.title, article.id, article.lang, KIND_WEIGHTS["title"] + state))
@@ -215,24 +217,23 @@ def write_completions(build_dir: Path, articles: Iterable[Article], vocabulary: 
     entries = _entries(articles, vocabulary)
     key = _entries_key(entries)
     # Files of an incremental build may be hard links to the live build's: replace them, never write into them.
-    tmp = build_dir / (COMPLETE_FILE + ".tmp")
-    tmp.unlink(missing_ok=True)
+    target = build_dir / COMPLETE_FILE
     reused = False
     if live is not None:
         try:
             if (live / COMPLETE_KEY_FILE).read_text(encoding="utf-8") == key:
+                tmp = build_dir / (COMPLETE_FILE + ".link")
+                tmp.unlink(missing_ok=True)
                 os.link(live / COMPLETE_FILE, tmp)
+                os.replace(tmp, target)
                 reused = True
         except OSError:
             pass  # no reusable file: build it
     if not reused:
-        with open(tmp, "wb") as handle:
-            save: Any = np.savez  # its stubs read every keyword as its `allow_pickle` flag
+        save: Any = np.savez  # its stubs read every keyword as its `allow_pickle` flag
+        with atomic_open(target) as handle:
             save(handle, **_pack(_build(entries)))
-    os.replace(tmp, build_dir / COMPLETE_FILE)
-    key_tmp = build_dir / (COMPLETE_KEY_FILE + ".tmp")
-    key_tmp.write_text(key, encoding="utf-8")
-    os.replace(key_tmp, build_dir / COMPLETE_KEY_FILE)
+    atomic_write(build_dir / COMPLETE_KEY_FILE, key)
 
 
 KINDS = tuple(KIND_WEIGHTS)

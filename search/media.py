@@ -9,12 +9,12 @@ names a path in the checkout. Files unchanged since the live build are hard-link
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from kb.files import read_json_object, write_json
 from kb.media import DIGEST, MediaFile
 
 MEDIA_DIR = "media"
@@ -50,9 +50,7 @@ def write_media(build_dir: Path, root: Path, files: dict[str, MediaFile], live: 
             shutil.copyfile(root / media.path, dest, follow_symlinks=False)
         manifest[digest] = {"name": media.name, "type": media.content_type, "size": media.size,
                             "inline": media.inline, "path": media.path}
-    tmp = build_dir / (MEDIA_MANIFEST + ".tmp")
-    tmp.write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, build_dir / MEDIA_MANIFEST)
+    write_json(build_dir / MEDIA_MANIFEST, manifest, indent=None)
     return len(manifest)
 
 
@@ -61,11 +59,7 @@ class MediaShelf:
 
     def __init__(self, build_dir: Path) -> None:
         self.build_dir = build_dir
-        try:
-            data = json.loads((build_dir / MEDIA_MANIFEST).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            data = {}
-        self._entries = data if isinstance(data, dict) else {}
+        self._entries = read_json_object(build_dir / MEDIA_MANIFEST) or {}
 
     def find(self, digest: str, name: str) -> StoredMedia | None:
         """The stored file for a URL's digest and file name, or None: only listed digests reach the disk."""

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -25,11 +24,12 @@ from typing import Any
 from kb.clock import Clock, utc_now
 from kb.config import Settings
 from kb.errors import Problem
+from kb.files import atomic_write, read_json_object, write_json
 from kb.gitmeta import git_history
 from kb.gitsync import GitError, clone, fetch, file_at, is_checkout, move_to, redact, restore_folder, short
 from kb.loader import KnowledgeBase, LoadOptions, load_knowledge_base
 from kb.vocabulary import VOCABULARY_DIR
-from search.build import LOAD_CACHE_DIR, MANIFEST, build_lock, current_build, index_knowledge_base, source_fingerprint
+from search.build import LOAD_CACHE_DIR, MANIFEST, build_fingerprint, build_lock, current_build, index_knowledge_base
 from search.errors import BuildError
 
 log = logging.getLogger(__name__)
@@ -114,9 +114,8 @@ class SyncState:
 
 def read_state(index_dir: Path) -> SyncState:
     """This machine's sync state (empty before the first sync)."""
-    try:
-        data = json.loads((index_dir / SYNC_DIR / STATE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    data = read_json_object(index_dir / SYNC_DIR / STATE)
+    if data is None:
         return SyncState()
     return SyncState(
         live=SyncResult.from_json(data["live"]) if data.get("live") else None,
@@ -145,30 +144,20 @@ def _record(index_dir: Path, state: SyncState, result: SyncResult) -> None:
     if result.outcome == "synced":
         state.live = result
     state.last = result
-    tmp = folder / f".{STATE}.{os.getpid()}"
-    tmp.write_text(json.dumps({"live": state.live.to_json() if state.live else None,
-                               "last": result.to_json()}, ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, folder / STATE)
+    write_json(folder / STATE, {"live": state.live.to_json() if state.live else None, "last": result.to_json()},
+               indent=None)
     history = folder / HISTORY
     try:
         lines = history.read_text(encoding="utf-8").splitlines()[-(KEEP_HISTORY - 1):]
     except OSError:
         lines = []
     lines.append(json.dumps(result.to_json(), ensure_ascii=False))
-    tmp = folder / f".{HISTORY}.{os.getpid()}"
-    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    os.replace(tmp, history)
+    atomic_write(history, "\n".join(lines) + "\n")
 
 
 def _load_options(settings: Settings) -> LoadOptions:
     # The build's own parse-and-render cache: unchanged files (and good versions put back) cost nothing.
     return LoadOptions.from_settings(settings, cache_dir=settings.index_dir / LOAD_CACHE_DIR)
-
-
-def _fingerprint(settings: Settings) -> str:
-    # The same options as search.build.build_index, so a later `kb build` sees nothing changed.
-    return source_fingerprint(settings.articles_dir, "lenient=False", "strict=False",
-                              f"lang={settings.default_lang}", f"max={settings.max_article_bytes}")
 
 
 def _remove(path: Path) -> None:
@@ -311,7 +300,7 @@ def sync(settings: Settings, *, force: bool = False, clock: Clock = utc_now) -> 
             kb, pushed, kept, left_out = _load_keeping_good(settings, live)
             problems = _sync_problems(root, pushed, kept, left_out)
             _check_buildable(kb)
-            report = index_knowledge_base(kb, index_dir, fingerprint=_fingerprint(settings))
+            report = index_knowledge_base(kb, index_dir, fingerprint=build_fingerprint(settings))
             if report.build_dir is None:  # no article changed: the live build now serves this commit as is
                 _stamp_live_build(index_dir, commit, [str(p) for p in kb.errors])
         except (BuildError, GitError, OSError) as exc:
@@ -334,16 +323,15 @@ def _stamp_live_build(index_dir: Path, commit: str, errors: list[str]) -> None:
     if live is None:
         return
     path = live / MANIFEST
-    manifest = json.loads(path.read_text(encoding="utf-8"))
-    manifest.update(git_commit=commit, errors=errors)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
-    os.replace(tmp, path)
+    manifest = read_json_object(path)
+    if manifest is None:
+        raise BuildError(f"the live build's {path} cannot be read; run `kb build --full`")
+    write_json(path, {**manifest, "git_commit": commit, "errors": errors})
 
 
 def _restore_live_tree(root: Path, live: SyncResult | None) -> None:
     """After a failed sync, put the checkout back to what the live build was made from
-    (the site reads the vocabulary and file history from it)."""
+    (the site reads only the build, but the next sync and `kb build` start from the checkout)."""
     if live is None or not live.commit:
         return
     try:

@@ -10,12 +10,12 @@ from werkzeug.wrappers import Response as BaseResponse
 from search.complete import DEFAULT_LIMIT as COMPLETE_LIMIT
 from search.complete import MAX_LIMIT as MAX_COMPLETE_LIMIT
 from search.complete import MAX_PREFIX_CHARS as MAX_COMPLETE_CHARS
-from web.catalog import FILTERS, ArticleView, get_catalog, get_snapshot
-from web.openapi import openapi_document
+from search.results import DEFAULT_LIMIT, FILTERS, MAX_LIMIT
+from web.catalog import ArticleView, get_catalog, get_snapshot
+from web.openapi import app_document
 from web.search_pages import read_int
 
 bp = Blueprint("api", __name__, url_prefix="/api")
-MAX_LIMIT = 100
 MAX_TICKET_CHARS = 20_000
 
 
@@ -51,7 +51,7 @@ def search() -> Response:
     """Search: q, limit, page and the filters (each may repeat); the JSON of `kb search --json`."""
     args = request.args
     query = args.get("q", "").strip()
-    limit = read_int(args, "limit", 10, 1, MAX_LIMIT)
+    limit = read_int(args, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
     page = read_int(args, "page", 1, 1, 1000)
     filters = {name: values for name in FILTERS if (values := [v.strip() for v in args.getlist(name) if v.strip()])}
     result = get_catalog().search(query, filters, page=page, limit=limit)
@@ -129,16 +129,5 @@ def suggest() -> Response:
 
 @bp.get("/openapi.json")
 def openapi() -> Response:
-    """The OpenAPI 3.1 description of this API (with the records write API when it is served)."""
-    document = openapi_document(request.host_url.rstrip("/"))
-    if "records" in current_app.blueprints:
-        from web.records import OPENAPI_PATHS, OPENAPI_SCHEMAS, OPENAPI_SECURITY
-
-        document["paths"].update(OPENAPI_PATHS)
-        document["components"]["schemas"].update(OPENAPI_SCHEMAS)
-        document["components"].setdefault("securitySchemes", {}).update(OPENAPI_SECURITY)
-    if "publishing" in current_app.blueprints:
-        from web.publishing import OPENAPI_PATHS as PUBLISHING_PATHS
-
-        document["paths"].update(PUBLISHING_PATHS)
-    return jsonify(document)
+    """The OpenAPI 3.1 description of this API, with the routes every feature registered."""
+    return jsonify(app_document(current_app, request.host_url.rstrip("/")))

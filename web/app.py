@@ -77,5 +77,5 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.register_blueprint(blueprint)
     records.init_app(app)
     media.init_app(app)
-    app.register_blueprint(publishing.bp)
+    publishing.init_app(app)
     return app

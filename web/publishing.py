@@ -14,7 +14,7 @@ import json
 import logging
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, render_template, request
+from flask import Blueprint, Flask, Response, jsonify, render_template, request
 from sqlalchemy import text as sql
 from werkzeug.datastructures import Headers
 
@@ -22,6 +22,8 @@ from kb.records.errors import DatabaseUnavailableError
 from kb.records.hooks import record_push
 from search.build import current_build, read_manifest
 from search.sync import SyncProblem, SyncResult, read_history, read_state
+from web import openapi
+from web.errors import json_error
 from web.records import get_database
 from web.settings import get_settings
 
@@ -34,12 +36,6 @@ EVENT_HEADERS = {"X-GitHub-Event": "github", "X-Gitea-Event": "gitea", "X-Gitlab
 PING_EVENTS = frozenset({"ping"})
 
 
-
-
-def _error(status: int, error: str, message: str) -> Response:
-    response = jsonify(error=error, message=message)
-    response.status_code = status
-    return response
 
 
 # -- the webhook -------------------------------------------------------------------------------------
@@ -82,7 +78,7 @@ def git_hook() -> Response:
     host = verify_push(settings.hook_secret, body, request.headers)
     if host is None:
         # One answer for every failure (no secret set, no signature, wrong one): nothing to probe.
-        return _error(401, "unauthorized", "the request is not signed with KB_HOOK_SECRET "
+        return json_error(401, "unauthorized", "the request is not signed with KB_HOOK_SECRET "
                       "(X-Hub-Signature-256 or X-Gitlab-Token)")
     event = _event(request.headers)
     if event in PING_EVENTS:
@@ -90,7 +86,8 @@ def git_hook() -> Response:
     try:
         payload = json.loads(body.decode("utf-8")) if body.strip() else {}
     except (UnicodeDecodeError, ValueError):
-        return _error(400, "bad request", "the body is not JSON; set the webhook's content type to application/json")
+        return json_error(400, "bad request",
+                          "the body is not JSON; set the webhook's content type to application/json")
     payload = payload if isinstance(payload, dict) else {}
     ref = str(payload.get("ref") or "")
     wanted = f"refs/heads/{settings.sync_branch}"
@@ -105,7 +102,7 @@ def git_hook() -> Response:
         push_id = record_push(get_database(), host, ref, commit, delivery, dt.datetime.now(dt.UTC))
     except DatabaseUnavailableError as exc:
         log.error("webhook push not recorded: %s", exc)
-        return _error(503, "unavailable", "the records database is unavailable; the git host will retry")
+        return json_error(503, "unavailable", "the records database is unavailable; the git host will retry")
     log.info("push %d from %s recorded: %s %s", push_id, host, ref, commit[:10])
     response = jsonify(queued=True, id=push_id, commit=commit)
     response.status_code = 202
@@ -203,3 +200,9 @@ def healthz() -> Response:
     response.status_code = 200 if ok else 503
     response.cache_control.no_store = True
     return response
+
+
+def init_app(app: Flask) -> None:
+    """Register the webhook, status and health routes, and their part of /api/openapi.json."""
+    app.register_blueprint(bp)
+    openapi.register(app, OPENAPI_PATHS)

@@ -38,7 +38,9 @@ from kb.records.models import RELATIONS
 from kb.records.ranking import decayed_counts
 from kb.records.reports import ArticleUsage, KcsReport, Period, Reports, csv_text, to_json
 from kb.records.store import RecordStore
+from web import openapi
 from web.catalog import get_snapshot
+from web.errors import json_error
 from web.i18n import translate
 from web.records_charts import PALETTE, Series, rate_bars, stacked_bars
 from web.security import check_csrf
@@ -139,29 +141,22 @@ def usage_counts() -> dict[str, int]:
 
 
 # -- the JSON API ------------------------------------------------------------------------------
-def _api_error(status: int, error: str, message: str, headers: Mapping[str, str] | None = None) -> Response:
-    response = jsonify(error=error, message=message)
-    response.status_code = status
-    response.headers.update(headers or {})
-    return response
-
-
 def _authorize() -> Response | None:
     """None when the request carries the bearer token whose SHA-256 is in the settings."""
     expected = get_settings().api_token_hash.strip().lower()
     if not expected:
-        return _api_error(503, "api disabled", "recording through the API is off: set KB_API_TOKEN_HASH "
+        return json_error(503, "api disabled", "recording through the API is off: set KB_API_TOKEN_HASH "
                           "to the SHA-256 hex digest of a token")
     if not SHA256_HEX.fullmatch(expected):
         log.error("KB_API_TOKEN_HASH is not a SHA-256 hex digest (64 hex digits); API writes refused")
-        return _api_error(503, "api misconfigured", "KB_API_TOKEN_HASH must be the SHA-256 hex digest of the "
+        return json_error(503, "api misconfigured", "KB_API_TOKEN_HASH must be the SHA-256 hex digest of the "
                           "token (64 hex digits), e.g. from `printf %s \"$TOKEN\" | sha256sum`")
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     sent = hashlib.sha256(token.strip().encode()).hexdigest()
     # Compare digests in constant time; `ok` is computed even for a wrong scheme.
     ok = hmac.compare_digest(sent, expected)
     if scheme.lower() != "bearer" or not token.strip() or not ok:
-        return _api_error(401, "unauthorized", "send the API token as `Authorization: Bearer <token>`",
+        return json_error(401, "unauthorized", "send the API token as `Authorization: Bearer <token>`",
                           {"WWW-Authenticate": 'Bearer realm="kb"'})
     return None
 
@@ -169,21 +164,21 @@ def _authorize() -> Response | None:
 def _json_object(allowed: frozenset[str]) -> dict[str, Any] | Response:
     """The request body as a JSON object with only allowed keys, or the 4xx that explains why not."""
     if request.mimetype != "application/json":
-        return _api_error(415, "unsupported media type", "send a JSON object with Content-Type: application/json")
+        return json_error(415, "unsupported media type", "send a JSON object with Content-Type: application/json")
     if request.content_length is not None and request.content_length > MAX_JSON_BYTES:
-        return _api_error(413, "payload too large", f"the body must be at most {MAX_JSON_BYTES} bytes")
+        return json_error(413, "payload too large", f"the body must be at most {MAX_JSON_BYTES} bytes")
     raw = request.stream.read(MAX_JSON_BYTES + 1)
     if len(raw) > MAX_JSON_BYTES:
-        return _api_error(413, "payload too large", f"the body must be at most {MAX_JSON_BYTES} bytes")
+        return json_error(413, "payload too large", f"the body must be at most {MAX_JSON_BYTES} bytes")
     try:
         data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
-        return _api_error(400, "bad request", f"the body is not valid JSON: {exc}")
+        return json_error(400, "bad request", f"the body is not valid JSON: {exc}")
     if not isinstance(data, dict):
-        return _api_error(400, "bad request", "the body must be a JSON object")
+        return json_error(400, "bad request", "the body must be a JSON object")
     unknown = sorted(set(data) - allowed)
     if unknown:
-        return _api_error(400, "bad request", f"unknown field(s) {', '.join(unknown)}; allowed: "
+        return json_error(400, "bad request", f"unknown field(s) {', '.join(unknown)}; allowed: "
                           f"{', '.join(sorted(allowed))}")
     return data
 
@@ -206,10 +201,10 @@ def _when(value: object) -> dt.datetime | None:
 
 def _record_error(exc: RecordError) -> Response:
     if isinstance(exc, ConflictError):
-        return _api_error(409, "conflict", str(exc))
+        return json_error(409, "conflict", str(exc))
     if isinstance(exc, InvalidRecordError):
-        return _api_error(422, "invalid record", str(exc))
-    return _api_error(503, "records unavailable", str(exc), {"Retry-After": "10"})
+        return json_error(422, "invalid record", str(exc))
+    return json_error(503, "records unavailable", str(exc), {"Retry-After": "10"})
 
 
 @bp.post("/api/resolutions")
@@ -263,7 +258,7 @@ def api_feedback() -> Response:
         return data
     search_id = data.get("search_id")
     if search_id is not None and (not isinstance(search_id, int) or isinstance(search_id, bool) or search_id < 1):
-        return _api_error(422, "invalid record", "search_id must be a positive whole number")
+        return json_error(422, "invalid record", "search_id must be a positive whole number")
     try:
         feedback_id = get_store().record_feedback(
             article=data.get("article"), helpful=data.get("helpful"), search_id=search_id,
@@ -421,7 +416,7 @@ def article(article_id: str) -> ResponseReturnValue:
 def _unavailable(exc: DatabaseUnavailableError) -> ResponseReturnValue:
     log.error("records database unavailable: %s", exc)
     if request.path.startswith("/api/"):
-        return _api_error(503, "records unavailable", str(exc), {"Retry-After": "10"})
+        return json_error(503, "records unavailable", str(exc), {"Retry-After": "10"})
     return render_template("records/unavailable.html", message=str(exc)), 503, {"Retry-After": "10"}
 
 
@@ -433,6 +428,7 @@ def init_app(app: Flask) -> None:
     settings = app.config["KB_SETTINGS"]
     app.extensions[EXTENSION_KEY] = Database(settings.database_url)
     app.register_blueprint(bp)
+    openapi.register(app, OPENAPI_PATHS, OPENAPI_SCHEMAS, OPENAPI_SECURITY)
     app.jinja_env.globals.update(records_usage=article_usage, RECORD_RELATIONS=RELATIONS,
                                  records_categories=record_categories, records_user_from_proxy=user_from_proxy)
 
