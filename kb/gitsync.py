@@ -71,6 +71,18 @@ def restore_folder(root: Path, commit: str, rel: str) -> None:
     git(root, "reset", "--quiet", "--", rel)  # leave the index at HEAD; only the files differ
 
 
+def deletions(root: Path, since: str, until: str) -> list[tuple[str, str, str]]:
+    """Files under root deleted after since up to until: (path relative to root, commit, author), newest first."""
+    out = git(root, "log", "--relative", "--diff-filter=D", "--name-only", "--format=%x00%H%x09%an",
+              f"{since}..{until}", "--", ".", check=False)
+    found = []
+    for chunk in out.split("\x00")[1:]:
+        header, _, names = chunk.partition("\n")
+        commit, _, author = header.partition("\t")
+        found += [(name, commit, author) for name in names.split("\n") if name.strip()]
+    return found
+
+
 def short(commit: str | None) -> str:
     """The first 10 digits of a commit, for messages."""
     return (commit or "")[:10]

@@ -10,7 +10,7 @@ import datetime as dt
 import os
 import re
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -21,6 +21,7 @@ from kb.cache import LoadCache, digest
 from kb.config import Settings
 from kb.errors import Problem, Severity, error, warning
 from kb.gitmeta import FileHistory, file_history
+from kb.i18n import _, current_language
 from kb.ids import ArticleIds
 from kb.media import MediaFile, MediaIndex, MediaProblem, is_media_target
 from kb.parse import ParseOptions, parse_article, partial_article
@@ -32,6 +33,11 @@ from kb.vocabulary import ONBOARDING_FILE, VOCABULARY_DIR, Vocabulary, load_voca
 ARTICLE_SUFFIX = ".md"
 # Repository meta files at the top of the articles folder are not articles.
 META_FILES = frozenset({"readme.md", "contributing.md", "changelog.md", "license.md"})
+
+
+# Told which long phase is under way and how far it got: ("loading", 120, 2000). `kb build` shows a bar per
+# phase; the search build adds "encoding" and "indexing".
+Progress = Callable[[str, int, int], None]
 
 
 @dataclass
@@ -71,6 +77,12 @@ class LoadOptions:
     today: dt.date | None = None
     cache_dir: Path | None = None  # where parse and render results are kept between loads
     reuse_cache: bool = True  # False: parse and render everything, then refresh the cache
+    progress: Progress | None = None  # told ("loading" | "rendering", done, total) after each article
+    # Publishing (build and sync): a reference to an article that is not there (deleted, or left
+    # out for its own errors) is a warning, so a broken or deleted article affects only itself; the
+    # link renders as plain text, the onboarding path and related list skip it. `kb check` keeps
+    # such references errors for the writer to fix.
+    missing_references_warn: bool = False
 
     @classmethod
     def from_settings(cls, settings: Settings, **options: Any) -> LoadOptions:
@@ -103,13 +115,17 @@ def load_knowledge_base(root: Path, options: LoadOptions | None = None) -> Knowl
     vocabulary, problems = load_vocabulary(root, lenient=options.lenient)
     parse_options = ParseOptions(default_lang=options.default_lang, lenient=options.lenient)
     cache = LoadCache.open(options.cache_dir, repr(parse_options), str(options.max_bytes), repr(vocabulary),
+                           current_language(),  # cached problems are in the language they were made in
                            reuse=options.reuse_cache)
     parsed: list[Article] = []
     # Articles with errors, parsed as far as possible, so that one `kb check` also reports their links.
     with_errors: list[Article] = []
     failed_paths: set[str] = set()
     seen_paths: set[str] = set()
-    for file, rel in iter_article_files(root, problems):
+    files = list(iter_article_files(root, problems))
+    for done, (file, rel) in enumerate(files, start=1):
+        if options.progress:
+            options.progress("loading", done, len(files))
         seen_paths.add(rel)
         source, found = read_source(file, rel, options.max_bytes)
         article = None
@@ -133,13 +149,15 @@ def load_knowledge_base(root: Path, options: LoadOptions | None = None) -> Knowl
         elif article is not None:
             parsed.append(article)
 
-    cross = _cross_article_problems(parsed, vocabulary)
+    reference = warning if options.missing_references_warn else error
+    cross = _cross_article_problems(parsed, vocabulary, reference)
     cross += _review_problems(parsed, options.today or dt.date.today())
     kb = KnowledgeBase(root=root, vocabulary=vocabulary)
     rendered: dict[str, RenderedBody] = {}
     media = MediaIndex(root, options.max_media_bytes)
     if options.render:
-        rendered, link_problems = _render_all(parsed, cache, media, with_errors=with_errors)
+        rendered, link_problems = _render_all(parsed, cache, reference, options.progress, media=media,
+                                              with_errors=with_errors)
         cross += link_problems
     cache.save(seen_paths)
     if options.lenient:
@@ -156,8 +174,12 @@ def load_knowledge_base(root: Path, options: LoadOptions | None = None) -> Knowl
     return kb
 
 
-def _cross_article_problems(articles: list[Article], vocabulary: Vocabulary) -> list[Problem]:
-    """Duplicate ids and aliases, and references to articles that do not exist."""
+ProblemMaker = Callable[..., Problem]
+
+
+def _cross_article_problems(articles: list[Article], vocabulary: Vocabulary,
+                            reference: ProblemMaker = error) -> list[Problem]:
+    """Duplicate ids and aliases, and references to articles that do not exist (as `reference` makes them)."""
     problems: list[Problem] = []
     owners: dict[str, list[Article]] = defaultdict(list)
     for article in articles:
@@ -166,8 +188,8 @@ def _cross_article_problems(articles: list[Article], vocabulary: Vocabulary) -> 
         if len(same) > 1:
             for article in same:
                 others = ", ".join(o.path for o in same if o is not article)
-                problems.append(error(article.path, f"duplicate id {article.id!r}: also used by {others}",
-                                      article.field_lines.get("id", 1)))
+                message = _("duplicate id %(id)r: also used by %(others)s") % {"id": article.id, "others": others}
+                problems.append(error(article.path, message, article.field_lines.get("id", 1)))
 
     alias_owner: dict[str, Article] = {}
     for article in articles:
@@ -190,8 +212,8 @@ def _cross_article_problems(articles: list[Article], vocabulary: Vocabulary) -> 
         for key, target in refs:
             match = owners.get(normalize_id(target))
             if not match:
-                problems.append(error(article.path, f"{key}: no article has id {target!r}",
-                                      article.field_lines.get(key, 1)))
+                message = _("%(field)s: no article has id %(id)r") % {"field": key, "id": target}
+                problems.append(reference(article.path, message, article.field_lines.get(key, 1)))
             elif key == "translation_of" and match[0].lang == article.lang:
                 problems.append(warning(article.path, f"translation_of: {target!r} is also in {article.lang!r}",
                                         article.field_lines.get(key, 1)))
@@ -200,13 +222,15 @@ def _cross_article_problems(articles: list[Article], vocabulary: Vocabulary) -> 
     for path in vocabulary.onboarding.values():
         for step, line in zip(path.steps, path.step_lines, strict=True):
             if normalize_id(step) not in owners:
-                problems.append(error(onboarding_rel, f"onboarding path {path.id!r} names article {step!r}, "
-                                                      "which does not exist", line))
+                message = _("onboarding path %(path)r names article %(article)r, which does not exist") % {
+                    "path": path.id, "article": step}
+                problems.append(reference(onboarding_rel, message, line))
     return problems
 
 
 def _review_problems(articles: list[Article], today: dt.date) -> list[Problem]:
-    return [warning(a.path, f"review overdue since {a.review_due}; check the article and update `reviewed:`",
+    return [warning(a.path, _("review overdue since %(date)s; check the article and update `reviewed:`")
+                    % {"date": a.review_due},
                     a.field_lines.get("reviewed", 1))
             for a in articles if a.is_review_overdue(today)]
 
@@ -246,15 +270,20 @@ class _LinkIndex:
         return article_url(article.id) + (f"#{anchor}" if anchor else "")
 
 
-def _render_all(articles: list[Article], cache: LoadCache, media: MediaIndex | None = None,
+def _render_all(articles: list[Article], cache: LoadCache, reference: ProblemMaker = error,
+                progress: Progress | None = None, *, media: MediaIndex | None = None,
                 with_errors: list[Article] | None = None) -> tuple[dict[str, RenderedBody], list[Problem]]:
-    """Render every article (by path) and report broken links and media; `with_errors` articles (those
-    with front-matter errors) are rendered only so their links are checked in the same run."""
+    """Render every article (by path) and report broken links and media (as `reference` makes them);
+    `with_errors` articles (those with front-matter errors) are rendered only so their links are
+    checked in the same run."""
     partial_ones = list(with_errors or ())
     index = _LinkIndex(articles, media)
     problems: list[Problem] = []
     rendered: dict[str, RenderedBody] = {}
-    for article in [*articles, *partial_ones]:
+    everything = [*articles, *partial_ones]
+    for done, article in enumerate(everything, start=1):
+        if progress:
+            progress("rendering", done, len(everything))
         body = cache.rendered_body(article, index.url)
         if body is None:
             reason = limit_exceeded(article.body)
@@ -268,12 +297,13 @@ def _render_all(articles: list[Article], cache: LoadCache, media: MediaIndex | N
         for stripped in sorted(set(body.stripped_html)):
             problems.append(warning(article.path, f"raw HTML {stripped} will be removed when the page is shown",
                                     article.body_line))
-    for article in [*articles, *partial_ones]:
-        problems.extend(_link_problems(article, rendered, index))
+    for article in everything:
+        problems.extend(_link_problems(article, rendered, index, reference))
     return rendered, problems
 
 
-def _link_problems(article: Article, rendered: dict[str, RenderedBody], index: _LinkIndex) -> list[Problem]:
+def _link_problems(article: Article, rendered: dict[str, RenderedBody], index: _LinkIndex,
+                   reference: ProblemMaker = error) -> list[Problem]:
     """Broken links, missing or refused media files and images without alt text, at path:line:col."""
     problems: list[Problem] = []
     body_lines = article.body.split("\n")
@@ -294,7 +324,7 @@ def _link_problems(article: Article, rendered: dict[str, RenderedBody], index: _
                 index.find_media(joined)
             except MediaProblem as exc:
                 what = "image" if link.image else "link"
-                problems.append(error(article.path, f"broken {what} {link.target!r}: {exc}", file_line, col))
+                problems.append(reference(article.path, f"broken {what} {link.target!r}: {exc}", file_line, col))
                 continue
             if link.image and not link.alt:
                 problems.append(warning(article.path, f"image {link.target!r} has no alt text: describe it for "
@@ -303,11 +333,12 @@ def _link_problems(article: Article, rendered: dict[str, RenderedBody], index: _
             continue
         target, anchor = index.find(joined)
         if target is None:
-            problems.append(error(article.path, f"broken link to {link.target!r}: no such article", file_line, col))
+            problems.append(reference(article.path, _("broken link to %(target)r: no such article")
+                                      % {"target": link.target}, file_line, col))
         elif anchor and target.path in rendered and anchor not in {h.anchor for h in rendered[target.path].toc} \
                 and f'id="{anchor}"' not in rendered[target.path].html:
-            problems.append(error(article.path, f"broken link to {link.target!r}: "
-                                                f"{target.path} has no heading #{anchor}", file_line, col))
+            problems.append(reference(article.path, f"broken link to {link.target!r}: "
+                                                    f"{target.path} has no heading #{anchor}", file_line, col))
     return problems
 
 

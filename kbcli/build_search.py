@@ -8,13 +8,17 @@ import logging
 import re
 import sys
 from collections.abc import Callable
+from typing import Any
 
 import click
 
 from kb.article import article_url
 from kb.config import Settings
 from kb.errors import KbError
+from kb.i18n import N_, _
+from kb.logs import configure_command
 from kbcli.options import KbCommand, common_options
+from kbcli.style import colour, echo_problem
 from search.build import BuildReport, build_index
 from search.errors import BuildError
 from search.results import DEFAULT_LIMIT, MAX_LIMIT, SearchRequest, SearchResult
@@ -24,28 +28,36 @@ log = logging.getLogger(__name__)
 _MARK = re.compile(r"<mark>(.*?)</mark>", re.S)
 
 
-def _progress(enabled: bool) -> tuple[Callable[[int, int], None], Callable[[], None]]:
-    """A progress bar on a terminal, a log line every 10% otherwise."""
-    state: dict[str, object] = {}
+PHASES = {"loading": N_("loading"), "rendering": N_("rendering"), "encoding": N_("encoding"),
+          "indexing": N_("indexing")}
+
+
+def progress_display(enabled: bool) -> tuple[Callable[[str, int, int], None], Callable[[], None]]:
+    """A progress bar per long phase on a terminal (loading, rendering, encoding, indexing);
+    a log line every 10% of each phase otherwise (CI logs, systemd's journal)."""
+    state: dict[str, Any] = {"phase": None, "bar": None}
+
+    def close() -> None:
+        if state["bar"] is not None:
+            state["bar"].__exit__(None, None, None)
+            state["bar"] = None
+
     if enabled:
-        def update(done: int, total: int) -> None:
-            bar = state.get("bar")
-            if bar is None:
-                bar = click.progressbar(length=total, label="indexing", file=sys.stderr)
-                bar.__enter__()
-                state["bar"] = bar
-            bar.update(1)  # type: ignore[attr-defined]
+        def update(phase: str, done: int, total: int) -> None:
+            if state["phase"] != phase:
+                close()
+                state["phase"] = phase
+                state["bar"] = click.progressbar(length=total, label=f"{_(PHASES.get(phase, phase)):<10}",
+                                                 file=sys.stderr, color=colour())
+                state["bar"].__enter__()
+            state["bar"].update(1)
 
-        def finish() -> None:
-            bar = state.get("bar")
-            if bar is not None:
-                bar.__exit__(None, None, None)  # type: ignore[attr-defined]
-        return update, finish
+        return update, close
 
-    def log_update(done: int, total: int) -> None:
+    def log_update(phase: str, done: int, total: int) -> None:
         step = max(1, total // 10)
         if done % step == 0 or done == total:
-            log.info("indexed %d/%d articles", done, total)
+            log.info("%s %d/%d articles", phase, done, total)
 
     return log_update, lambda: None
 
@@ -53,19 +65,18 @@ def _progress(enabled: bool) -> tuple[Callable[[int, int], None], Callable[[], N
 def run_build(settings: Settings, full: bool = False, lenient: bool = False, strict: bool = False,
               quiet: bool = False) -> int:
     """Build the index, print problems and a summary; the exit code (what `kb build` and build.py run)."""
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
-    update, finish = _progress(sys.stderr.isatty() and not quiet)
+    configure_command("INFO")
+    update, finish = progress_display(sys.stderr.isatty() and not quiet)
     try:
         report: BuildReport = build_index(settings, full=full, lenient=lenient, strict=strict, progress=update)
     except BuildError as exc:
         finish()
         for problem in exc.problems:
-            click.echo(str(problem), err=True)
+            echo_problem(str(problem), err=True)
         raise
     finish()
     for problem in report.problems:
-        click.echo(str(problem), err=True)
+        echo_problem(str(problem), err=True)
     for line in report.previous_errors:
         click.echo(line, err=True)
     where = report.build_dir.name if report.build_dir else "live build kept"

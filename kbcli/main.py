@@ -2,27 +2,36 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import sys
 from pathlib import Path
 
 import click
 
 from kb.config import Settings
 from kb.errors import ConfigError, InputError, KbError
+from kb.i18n import _, ngettext
 from kb.loader import LoadOptions, load_knowledge_base
 from kb.scaffold import new_article
 from kb.schema import ARTICLE_TYPES, LANGUAGES, normalize_id
-from kbcli.build_search import build, search
+from kbcli.build_search import build, progress_display, search
+from kbcli.i18n_commands import COMMANDS as I18N_COMMANDS
 from kbcli.options import KbGroup, common_options
 from kbcli.records_commands import COMMANDS as RECORDS_COMMANDS
 from kbcli.serve import serve
+from kbcli.style import CONTEXT_SETTINGS, echo_problem
 from kbcli.sync_commands import COMMANDS as SYNC_COMMANDS
 
 
-@click.group(cls=KbGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=KbGroup, context_settings=CONTEXT_SETTINGS)
 @click.version_option(package_name="kb")
 def cli() -> None:
-    """kb: the support team's knowledge base."""
+    """kb: the support team's knowledge base.
+
+    Shell completion (bash, zsh, fish): see "Shell completion" in the README, e.g.
+    `eval "$(_KB_COMPLETE=bash_source kb)"` in ~/.bashrc.
+    """
 
 
 def load_options(settings: Settings, lenient: bool = False, render: bool = True) -> LoadOptions:
@@ -38,12 +47,22 @@ def load_options(settings: Settings, lenient: bool = False, render: bool = True)
 def check(settings: Settings, lenient: bool, strict: bool) -> int:
     """Validate every article and the vocabulary; print path:line:col: problems."""
     if not settings.articles_dir.is_dir():
-        raise ConfigError(f"articles folder {settings.articles_dir} does not exist")
-    kb = load_knowledge_base(settings.articles_dir, load_options(settings, lenient))
+        raise ConfigError(_("articles folder %(path)s does not exist") % {"path": settings.articles_dir})
+    update, finish = progress_display(sys.stderr.isatty())
+    try:
+        kb = load_knowledge_base(settings.articles_dir,
+                                 dataclasses.replace(load_options(settings, lenient), progress=update))
+    finally:
+        finish()
     for problem in kb.problems:
-        click.echo(str(problem))
+        echo_problem(str(problem))
     errors, warnings = len(kb.errors), len(kb.warnings)
-    click.echo(f"{len(kb.articles)} valid articles; {errors} error(s), {warnings} warning(s)", err=True)
+    click.echo(_("%(articles)s; %(errors)s, %(warnings)s") % {
+        "articles": ngettext("%(num)d valid article", "%(num)d valid articles", len(kb.articles))
+        % {"num": len(kb.articles)},
+        "errors": ngettext("%(num)d error", "%(num)d errors", errors) % {"num": errors},
+        "warnings": ngettext("%(num)d warning", "%(num)d warnings", warnings) % {"num": warnings},
+    }, err=True)
     return 1 if errors or (strict and warnings) else 0
 
 
@@ -83,7 +102,8 @@ def new(settings: Settings, title: str, article_type: str, lang: str | None, cat
     """Create a new article from the template for its type, with a fresh id."""
     kb = load_knowledge_base(settings.articles_dir, load_options(settings, render=False))
     if category and category not in kb.vocabulary.categories:
-        raise InputError(f"unknown category {category!r}; allowed: {', '.join(sorted(kb.vocabulary.categories))}")
+        raise InputError(_("unknown category %(category)r; allowed: %(allowed)s") % {
+            "category": category, "allowed": ", ".join(sorted(kb.vocabulary.categories))})
     taken = {normalize_id(a.id) for a in kb.articles} | {
         normalize_id(alias) for a in kb.articles for alias in a.aliases}
     path = new_article(settings.articles_dir, title, article_type, lang or settings.default_lang,
@@ -95,7 +115,7 @@ def new(settings: Settings, title: str, article_type: str, lang: str | None, cat
     return 0
 
 
-for command in (build, search, serve, *RECORDS_COMMANDS, *SYNC_COMMANDS):
+for command in (build, search, serve, *RECORDS_COMMANDS, *SYNC_COMMANDS, *I18N_COMMANDS):
     cli.add_command(command)
 
 

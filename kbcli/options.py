@@ -18,6 +18,7 @@ import click
 
 from kb.config import load_settings
 from kb.errors import KbError
+from kbcli.style import FullHelpGroup, colour, echo_error
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -31,22 +32,25 @@ class KbCommand(click.Command):
         try:
             code = super().invoke(ctx)
         except KbError as exc:
-            click.echo(f"kb: error: {exc}", err=True)
+            echo_error(str(exc))
             ctx.exit(exc.exit_code)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except Exception as exc:  # a bug in kb: say so plainly; KB_DEBUG=1 shows the traceback
             if os.environ.get("KB_DEBUG"):
                 raise
-            click.echo(f"kb: internal error: {type(exc).__name__}: {exc} (set KB_DEBUG=1 for details)", err=True)
+            label = click.style("internal error:", fg="red", bold=True)
+            click.echo(f"kb: {label} {type(exc).__name__}: {exc} (set KB_DEBUG=1 for details)", err=True,
+                       color=colour())
             ctx.exit(INTERNAL_ERROR_EXIT)
         if isinstance(code, int) and not isinstance(code, bool) and code:
             ctx.exit(code)
         return code
 
 
-class KbGroup(click.Group):
-    """The `kb` group: every command added with `@cli.command()` is a KbCommand."""
+class KbGroup(FullHelpGroup):
+    """The `kb` group: every command added with `@cli.command()` is a KbCommand; the listing shows
+    each command's whole one-line help."""
 
     command_class = KbCommand
 

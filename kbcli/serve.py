@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-import logging
-import sys
 
 import click
 
 from kb.config import Settings
+from kb.logs import configure_command
 from kbcli.build_search import run_build
 from kbcli.options import KbCommand, common_options
 from search.build import current_build
@@ -46,8 +45,7 @@ def serve(settings: Settings, host: str | None, port: int | None) -> int:
         KB_SECRET_KEY=... gunicorn -w 4 -b 0.0.0.0:8080 'web.app:create_app()'
     """
 
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    configure_command("INFO")
     effective = serve_settings(settings, host, port)
     code = ensure_index(effective)
     if code:

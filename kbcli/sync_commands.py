@@ -13,16 +13,19 @@ from pathlib import Path
 import click
 
 from kb.config import Settings
+from kb.logs import configure_command as configure_logging
 from kb.records.backup import export_records, import_records
 from kb.records.db import Database
 from kb.records.errors import DatabaseUnavailableError
 from kb.records.hooks import latest_push
 from kbcli.options import KbCommand, common_options
 from kbcli.records_commands import refresh_boosts
+from kbcli.style import echo_problem
 from search.errors import BuildLockedError
 from search.sync import SyncResult, sync
 
 log = logging.getLogger(__name__)
+METRICS_SECONDS = 15.0  # the build's age in the textfile is at most this stale (node_exporter reads it per scrape)
 
 
 def _report(result: SyncResult, as_json: bool) -> int:
@@ -32,16 +35,37 @@ def _report(result: SyncResult, as_json: bool) -> int:
         for problem in result.problems:
             served = f" [{problem.served}]" if problem.served else ""
             author = f" ({problem.author})" if problem.author else ""
-            click.echo(f"{problem.path}:{problem.line}: {problem.severity}: {problem.message}{author}{served}",
-                       err=True)
+            echo_problem(f"{problem.path}:{problem.line}: {problem.severity}: {problem.message}{author}{served}",
+                         err=True)
     click.echo(result.summary(), err=True)
     return 1 if result.outcome == "failed" else 0
 
 
+def _write_metrics(settings: Settings) -> None:
+    """node_exporter's textfile: the live build and the syncs, as /metrics has them (a failure only warns)."""
+    if not settings.metrics_textfile:
+        return
+    from search.metrics import write_textfile  # prometheus-client only for the watcher that writes metrics
+
+    try:
+        write_textfile(Path(settings.metrics_textfile), settings.index_dir)
+    except OSError as exc:
+        log.warning("cannot write metrics to %s: %s", settings.metrics_textfile, exc)
+
+
+def count_sync(outcome: str) -> None:
+    """One more sync with this outcome, in the watcher's kb_sync_runs_total."""
+    from search.metrics import SYNC_RUNS
+
+    SYNC_RUNS.labels(outcome).inc()
+
+
 def watch(settings: Settings, interval: float, every: float, max_syncs: int | None = None) -> None:
     """Sync now, then whenever a push webhook is recorded (polled every `interval` seconds)
-    and at least every `every` seconds; runs until stopped (max_syncs ends it, for tests)."""
+    and at least every `every` seconds; runs until stopped (max_syncs ends it, for tests).
+    With KB_METRICS_TEXTFILE, rewrites that file after every sync and every METRICS_SECONDS."""
     db = Database(settings.database_url)
+    metrics_written = 0.0
     seen: int | None = None
     last_sync = 0.0
     syncs = 0
@@ -68,9 +92,15 @@ def watch(settings: Settings, interval: float, every: float, max_syncs: int | No
                     log.info("%s", exc)
                 else:
                     log.log(logging.ERROR if result.outcome == "failed" else logging.INFO, "%s", result.summary())
+                    count_sync(result.outcome)
                     seen, last_sync, syncs = latest, time.monotonic(), syncs + 1
                     _refresh_boosts(settings, db)
+                    _write_metrics(settings)
+                    metrics_written = time.monotonic()
                     continue
+            if time.monotonic() - metrics_written >= METRICS_SECONDS:
+                _write_metrics(settings)
+                metrics_written = time.monotonic()
             stopping.wait(interval)
     finally:
         signal.signal(signal.SIGTERM, previous)
@@ -100,8 +130,7 @@ def _refresh_boosts(settings: Settings, db: Database) -> None:
 def sync_command(settings: Settings, force: bool, as_json: bool, watching: bool, interval: float,
                  every: float) -> int:
     """Fetch the articles repository, build what changed, swap it in, and record the result."""
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    configure_logging("INFO")
     if watching:
         watch(settings, interval, every)
         return 0

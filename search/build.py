@@ -24,7 +24,7 @@ import os
 import shutil
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -38,6 +38,7 @@ from kb.errors import KbError, Problem
 from kb.files import read_json_object, write_json
 from kb.gitmeta import FileHistory, head_commit
 from kb.loader import KnowledgeBase, LoadOptions, load_knowledge_base
+from kb.loader import Progress as LoadProgress
 from search.complete import write_completions
 from search.errors import BuildError, BuildLockedError
 from search.media import write_media
@@ -57,7 +58,7 @@ LOAD_CACHE_DIR = "cache"  # parsed and rendered articles kept between builds (kb
 KEEP_BUILDS = 3  # the live build and two before it, for readers still finishing a request
 WRITER_MEMORY_MB = 256
 
-Progress = Callable[[int, int], None]
+Progress = LoadProgress  # (phase, done, total): loading, rendering, encoding, indexing
 
 
 @dataclass
@@ -117,9 +118,30 @@ def build_lock(index_dir: Path) -> Iterator[None]:
             handle.truncate()
             handle.write(f"{os.getpid()}\n")
             handle.flush()
+            remove_leftovers(index_dir)
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def remove_leftovers(index_dir: Path) -> None:
+    """Remove what killed builds left: unfinished build folders (no manifest) and temporary files.
+
+    Called with the build lock held, so nothing else is writing; every build (even an unchanged
+    one, which makes no new folder) starts with it, so a crash costs disk only until the next build.
+    """
+    live = current_build(index_dir)
+    builds = index_dir / BUILDS
+    if live is not None:
+        _clean_old_builds(index_dir, live)  # unfinished folders, and finished ones past KEEP_BUILDS
+    elif builds.is_dir():
+        for folder in builds.iterdir():
+            if folder.is_dir() and not (folder / MANIFEST).is_file():
+                shutil.rmtree(folder, ignore_errors=True)
+    for pattern in (f".{CURRENT}.*", f"{LOAD_CACHE_DIR}/.*.tmp", "sync/.*.tmp", "sync/.*.json*.[0-9]*"):
+        for leftover in index_dir.glob(pattern):
+            with contextlib.suppress(OSError):
+                leftover.unlink()
 
 
 def _user_dict_hash(lines: list[str]) -> str:
@@ -215,7 +237,8 @@ def build_index(
                                index_seconds=time.perf_counter() - started)
         log.info("loading articles from %s", settings.articles_dir)
         kb = load_knowledge_base(settings.articles_dir, LoadOptions.from_settings(
-            settings, lenient=lenient, cache_dir=index_dir / LOAD_CACHE_DIR, reuse_cache=not full))
+            settings, lenient=lenient, cache_dir=index_dir / LOAD_CACHE_DIR, reuse_cache=not full,
+            missing_references_warn=True, progress=progress))
         load_seconds = time.perf_counter() - started
         log.info("loaded %d valid articles in %.1fs", len(kb.articles), load_seconds)
         _check_loadable(kb, strict)
@@ -271,8 +294,11 @@ def index_knowledge_base(kb: KnowledgeBase, index_dir: Path, *, full: bool = Fal
             _clone_build(live, build_dir)
             ix = whoosh_index.open_dir(str(build_dir))
         to_add = sorted(added | changed)
-        documents = {i: article_document(indexed[i], kb.rendered.get(i), kb.vocabulary, _committed(kb, indexed[i]))
-                     for i in to_add}
+        documents = {}
+        for done, i in enumerate(to_add, start=1):
+            documents[i] = article_document(indexed[i], kb.rendered.get(i), kb.vocabulary, _committed(kb, indexed[i]))
+            if progress:
+                progress("encoding", done, len(to_add))
         writer = ix.writer(limitmb=WRITER_MEMORY_MB) if mode == "full" else ix.writer()
         try:
             for doc_id in sorted(removed | changed):
@@ -280,7 +306,7 @@ def index_knowledge_base(kb: KnowledgeBase, index_dir: Path, *, full: bool = Fal
             for done, doc_id in enumerate(to_add, start=1):
                 writer.add_document(**documents[doc_id])
                 if progress:
-                    progress(done, len(to_add))
+                    progress("indexing", done, len(to_add))
         except BaseException:
             writer.cancel()
             raise

@@ -1,10 +1,14 @@
 """`kb sync`: fetch the articles repository, move the checkout, build incrementally, swap, record.
 
-A push with broken articles never takes the site down. After moving to the new commit the
-articles are loaded; every file with an error is put back at its last good version (the one
-the live build serves) or, if it never had one, removed from the checkout for this build.
-Then the build runs on what is left. The problems of the commit as pushed are recorded, with
-the author of the last commit that touched each file, for the build status page.
+A push with broken articles never takes the site down, and a broken or deleted article affects
+only itself. After moving to the new commit the articles are loaded; every file with an error
+of its own is put back at its last good version (the one the live build serves) or, if it never
+had one, removed from the checkout for this build. A reference to an article that is not there
+(an onboarding step, `related`, a link) is only a warning: the link renders as plain text, the
+path and the related list skip it, and the warning names the commit that deleted the article.
+Then the build runs on what is left. The status page gets, with the author of the last commit
+that touched each file, the pushed problems of the files held back and the problems of
+everything served as pushed (so nobody is blamed for another file's errors).
 
 State, per machine, next to the builds (the index folder is the machine's own):
 
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -26,7 +31,18 @@ from kb.config import Settings
 from kb.errors import Problem
 from kb.files import atomic_write, read_json_object, write_json
 from kb.gitmeta import git_history
-from kb.gitsync import GitError, clone, fetch, file_at, is_checkout, move_to, redact, restore_folder, short
+from kb.gitsync import (
+    GitError,
+    clone,
+    deletions,
+    fetch,
+    file_at,
+    is_checkout,
+    move_to,
+    redact,
+    restore_folder,
+    short,
+)
 from kb.loader import KnowledgeBase, LoadOptions, load_knowledge_base
 from kb.vocabulary import VOCABULARY_DIR
 from search.build import LOAD_CACHE_DIR, MANIFEST, build_fingerprint, build_lock, current_build, index_knowledge_base
@@ -75,6 +91,7 @@ class SyncResult:
     kept: dict[str, str] = field(default_factory=dict)  # path -> commit whose version is served
     left_out: list[str] = field(default_factory=list)  # new files with errors, not served
     error: str = ""
+    deleted: dict[str, str] = field(default_factory=dict)  # id of a deleted article still referenced -> commit
 
     @property
     def errors(self) -> list[SyncProblem]:
@@ -157,7 +174,8 @@ def _record(index_dir: Path, state: SyncState, result: SyncResult) -> None:
 
 def _load_options(settings: Settings) -> LoadOptions:
     # The build's own parse-and-render cache: unchanged files (and good versions put back) cost nothing.
-    return LoadOptions.from_settings(settings, cache_dir=settings.index_dir / LOAD_CACHE_DIR)
+    return LoadOptions.from_settings(settings, cache_dir=settings.index_dir / LOAD_CACHE_DIR,
+                                     missing_references_warn=True)
 
 
 def _remove(path: Path) -> None:
@@ -224,11 +242,55 @@ def _load_keeping_good(settings: Settings, previous: SyncResult | None) -> tuple
     return kb, pushed, kept, sorted(left_out)
 
 
+def _held_back(path: str, kept: dict[str, str], left_out: list[str]) -> bool:
+    return path in kept or path in left_out or (_in_vocabulary(path) and VOCABULARY_KEY in kept)
+
+
+def _status_problems(pushed: list[Problem], served: list[Problem], kept: dict[str, str],
+                     left_out: list[str]) -> list[Problem]:
+    """What a writer must fix: the pushed problems of the files held back, and the problems of
+    the files served as pushed (a link to a broken article that was put back is no problem)."""
+    return sorted({*(p for p in pushed if _held_back(p.path, kept, left_out)),
+                   *(p for p in served if not _held_back(p.path, kept, left_out))})
+
+
+ID_LINE = re.compile(rb"^id:[ \t]*[\"']?([^\"'#\r\n]+?)[\"']?[ \t]*(?:#.*)?$", re.MULTILINE)
+
+
+def _deleted_articles(root: Path, previous: SyncResult | None, commit: str,
+                      problems: list[Problem]) -> dict[str, str]:
+    """The deleted articles warnings still refer to: id -> the commit that deleted it (tab) its author."""
+    warned = [p.message for p in problems if not p.is_error]
+    if not warned:
+        return {}
+    deleted = dict(previous.deleted) if previous else {}
+    if previous and previous.commit and previous.commit != commit:
+        for rel, removed_in, author in reversed(deletions(root, previous.commit, commit)):
+            if not rel.endswith(".md"):
+                continue
+            match = ID_LINE.search(file_at(root, f"{removed_in}^", rel) or b"")
+            if match:
+                deleted[match[1].decode("utf-8", "replace").strip()] = f"{removed_in}\t{author}"
+    return {key: value for key, value in deleted.items() if any(_names(message, key) for message in warned)}
+
+
+def _names(message: str, article_id: str) -> bool:
+    return f"{article_id!r}" in message or f"'kb:{article_id}'" in message or f"'kb:{article_id}#" in message
+
+
 def _sync_problems(root: Path, problems: list[Problem], kept: dict[str, str],
-                   left_out: list[str]) -> list[SyncProblem]:
+                   left_out: list[str], deleted: dict[str, str] | None = None) -> list[SyncProblem]:
     history = (git_history(root) or {}) if problems else {}
     result = []
     for problem in problems:
+        removal = next((v for k, v in (deleted or {}).items() if not problem.is_error and _names(problem.message, k)),
+                       None)
+        if removal is not None:  # a reference to a deleted article: name the commit (and author) that deleted it
+            removed_in, _, author = removal.partition("\t")
+            result.append(SyncProblem(problem.path, problem.line, problem.severity.value,
+                                      f"{problem.message} (deleted in {short(removed_in)} by {author})",
+                                      author, removed_in, ""))
+            continue
         entry = history.get(problem.path)
         if problem.path in kept:
             served = f"kept {short(kept[problem.path])}"
@@ -298,7 +360,9 @@ def sync(settings: Settings, *, force: bool = False, clock: Clock = utc_now) -> 
         try:
             move_to(root, commit)
             kb, pushed, kept, left_out = _load_keeping_good(settings, live)
-            problems = _sync_problems(root, pushed, kept, left_out)
+            found = _status_problems(pushed, kb.problems, kept, left_out)
+            deleted = _deleted_articles(root, live, commit, found)
+            problems = _sync_problems(root, found, kept, left_out, deleted)
             _check_buildable(kb)
             report = index_knowledge_base(kb, index_dir, fingerprint=build_fingerprint(settings))
             if report.build_dir is None:  # no article changed: the live build now serves this commit as is
@@ -311,7 +375,8 @@ def sync(settings: Settings, *, force: bool = False, clock: Clock = utc_now) -> 
             log.error("%s", result.summary())
             return result
         result = SyncResult("synced", commit, previous, stamp, time.perf_counter() - started, report.mode,
-                            report.articles, report.added, report.changed, report.removed, problems, kept, left_out)
+                            report.articles, report.added, report.changed, report.removed, problems, kept, left_out,
+                            deleted=deleted)
         _record(index_dir, state, result)
         log.info("%s", result.summary())
         return result

@@ -238,7 +238,7 @@ def test_check_prints_path_line_col_and_exits_1_on_errors(articles_dir: Path, wr
     assert code == 1
     assert "en/bad.md:3:1: error: title: must be a string" in out
     assert "Traceback" not in out + err
-    assert "1 valid articles; 1 error(s)" in err
+    assert "1 valid article; 1 error" in err
 
 
 def test_check_passes_clean_tree_and_strict_fails_on_warnings(articles_dir: Path, write_article: ArticleWriter) -> None:

@@ -123,7 +123,8 @@ def test_an_incremental_build_reuses_the_completions_unless_a_title_changed(arti
 
 def test_the_prefixes_of_the_issue_complete_on_the_bundled_knowledge_base(tmp_path: Path) -> None:
     settings = load_settings(environ={}, articles_dir=BUNDLED_ARTICLES, index_dir=tmp_path / "index",
-                             database_url=f"sqlite:///{tmp_path / 'records.db'}", secret_key="s")
+                             database_url=f"sqlite:///{tmp_path / 'records.db'}",
+                             secret_key="media-test-secret-key-0123456789")
     build_index(settings)
     client = create_app({"KB_SETTINGS": settings, "TESTING": True}).test_client()
     globalpro = complete(client, "globalpro")["completions"]

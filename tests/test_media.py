@@ -54,7 +54,8 @@ def fetch(client: FlaskClient, url: str, **headers: str) -> TestResponse:
 
 def settings_for(articles_dir: Path, tmp_path: Path, **overrides: object) -> Settings:
     return load_settings(environ={}, articles_dir=articles_dir, index_dir=tmp_path / "index",
-                         database_url=f"sqlite:///{tmp_path / 'records.db'}", secret_key="s", **overrides)
+                         database_url=f"sqlite:///{tmp_path / 'records.db'}",
+                             secret_key="media-test-secret-key-0123456789", **overrides)
 
 
 def test_an_image_and_a_pdf_beside_the_article_pass_the_check(articles_dir: Path,

@@ -125,7 +125,7 @@ def test_the_api_is_off_without_a_token_hash(built_kb: Settings, tmp_path: Path)
     (json.dumps(GOOD | {"when": "yesterday"}), "application/json", 422, "ISO 8601"),
     (json.dumps(GOOD | {"when": "2026-01-01T10:00:00"}), "application/json", 422, "time zone"),
     (json.dumps(GOOD | {"note": "x" * 20_000}), "application/json", 413, "at most"),
-    (json.dumps(GOOD), "text/plain", 400, ""),
+    (json.dumps(GOOD), "text/plain", 415, "application/json"),  # item 4 of issue 12: not the CSRF message
 ])
 def test_malformed_input_is_a_4xx_with_a_message_and_stores_nothing(
         client: FlaskClient, app: Flask, body: str | bytes, content_type: str, status: int, message: str) -> None:

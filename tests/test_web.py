@@ -610,7 +610,7 @@ def test_api_suggest_for_a_ticket(client: FlaskClient) -> None:
     posted = client.post("/api/suggest", json={"subject": "Outlook password prompt", "category": "email"})
     assert posted.status_code == 200 and posted.get_json()["hits"][0]["id"] == "outlook-password-prompt"
     assert client.get("/api/suggest").status_code == 400
-    assert client.post("/api/suggest", data="x", content_type="text/plain").status_code == 400
+    assert client.post("/api/suggest", data="x", content_type="text/plain").status_code == 415
 
 
 def test_openapi_document_matches_the_responses(client: FlaskClient) -> None:

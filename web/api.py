@@ -12,11 +12,14 @@ from search.complete import MAX_LIMIT as MAX_COMPLETE_LIMIT
 from search.complete import MAX_PREFIX_CHARS as MAX_COMPLETE_CHARS
 from search.results import DEFAULT_LIMIT, FILTERS, MAX_LIMIT
 from web.catalog import ArticleView, get_catalog, get_snapshot
+from web.jsonbody import read_json_body
 from web.openapi import app_document
 from web.search_pages import read_int
+from web.settings import get_settings
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 MAX_TICKET_CHARS = 20_000
+MAX_SUGGEST_BYTES = 64 * 1024  # the site's MAX_CONTENT_LENGTH: room for MAX_TICKET_CHARS of ticket text
 
 
 def article_json(article: ArticleView) -> dict[str, Any]:
@@ -106,7 +109,7 @@ def categories() -> Response:
 def suggest() -> Response:
     """A ticket's subject and description in, the best articles out (optionally within a category)."""
     if request.method == "POST":
-        data = request.get_json(silent=True)
+        data = read_json_body(MAX_SUGGEST_BYTES)
         if not isinstance(data, dict):
             abort(400, description="send a JSON object: {\"subject\": ..., \"description\": ..., \"category\": ...}")
         fields = {k: data.get(k) for k in ("subject", "description", "category", "limit")}
@@ -125,6 +128,28 @@ def suggest() -> Response:
         abort(400, description=f"subject and description together must be under {MAX_TICKET_CHARS} characters")
     hits = get_catalog().suggest(subject, description, category, limit)
     return jsonify({"subject": subject, "category": category, "hits": hits})
+
+
+CORS_ENDPOINTS = frozenset({"api.suggest", "api.search"})
+CORS_MAX_AGE = 600  # browsers cache the preflight for ten minutes
+
+
+@bp.after_request
+def _cors(response: Response) -> Response:
+    """Agent sidebars (Zendesk, Freshdesk, ServiceNow apps) call suggest and search from their own origin:
+    allowed only for the origins listed in KB_CORS_ORIGINS, and never with cookies."""
+    if request.endpoint not in CORS_ENDPOINTS:
+        return response
+    response.vary.add("Origin")
+    origin = request.headers.get("Origin", "")
+    allowed = {o.strip().rstrip("/") for o in get_settings().cors_origins.split(",") if o.strip()}
+    if origin and origin.rstrip("/") in allowed:
+        response.headers["Access-Control-Allow-Origin"] = origin
+        if request.method == "OPTIONS":
+            response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+            response.headers["Access-Control-Allow-Headers"] = "Content-Type, X-Request-ID"
+            response.headers["Access-Control-Max-Age"] = str(CORS_MAX_AGE)
+    return response
 
 
 @bp.get("/openapi.json")

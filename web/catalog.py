@@ -14,20 +14,22 @@ import dataclasses
 import datetime as dt
 import logging
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, has_request_context, request
 
 from kb.config import Settings
 from kb.errors import KbError
 from kb.ids import ArticleIds
 from kb.vocabulary import Label, Vocabulary
-from search import ArticleView, IndexMissingError, SearchRequest, SearchResult, SearchService
+from search import ArticleView, IndexMissingError, QueryError, SearchRequest, SearchResult, SearchService
 from search.complete import Completer, Completion
+from search.metrics import SEARCH_REFUSED, SEARCH_SECONDS, SEARCH_ZERO_RESULTS
 from search.results import DEFAULT_LIMIT, FILTERS, parse_datetime
 from web.settings import SETTINGS_KEY
 
@@ -206,8 +208,20 @@ class Catalog:
                limit: int = DEFAULT_LIMIT) -> SearchResult:
         """One page of results with facets and highlighted snippets (a filter may have several values)."""
         lists = {k: [v] if isinstance(v, str) else list(v) for k, v in filters.items()}
-        request = SearchRequest(query=query, filters=lists, page=page, limit=limit)
-        result: SearchResult = self.service.search(request)
+        endpoint = (request.blueprint or "site") if has_request_context() else "site"
+        started = time.perf_counter()
+        try:
+            result: SearchResult = self.service.search(SearchRequest(query=query, filters=lists, page=page,
+                                                                     limit=limit))
+        except QueryError:
+            SEARCH_REFUSED.labels(endpoint, "limit").inc()
+            raise
+        finally:
+            SEARCH_SECONDS.labels(endpoint).observe(time.perf_counter() - started)
+        if result.partial:
+            SEARCH_REFUSED.labels(endpoint, "timeout").inc()
+        if result.total == 0 and query.strip():
+            SEARCH_ZERO_RESULTS.labels(endpoint).inc()
         return result
 
     def article_html(self, article_id: str) -> str | None:
