@@ -27,7 +27,7 @@ from kb.render import RenderedBody
 log = logging.getLogger(__name__)
 
 CACHE_FILE = "articles.pickle"
-FORMAT = 1
+FORMAT = 2  # 2: links carry columns, bodies render by language, failed files keep a partial article
 
 
 def digest(text: str) -> str:
@@ -48,7 +48,7 @@ def _gc_paused() -> Iterator[None]:
 
 
 def _body_digest(article: Article) -> str:
-    return digest(article.path + "\0" + article.body)
+    return digest(article.path + "\0" + article.lang + "\0" + article.body)
 
 
 @dataclass

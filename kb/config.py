@@ -35,6 +35,12 @@ class Settings:
     database_url: str = _setting("sqlite:///var/records.db", "Records database (SQLite or PostgreSQL URL).")
     default_lang: str = _setting("en", "Language of articles without `lang:` (zh or en).")
     max_article_bytes: int = _setting(1_000_000, "Articles larger than this are rejected by `kb check`.")
+    max_media_bytes: int = _setting(
+        10_000_000, "Images and attachments larger than this are rejected by `kb check` (and left out of the site)."
+    )
+    base_url: str = _setting(
+        "", "The site's public address, e.g. https://kb.example.com; `kb search` then prints each hit's URL."
+    )
     host: str = _setting("127.0.0.1", "Address `kb serve` listens on.")
     port: int = _setting(8080, "Port `kb serve` listens on.")
     site_name: str = _setting("kb", "Name shown in the site header.")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -22,7 +23,8 @@ from kb.errors import Problem, Severity, error, warning
 from kb.gitmeta import FileHistory, file_history
 from kb.i18n import _, current_language
 from kb.ids import ArticleIds
-from kb.parse import ParseOptions, parse_article
+from kb.media import MediaFile, MediaIndex, MediaProblem, is_media_target
+from kb.parse import ParseOptions, parse_article, partial_article
 from kb.render import RenderedBody, limit_exceeded, render_markdown, resolve_target
 from kb.schema import normalize_id
 from kb.source import read_source
@@ -48,6 +50,7 @@ class KnowledgeBase:
     rendered: dict[str, RenderedBody] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     history: dict[str, FileHistory] = field(default_factory=dict)  # by article path
+    media: dict[str, MediaFile] = field(default_factory=dict)  # files the valid articles link to, by digest
 
     @property
     def errors(self) -> list[Problem]:
@@ -68,6 +71,7 @@ class LoadOptions:
     lenient: bool = False
     default_lang: str = "en"
     max_bytes: int = 1_000_000
+    max_media_bytes: int = 10_000_000
     render: bool = True
     git_history: bool = True
     today: dt.date | None = None
@@ -83,7 +87,8 @@ class LoadOptions:
     @classmethod
     def from_settings(cls, settings: Settings, **options: Any) -> LoadOptions:
         """Options with the language and size limit from the settings, and `options` on top."""
-        return cls(default_lang=settings.default_lang, max_bytes=settings.max_article_bytes, **options)
+        return cls(default_lang=settings.default_lang, max_bytes=settings.max_article_bytes,
+                   max_media_bytes=settings.max_media_bytes, **options)
 
 
 def iter_article_files(root: Path, problems: list[Problem]) -> Iterator[tuple[Path, str]]:
@@ -113,6 +118,8 @@ def load_knowledge_base(root: Path, options: LoadOptions | None = None) -> Knowl
                            current_language(),  # cached problems are in the language they were made in
                            reuse=options.reuse_cache)
     parsed: list[Article] = []
+    # Articles with errors, parsed as far as possible, so that one `kb check` also reports their links.
+    with_errors: list[Article] = []
     failed_paths: set[str] = set()
     seen_paths: set[str] = set()
     files = list(iter_article_files(root, problems))
@@ -135,7 +142,11 @@ def load_knowledge_base(root: Path, options: LoadOptions | None = None) -> Knowl
         problems.extend(found)
         if article is None or any(p.is_error for p in found):
             failed_paths.add(rel)
-        if article is not None:
+            if article is None and source is not None and not options.lenient:
+                article = partial_article(source, parse_options)
+            if article is not None:
+                with_errors.append(article)
+        elif article is not None:
             parsed.append(article)
 
     reference = warning if options.missing_references_warn else error
@@ -143,8 +154,10 @@ def load_knowledge_base(root: Path, options: LoadOptions | None = None) -> Knowl
     cross += _review_problems(parsed, options.today or dt.date.today())
     kb = KnowledgeBase(root=root, vocabulary=vocabulary)
     rendered: dict[str, RenderedBody] = {}
+    media = MediaIndex(root, options.max_media_bytes)
     if options.render:
-        rendered, link_problems = _render_all(parsed, cache, reference, options.progress)
+        rendered, link_problems = _render_all(parsed, cache, reference, options.progress, media=media,
+                                              with_errors=with_errors)
         cross += link_problems
     cache.save(seen_paths)
     if options.lenient:
@@ -153,7 +166,8 @@ def load_knowledge_base(root: Path, options: LoadOptions | None = None) -> Knowl
     failed_paths.update(p.path for p in cross if p.is_error)
 
     kb.articles = [a for a in parsed if a.path not in failed_paths]
-    kb.rendered = {a.id: rendered[a.id] for a in kb.articles if a.id in rendered}
+    kb.rendered = {a.id: rendered[a.path] for a in kb.articles if a.path in rendered}
+    kb.media = _linked_media(kb, media)
     kb.problems = sorted(set(problems))
     if options.git_history:
         kb.history = file_history(root, [a.path for a in kb.articles])
@@ -222,11 +236,13 @@ def _review_problems(articles: list[Article], today: dt.date) -> list[Problem]:
 
 
 class _LinkIndex:
-    """Internal link targets (`kb:ID`, paths), as the renderer resolved them, to articles (kb.ids)."""
+    """Internal link targets (`kb:ID`, paths), as the renderer resolved them, to articles (kb.ids),
+    and file targets to media (kb.media)."""
 
-    def __init__(self, articles: list[Article]) -> None:
+    def __init__(self, articles: list[Article], media: MediaIndex | None = None) -> None:
         self.ids = ArticleIds.from_articles(articles)
         self.by_id = {a.id: a for a in articles}
+        self.media = media
 
     def find(self, target: str) -> tuple[Article | None, str]:
         """The article a resolved link target (kb.render.resolve_target) points at, and its anchor."""
@@ -234,7 +250,20 @@ class _LinkIndex:
         found = self.ids.resolve(ref) if ref else None
         return (self.by_id[found] if found else None), anchor
 
+    def find_media(self, joined_target: str) -> MediaFile:
+        """The media file a link or image points at, its target joined to the articles root and
+        unquoted (kb.render.resolve_target); raises MediaProblem."""
+        if self.media is None:
+            raise MediaProblem("media files are not looked up here")
+        return self.media.lookup(joined_target.partition("#")[0].partition("?")[0])
+
     def url(self, target: str) -> str | None:
+        """The site URL for a target joined to the articles root (what the renderer asks for)."""
+        if is_media_target(target):
+            try:
+                return self.find_media(target).url
+            except MediaProblem:
+                return None
         article, anchor = self.find(target)
         if article is None:
             return None
@@ -242,13 +271,19 @@ class _LinkIndex:
 
 
 def _render_all(articles: list[Article], cache: LoadCache, reference: ProblemMaker = error,
-                progress: Progress | None = None) -> tuple[dict[str, RenderedBody], list[Problem]]:
-    index = _LinkIndex(articles)
+                progress: Progress | None = None, *, media: MediaIndex | None = None,
+                with_errors: list[Article] | None = None) -> tuple[dict[str, RenderedBody], list[Problem]]:
+    """Render every article (by path) and report broken links and media (as `reference` makes them);
+    `with_errors` articles (those with front-matter errors) are rendered only so their links are
+    checked in the same run."""
+    partial_ones = list(with_errors or ())
+    index = _LinkIndex(articles, media)
     problems: list[Problem] = []
     rendered: dict[str, RenderedBody] = {}
-    for done, article in enumerate(articles, start=1):
+    everything = [*articles, *partial_ones]
+    for done, article in enumerate(everything, start=1):
         if progress:
-            progress("rendering", done, len(articles))
+            progress("rendering", done, len(everything))
         body = cache.rendered_body(article, index.url)
         if body is None:
             reason = limit_exceeded(article.body)
@@ -256,25 +291,65 @@ def _render_all(articles: list[Article], cache: LoadCache, reference: ProblemMak
                 problems.append(error(article.path, f"the body cannot be rendered safely: {reason}",
                                       article.body_line))
                 continue
-            body = cache.render(article, index.url, partial(render_markdown, article.body, source_path=article.path))
-        rendered[article.id] = body
+            body = cache.render(article, index.url, partial(render_markdown, article.body, source_path=article.path,
+                                                            lang=article.lang))
+        rendered[article.path] = body
         for stripped in sorted(set(body.stripped_html)):
             problems.append(warning(article.path, f"raw HTML {stripped} will be removed when the page is shown",
                                     article.body_line))
-    for article in articles:
-        body_lines = article.body.split("\n")
-        for link in rendered.get(article.id, RenderedBody("", (), (), ())).links:
-            target, anchor = index.find(link.resolved or resolve_target(link.target, article.path))
-            line = link.line or _find_line(body_lines, link.target)
-            file_line = article.body_line + line - 1 if line else article.body_line
-            if target is None:
-                problems.append(reference(article.path, _("broken link to %(target)r: no such article")
-                                          % {"target": link.target}, file_line))
-            elif anchor and target.id in rendered and anchor not in {h.anchor for h in rendered[target.id].toc} \
-                    and f'id="{anchor}"' not in rendered[target.id].html:
-                problems.append(reference(article.path, f"broken link to {link.target!r}: "
-                                                        f"{target.path} has no heading #{anchor}", file_line))
+    for article in everything:
+        problems.extend(_link_problems(article, rendered, index, reference))
     return rendered, problems
+
+
+def _link_problems(article: Article, rendered: dict[str, RenderedBody], index: _LinkIndex,
+                   reference: ProblemMaker = error) -> list[Problem]:
+    """Broken links, missing or refused media files and images without alt text, at path:line:col."""
+    problems: list[Problem] = []
+    body_lines = article.body.split("\n")
+    body = rendered.get(article.path, RenderedBody("", (), (), ()))
+    for image in body.external_images:
+        line = image.line or _find_line(body_lines, image.target)
+        problems.append(warning(article.path, f"image {image.target!r} is on another site: the site's "
+                                              "Content-Security-Policy will not load it; save the file beside "
+                                              "the article and link it as ![what it shows](file.png)",
+                                article.body_line + line - 1 if line else article.body_line, image.col or 1))
+    for link in body.links:
+        line = link.line or _find_line(body_lines, link.target)
+        file_line = article.body_line + line - 1 if line else article.body_line
+        col = link.col or 1
+        joined = link.resolved or resolve_target(link.target, article.path)
+        if is_media_target(joined):
+            try:
+                index.find_media(joined)
+            except MediaProblem as exc:
+                what = "image" if link.image else "link"
+                problems.append(reference(article.path, f"broken {what} {link.target!r}: {exc}", file_line, col))
+                continue
+            if link.image and not link.alt:
+                problems.append(warning(article.path, f"image {link.target!r} has no alt text: describe it for "
+                                                      "readers who cannot see it, ![what it shows](file)",
+                                        file_line, col))
+            continue
+        target, anchor = index.find(joined)
+        if target is None:
+            problems.append(reference(article.path, _("broken link to %(target)r: no such article")
+                                      % {"target": link.target}, file_line, col))
+        elif anchor and target.path in rendered and anchor not in {h.anchor for h in rendered[target.path].toc} \
+                and f'id="{anchor}"' not in rendered[target.path].html:
+            problems.append(reference(article.path, f"broken link to {link.target!r}: "
+                                                    f"{target.path} has no heading #{anchor}", file_line, col))
+    return problems
+
+
+def _linked_media(kb: KnowledgeBase, media: MediaIndex) -> dict[str, MediaFile]:
+    """The media files the valid articles' rendered bodies link to, by digest."""
+    used = {url for body in kb.rendered.values() for url in _media_urls(body)}
+    return {digest: file for digest, file in media.files().items() if file.url in used}
+
+
+def _media_urls(body: RenderedBody) -> set[str]:
+    return {m for m in re.findall(r'(?:src|href)="(/media/[^"]+)"', body.html)}
 
 
 def _find_line(lines: list[str], needle: str) -> int | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import re
 import unicodedata
@@ -189,3 +190,21 @@ def _body_problems(path: str, values: dict[str, Any], body: str, body_line: int,
             problems.append(warning(path, message, body_line))
     return problems
 
+
+
+def partial_article(source: SourceText, options: ParseOptions) -> Article:
+    """An article with front-matter errors, read as far as it can be, so that its body's links are
+    checked in the same run as its front-matter (it is never indexed)."""
+    split, _ = split_front_matter(source)
+    values: dict[str, Any] = {}
+    if split.front_matter is not None:
+        mapping, _ = parse_mapping(source.path, split.front_matter, split.front_matter_line - 1)
+        for key in ("id", "title", "lang"):
+            field = FIELDS_BY_NAME.get(key)
+            if mapping is not None and field is not None and key in mapping.values:
+                with contextlib.suppress(FieldError):
+                    values[key] = field.parse(mapping.values[key])
+    values.setdefault("id", path_id(source.path))
+    values.setdefault("title", PurePosixPath(source.path).stem)
+    values.setdefault("lang", options.default_lang)
+    return Article(path=source.path, body=split.body, body_line=split.body_line, **values)

@@ -86,13 +86,16 @@ class Heading:
 
 @dataclass(frozen=True)
 class Link:
-    """An internal link target as written, with its line in the body when known, and the target
-    resolved once (unquoted, joined to the article's folder: `resolve_target`), which is what the
-    renderer looked up and what the checker reports on."""
+    """An internal link or image target as written, with its line and column in the body when known,
+    and the target resolved once (unquoted, joined to the article's folder: `resolve_target`), which
+    is what the renderer looked up and what the checker reports on."""
 
     target: str
     line: int | None
     resolved: str = ""
+    col: int | None = None
+    image: bool = False
+    alt: str = ""  # an image's alternative text
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,7 @@ class RenderedBody:
     toc: tuple[Heading, ...]
     links: tuple[Link, ...]
     stripped_html: tuple[str, ...]
+    external_images: tuple[Link, ...] = ()  # http(s) images: the site's CSP will not load them
 
 
 # --- limits -----------------------------------------------------------------
@@ -236,23 +240,26 @@ class _State:
     body: str
     source_path: str
     resolve_link: LinkResolver | None
+    lang: str = "en"
     toc: list[Heading] = field(default_factory=list)
     links: list[Link] = field(default_factory=list)
+    external_images: list[Link] = field(default_factory=list)
     produced_urls: set[str] = field(default_factory=set)
     inline_work: int = 0
     plain_text_blocks: int = 0
     _line_starts: list[int] = field(default_factory=list, init=False)
     _search_from: dict[str, int] = field(default_factory=dict, init=False)
 
-    def line_of(self, target: str) -> int | None:
-        """Line of the next occurrence of a link target in the body, 1-based."""
+    def position_of(self, target: str) -> tuple[int | None, int | None]:
+        """Line and column of the next occurrence of a link target in the body, both 1-based."""
         if not self._line_starts:
             self._line_starts = [0] + [m.end() for m in re.finditer("\n", self.body)]
         pos = self.body.find(target, self._search_from.get(target, 0))
         if pos < 0:
-            return None
+            return None, None
         self._search_from[target] = pos + len(target)
-        return bisect_right(self._line_starts, pos)
+        line = bisect_right(self._line_starts, pos)
+        return line, pos - self._line_starts[line - 1] + 1
 
 
 # --- tree processors ------------------------------------------------------------
@@ -282,6 +289,36 @@ class _AlertProcessor(Treeprocessor):
             title = etree.Element("p", {"class": "admonition-title"})
             title.text = kind.title()
             quote.insert(0, title)
+
+
+# Default titles of admonitions in Chinese articles (English ones keep Python-Markdown's "Note").
+ADMONITION_TITLES_ZH = {
+    "note": "注意", "tip": "提示", "important": "重要", "warning": "警告", "caution": "小心",
+    "attention": "注意", "danger": "危险", "error": "错误", "hint": "提示", "info": "信息", "success": "成功",
+    "question": "问题", "failure": "失败", "bug": "缺陷", "example": "示例", "quote": "引用", "abstract": "摘要",
+    "seealso": "另请参阅", "todo": "待办",
+}
+
+
+class _AdmonitionTitleProcessor(Treeprocessor):
+    """Give admonitions in Chinese articles Chinese default titles."""
+
+    def __init__(self, md: markdown.Markdown, state: _State) -> None:
+        super().__init__(md)
+        self.state = state
+
+    def run(self, root: etree.Element) -> None:
+        """Replace a default English title (`Warning` for `!!! warning`) by its Chinese name."""
+        if self.state.lang != "zh":
+            return
+        for box in root.iter("div"):
+            classes = (box.get("class") or "").split()
+            if "admonition" not in classes or not len(box) or box[0].get("class") != "admonition-title":
+                continue
+            title = box[0]
+            kind = next((c for c in classes if c in ADMONITION_TITLES_ZH), None)
+            if kind and (title.text or "").strip() == kind.title() and not len(title):
+                title.text = ADMONITION_TITLES_ZH[kind]
 
 
 def _bracket_work(text: str) -> int:
@@ -373,6 +410,10 @@ class _HeadingProcessor(Treeprocessor):
                 el.set("id", anchor)
             if el.tag in ("h2", "h3", "h4"):
                 state.toc.append(Heading(int(el.tag[1]), text, anchor))
+            if el.tag != "h1":
+                # A permalink a reader can copy (shown on hover and focus; the page labels it).
+                link = etree.SubElement(el, "a", {"class": "headerlink", "href": f"#{anchor}"})
+                link.text = "\u00b6"
 
 
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
@@ -423,12 +464,17 @@ class _LinkProcessor(Treeprocessor):
             # obfuscated mailto links arrive as entities.
             url = html.unescape(str(el.get(attr)).replace(AMP_SUBSTITUTE, "&")).strip()
             el.set(attr, url)
+            if el.tag == "img" and _scheme(url) in ("http", "https"):
+                line, col = state.position_of(url)
+                state.external_images.append(Link(url, line, url, col, True, str(el.get("alt") or "").strip()))
             if url.startswith("#") or _scheme(url) in ALLOWED_SCHEMES:
                 continue
             if _scheme(url) not in (None, "kb") or urlsplit(url).netloc:
                 continue  # the sanitizer drops it and the report names it
             target = resolve_target(url, state.source_path)
-            state.links.append(Link(url, state.line_of(url), target))
+            line, col = state.position_of(url)
+            image = el.tag == "img"
+            state.links.append(Link(url, line, target, col, image, str(el.get("alt") or "").strip() if image else ""))
             resolved = None
             if state.resolve_link is not None:
                 resolved = state.resolve_link(target)
@@ -451,6 +497,7 @@ class _KbExtension(Extension):
         """Register the tree processors around Markdown's inline pass (priority 20)."""
         tree = md.treeprocessors
         tree.register(_AlertProcessor(md), "kb-alerts", 30)
+        tree.register(_AdmonitionTitleProcessor(md, self.state), "kb-admonition-titles", 29)
         tree.register(_InlineBudgetProcessor(md, self.state), "kb-inline-budget", 20.5)
         # After "unescape" (0), so heading text and URLs hold no placeholders.
         tree.register(_HeadingProcessor(md, self.state), "kb-headings", -1)
@@ -490,15 +537,19 @@ def _format_fence(source: str, language: str, class_name: str, options: Any, md:
 
 
 def pygments_css() -> str:
-    """The stylesheet for highlighted code: light, and dark when the reader prefers it."""
+    """The stylesheet for highlighted code: light; dark when the reader picked the dark theme
+    (`data-theme="dark"` on the root element) or, having picked none, prefers dark."""
 
-    def rules(style: str) -> list[str]:
+    def rules(style: str, scope: str = "") -> list[str]:
         formatter: Formatter[str] = HtmlFormatter(style=style)
         # Only rules scoped to .highlight: Pygments also styles every `pre`.
-        return [line for line in formatter.get_style_defs(".highlight").splitlines() if line.startswith(".highlight")]
+        return [scope + line for line in formatter.get_style_defs(".highlight").splitlines()
+                if line.startswith(".highlight")]
 
-    dark = "\n".join("  " + line for line in rules(_DARK_STYLE))
-    return "\n".join(rules(_LIGHT_STYLE)) + "\n@media (prefers-color-scheme: dark) {\n" + dark + "\n}\n"
+    dark_chosen = "\n".join(rules(_DARK_STYLE, ':root[data-theme="dark"] '))
+    dark_preferred = "\n".join("  " + line for line in rules(_DARK_STYLE, ':root:not([data-theme="light"]) '))
+    return "\n".join((*rules(_LIGHT_STYLE), dark_chosen, "@media (prefers-color-scheme: dark) {",
+                      dark_preferred, "}", ""))
 
 
 # --- the Markdown pipeline -------------------------------------------------------
@@ -568,7 +619,7 @@ _CLASSES: dict[str, Callable[[str], bool]] = {
     "span": lambda c: bool(_PYGMENTS_CLASS.fullmatch(c)),
     "ul": lambda c: c == "task-list",
     "li": lambda c: c == "task-list-item",
-    "a": lambda c: c == "broken-link",
+    "a": lambda c: c in ("broken-link", "headerlink"),
     "img": lambda c: c == "broken-link",
 }
 
@@ -667,12 +718,16 @@ def _refused(reason: str) -> RenderedBody:
     return RenderedBody(f'<div class="render-error"><p>{message}</p></div>', (), (), ())
 
 
-def render_markdown(body: str, *, source_path: str = "", resolve_link: LinkResolver | None = None) -> RenderedBody:
-    """Render one article body to sanitized HTML with its headings and internal links."""
+def render_markdown(body: str, *, source_path: str = "", resolve_link: LinkResolver | None = None,
+                    lang: str = "en") -> RenderedBody:
+    """Render one article body to sanitized HTML with its headings and internal links.
+
+    `lang` is the article's language: admonitions in Chinese articles get Chinese titles.
+    """
     reason = limit_exceeded(body)
     if reason is not None:
         return _refused(reason)
-    state = _State(body, source_path, resolve_link)
+    state = _State(body, source_path, resolve_link, lang)
     try:
         raw = _markdown(state).convert(body)
     except RecursionError:
@@ -685,4 +740,5 @@ def render_markdown(body: str, *, source_path: str = "", resolve_link: LinkResol
         toc=tuple(state.toc),
         links=tuple(state.links),
         stripped_html=_stripped(raw, state.produced_urls),
+        external_images=tuple(state.external_images),
     )

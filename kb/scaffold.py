@@ -26,10 +26,34 @@ BODIES = {
 DEFAULT_BODY = {"en": "## Overview\n\n", "zh": "## 概述\n\n"}
 
 
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+MAX_SLUG_CHARS = 60
+# Support words pypinyin reads with the wrong sound of 重 ("again" is chong, not zhong).
+PINYIN_FIXES = {word: [[syllable] for syllable in reading.split()] for word, reading in {
+    "重连": "chóng lián", "重装": "chóng zhuāng", "重试": "chóng shì", "重置": "chóng zhì", "重发": "chóng fā",
+    "重登录": "chóng dēng lù", "重传": "chóng chuán", "重签": "chóng qiān", "重开": "chóng kāi",
+}.items()}
+
+
+def romanize(title: str) -> str:
+    """Chinese words of a title in pinyin, one run of letters per word (`打印机脱机` -> `dayinji tuoji`)."""
+    if not _CJK.search(title):
+        return title
+    import rjieba  # only Chinese titles pay for loading the dictionaries
+    from pypinyin import lazy_pinyin, load_phrases_dict
+
+    load_phrases_dict(PINYIN_FIXES)
+    return " ".join("".join(lazy_pinyin(word)) if _CJK.search(word) else word for word in rjieba.cut(title))
+
+
 def slugify(title: str) -> str:
-    """An ASCII, URL-safe slug of a title (empty for an all-Chinese title)."""
-    text = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode().lower()
-    return re.sub(r"[^a-z0-9]+", "-", text).strip("-")[:60].strip("-")
+    """An ASCII, URL-safe slug of a title; Chinese words become pinyin (`VPN 断线后无法重连` ->
+    `vpn-duanxian-hou-wufa-chonglian`)."""
+    text = unicodedata.normalize("NFKD", romanize(title)).encode("ascii", "ignore").decode().lower()
+    slug = re.sub(r"[^a-z0-9]+", "-", text).strip("-")
+    if len(slug) > MAX_SLUG_CHARS:  # cut at a word boundary
+        slug = slug[:MAX_SLUG_CHARS + 1].rsplit("-", 1)[0] if "-" in slug[:MAX_SLUG_CHARS] else slug[:MAX_SLUG_CHARS]
+    return slug.strip("-")
 
 
 def fresh_id(title: str, taken: set[str]) -> str:
@@ -38,6 +62,10 @@ def fresh_id(title: str, taken: set[str]) -> str:
     if base and base not in taken:
         return base
     prefix = base or f"kb-{dt.date.today():%Y%m%d}"
+    for number in range(2, 100):  # readable first: "dayinji-tuoji-2"
+        candidate = f"{prefix}-{number}"
+        if base and candidate not in taken:
+            return candidate
     while True:
         candidate = f"{prefix}-{secrets.token_hex(2)}"
         if candidate not in taken:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 import re
@@ -11,6 +12,7 @@ from typing import Any
 
 import click
 
+from kb.article import article_url
 from kb.config import Settings
 from kb.errors import KbError
 from kb.i18n import N_, _
@@ -23,7 +25,7 @@ from search.results import DEFAULT_LIMIT, MAX_LIMIT, SearchRequest, SearchResult
 
 log = logging.getLogger(__name__)
 
-_MARK = re.compile(r"</?mark>")
+_MARK = re.compile(r"<mark>(.*?)</mark>", re.S)
 
 
 PHASES = {"loading": N_("loading"), "rendering": N_("rendering"), "encoding": N_("encoding"),
@@ -95,16 +97,30 @@ def build(settings: Settings, full: bool, lenient: bool, strict: bool) -> int:
     return run_build(settings, full=full, lenient=lenient, strict=strict)
 
 
-def _print_result(result: SearchResult) -> None:
+def plain_snippet(snippet: str, width: int = 200) -> str:
+    """A highlighted HTML snippet as terminal text: entities decoded, matches in bold (click drops the
+    bold when the output is not a terminal), cut at `width` visible characters."""
+    out: list[str] = []
+    shown = 0
+    for number, part in enumerate(_MARK.split(snippet)):
+        text = click.unstyle(html.unescape(part))[:max(0, width - shown)]
+        shown += len(text)
+        out.append(click.style(text, bold=True) if number % 2 and text else text)
+    return "".join(out)
+
+
+def _print_result(result: SearchResult, base_url: str = "") -> None:
     click.echo(f"{result.total} result(s) in {result.took_ms:.1f} ms" +
                (f"; did you mean: {result.did_you_mean}" if result.did_you_mean else ""))
     first = (result.page - 1) * result.limit
     for number, hit in enumerate(result.hits, start=first + 1):
-        click.echo(f"{number:3}. {hit.title}  [{hit.id}] {hit.state} {hit.lang}")
+        click.echo(f"{number:3}. {click.style(hit.title, bold=True)}  [{hit.id}] {hit.state} {hit.lang}")
         click.echo(f"     {hit.path}")
-        text = _MARK.sub("", hit.snippet)
+        if base_url:
+            click.echo(f"     {base_url.rstrip('/')}{article_url(hit.id)}")
+        text = plain_snippet(hit.snippet)
         if text:
-            click.echo(f"     {click.unstyle(text)[:200]}")
+            click.echo(f"     {text}")
 
 
 @click.command(cls=KbCommand)
@@ -144,5 +160,5 @@ def search(settings: Settings, query: str, as_json: bool, limit: int, page: int,
     if as_json:
         click.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
     else:
-        _print_result(result)
+        _print_result(result, settings.base_url)
     return 0

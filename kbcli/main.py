@@ -5,11 +5,12 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import sys
+from pathlib import Path
 
 import click
 
 from kb.config import Settings
-from kb.errors import ConfigError, InputError
+from kb.errors import ConfigError, InputError, KbError
 from kb.i18n import _, ngettext
 from kb.loader import LoadOptions, load_knowledge_base
 from kb.scaffold import new_article
@@ -66,6 +67,32 @@ def check(settings: Settings, lenient: bool, strict: bool) -> int:
     return 1 if errors or (strict and warnings) else 0
 
 
+def next_steps(settings: Settings, path: Path, article_type: str) -> str:
+    """What a writer does after `kb new`: the article is a draft without a summary."""
+    sections = "Issue, Environment, Resolution and Cause" if article_type == "problem" else "the sections"
+    return "\n".join((
+        "Next steps:",
+        "  1. Write `summary:` in the front-matter: one or two sentences shown in search results.",
+        f"  2. Fill in {sections}; put screenshots beside the file and write ![what it shows](file.png).",
+        "  3. Change `state: draft` to `unverified` (or `validated` once reviewed): drafts are never published.",
+        f"  4. Run `kb check --articles {settings.articles_dir}` and fix what it reports, then commit.",
+    ))
+
+
+def similar_articles(settings: Settings, title: str, limit: int = 3) -> list[str]:
+    """Warnings about existing articles that look like the same fix (from the live index, if built)."""
+    from search.service import SearchService  # here: only `kb new` needs the query side
+
+    try:
+        hits = SearchService(settings.index_dir).suggest_for_ticket(title, limit=limit).hits
+    except KbError as exc:  # no index yet (or an unreadable one): the article is written all the same
+        return [f"kb: note: similar articles were not looked for: {exc}"]
+    if not hits:
+        return []
+    return ["kb: warning: existing articles look similar; update one of them rather than writing the same fix twice:",
+            *(f"  {hit.id}  {hit.title}  ({hit.path})" for hit in hits)]
+
+
 @cli.command()
 @common_options
 @click.argument("title")
@@ -83,6 +110,9 @@ def new(settings: Settings, title: str, article_type: str, lang: str | None, cat
     path = new_article(settings.articles_dir, title, article_type, lang or settings.default_lang,
                        category, taken, dt.date.today())
     click.echo(path)
+    click.echo(next_steps(settings, path, article_type))
+    for line in similar_articles(settings, title):
+        click.echo(line, err=True)
     return 0
 
 

@@ -39,7 +39,9 @@ from kb.files import read_json_object, write_json
 from kb.gitmeta import FileHistory, head_commit
 from kb.loader import KnowledgeBase, LoadOptions, load_knowledge_base
 from kb.loader import Progress as LoadProgress
+from search.complete import write_completions
 from search.errors import BuildError, BuildLockedError
+from search.media import write_media
 from search.schema import SCHEMA_VERSION, article_document, make_schema, source_key, spelling_words
 
 log = logging.getLogger(__name__)
@@ -169,7 +171,7 @@ def _clone_build(source: Path, target: Path) -> None:
     so they are hard-linked; the table of contents and our JSON files are copied."""
     target.mkdir(parents=True)
     for entry in source.iterdir():
-        if "LOCK" in entry.name:
+        if "LOCK" in entry.name or entry.is_dir():  # media/ is written by its own stage
             continue
         if entry.suffix in (".toc", ".json") or entry.name.startswith("_MAIN"):
             shutil.copy2(entry, target / entry.name)
@@ -310,6 +312,8 @@ def index_knowledge_base(kb: KnowledgeBase, index_dir: Path, *, full: bool = Fal
             raise
         writer.commit()
         ix.close()
+        write_media(build_dir, kb.root, kb.media, live)
+        write_completions(build_dir, indexed.values(), kb.vocabulary, None if mode == "full" else live)
         # json.dumps, not json.dump: dump streams through the pure-Python encoder (0.7 s at 10k).
         words = _spelling_words(None if mode == "full" else live, documents, removed | changed)
         (build_dir / HASHES).write_text(json.dumps(hashes), encoding="utf-8")

@@ -12,7 +12,6 @@ from kb.render import (
     MAX_BODY_CHARS,
     MAX_NESTING,
     Heading,
-    Link,
     RenderedBody,
     limit_exceeded,
     nesting_depth,
@@ -180,7 +179,7 @@ def test_headings_get_github_anchors_and_h2_to_h4_form_the_toc() -> None:
 def test_chinese_headings_keep_their_characters_in_anchors() -> None:
     rendered = render("## 解决方法\n\n## 原因：证书过期\n")
     assert [h.anchor for h in rendered.toc] == ["解决方法", "原因证书过期"]
-    assert '<h2 id="解决方法">解决方法</h2>' in rendered.html
+    assert '<h2 id="解决方法">解决方法<a class="headerlink" href="#解决方法"' in rendered.html
 
 
 def test_repeated_headings_get_numbered_anchors() -> None:
@@ -206,15 +205,16 @@ def test_headings_without_text_still_get_unique_anchors() -> None:
 def test_kb_id_links_resolve_to_the_article_url_with_anchor() -> None:
     rendered = render("See [VPN](kb:vpn-809#cause).\n")
     assert elements(rendered.html, "a")[0]["href"] == "/a/vpn-809#cause"
-    assert rendered.links == (Link("kb:vpn-809#cause", 1, "kb:vpn-809#cause"),)
+    assert [(k.target, k.line, k.resolved) for k in rendered.links] == [("kb:vpn-809#cause", 1, "kb:vpn-809#cause")]
 
 
 def test_relative_md_links_are_joined_to_the_article_folder() -> None:
     body = "Intro\n\nSee [mail](../email/outlook.md#profile) and [vpn](vpn.md).\n"
     rendered = render(body, source_path="en/network/a.md")
     assert [a["href"] for a in elements(rendered.html, "a")] == ["/a/outlook#profile", "/a/vpn"]
-    assert rendered.links == (Link("../email/outlook.md#profile", 3, "en/email/outlook.md#profile"),
-                              Link("vpn.md", 3, "en/network/vpn.md"))
+    assert [(k.target, k.line, k.resolved) for k in rendered.links] == [
+        ("../email/outlook.md#profile", 3, "en/email/outlook.md#profile"),
+        ("vpn.md", 3, "en/network/vpn.md")]
 
 
 def test_resolver_receives_targets_joined_to_the_articles_root() -> None:
@@ -252,22 +252,24 @@ def test_without_a_resolver_every_internal_link_is_broken() -> None:
 def test_only_internal_links_are_reported_not_external_mail_or_anchors() -> None:
     body = "[a](https://x.example) [b](mailto:a@b.example) [c](#cause) www.example.org [d](kb:vpn-809)\n"
     rendered = render(body)
-    assert rendered.links == (Link("kb:vpn-809", 1, "kb:vpn-809"),)
+    assert [(k.target, k.line, k.resolved) for k in rendered.links] == [("kb:vpn-809", 1, "kb:vpn-809")]
     assert "#cause" in [a.get("href") for a in elements(rendered.html, "a")]
 
 
 def test_link_lines_follow_repeated_targets_and_reference_definitions() -> None:
     body = "[a](kb:vpn-809)\n\ntext\n\n[b](kb:vpn-809) and [c][ref]\n\n[ref]: ../email/outlook.md\n"
     rendered = render(body)
-    assert rendered.links == (Link("kb:vpn-809", 1, "kb:vpn-809"), Link("kb:vpn-809", 5, "kb:vpn-809"),
-                              Link("../email/outlook.md", 7, "en/email/outlook.md"))
+    assert [(k.target, k.line, k.resolved) for k in rendered.links] == [
+        ("kb:vpn-809", 1, "kb:vpn-809"),
+        ("kb:vpn-809", 5, "kb:vpn-809"),
+        ("../email/outlook.md", 7, "en/email/outlook.md")]
 
 
 def test_internal_images_go_through_the_resolver_too() -> None:
     rendered = render("![diagram](img/flow.png)\n")
     img = elements(rendered.html, "img")[0]
     assert "src" not in img and img.get("class") == "broken-link" and img.get("alt") == "diagram"
-    assert rendered.links == (Link("img/flow.png", 1, "en/network/img/flow.png"),)
+    assert [(k.target, k.line, k.resolved) for k in rendered.links] == [("img/flow.png", 1, "en/network/img/flow.png")]
 
 
 def test_raw_html_relative_links_are_dropped_and_reported() -> None:
@@ -356,9 +358,17 @@ def test_pygments_css_covers_light_and_dark_and_only_styles_highlight() -> None:
     css = pygments_css()
     assert ".highlight .k {" in css
     assert "@media (prefers-color-scheme: dark)" in css
-    light, dark = css.split("@media (prefers-color-scheme: dark)")
-    assert ".highlight .k {" in light and ".highlight .k {" in dark
-    selectors = [line.strip().split("{")[0] for line in css.splitlines() if "{" in line and "@media" not in line]
+    light, chosen_and_preferred = css.split(':root[data-theme="dark"] ', 1)
+    chosen, preferred = chosen_and_preferred.split("@media (prefers-color-scheme: dark)")
+    assert ".highlight .k {" in light and ".highlight .k {" in chosen and ".highlight .k {" in preferred
+    # The reader's choice wins over the system's preference: dark rules name the theme they serve.
+    assert all(line.startswith(':root[data-theme="dark"] .highlight') for line in
+               chosen.splitlines()[1:] if "{" in line)
+    assert all(line.strip().startswith(':root:not([data-theme="light"]) .highlight') for line in
+               preferred.splitlines()[1:] if "{" in line)
+    selectors = [line.strip().split("{")[0].removeprefix(':root[data-theme="dark"] ')
+                 .removeprefix(':root:not([data-theme="light"]) ') for line in css.splitlines()
+                 if "{" in line and "@media" not in line]
     assert selectors and all(s.startswith(".highlight") for s in selectors)
 
 
@@ -457,7 +467,7 @@ def test_renders_concurrently_from_threads() -> None:
         t.join()
     for i, rendered in results.items():
         assert rendered.toc == (Heading(2, f"Part {i}", f"part-{i}"),)
-        assert rendered.links == (Link(f"kb:vpn-809#p{i}", 3, f"kb:vpn-809#p{i}"),)
+        assert [(k.target, k.line, k.resolved) for k in rendered.links] == [(f"kb:vpn-809#p{i}", 3, f"kb:vpn-809#p{i}")]
 
 
 def test_a_resolver_may_render_another_body() -> None:
@@ -466,5 +476,5 @@ def test_a_resolver_may_render_another_body() -> None:
         return "/a/" + inner.toc[0].anchor
 
     rendered = render_markdown("## Outer\n\n[x](kb:one)\n", resolve_link=nested)
-    assert elements(rendered.html, "a")[0]["href"] == "/a/inner"
-    assert rendered.links == (Link("kb:one", 3, "kb:one"),)
+    assert next(a["href"] for a in elements(rendered.html, "a") if a.get("class") != "headerlink") == "/a/inner"
+    assert [(k.target, k.line, k.resolved) for k in rendered.links] == [("kb:one", 3, "kb:one")]

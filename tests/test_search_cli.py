@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -78,3 +79,30 @@ def test_bundled_articles_build_and_answer(tmp_path: Path) -> None:
         out = CliRunner().invoke(search, ["--index", str(index), "--json", query])
         assert out.exit_code == 0, out.output
         assert json.loads(out.output)["total"] > 0, query
+
+
+def test_search_text_output_is_plain_terminal_text_with_site_urls(articles_dir: Path, write_article: Any,
+                                                                  tmp_path: Path) -> None:
+    write_article("en/quotes.md", """\
+        ---
+        id: quotes-and-ampersands
+        title: "Outlook says \\"Need Password\\" & <stops>"
+        summary: "Outlook keeps prompting."
+        type: howto
+        state: validated
+        ---
+        Outlook shows "Need Password" & then <nothing> for R&D users.
+        """)
+    index = tmp_path / "index"
+    assert CliRunner().invoke(build, ["--articles", str(articles_dir), "--index", str(index)]).exit_code == 0
+    result = CliRunner().invoke(search, ["--index", str(index), "need password"],
+                                env={"KB_BASE_URL": "https://kb.example.com/"})
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert 'Outlook shows "Need Password" & then for R&D users.' in out
+    assert "&quot;" not in out and "&amp;" not in out and "&lt;" not in out and "<mark>" not in out
+    assert "\x1b[" not in out  # not a terminal: no colour codes
+    assert "     https://kb.example.com/articles/quotes-and-ampersands\n" in out
+    on_terminal = CliRunner().invoke(search, ["--index", str(index), "need password"], color=True)
+    assert "\x1b[1mNeed\x1b[0m" in on_terminal.output and "&quot;" not in on_terminal.output
+    assert "https://" not in on_terminal.output  # no KB_BASE_URL: no URL line

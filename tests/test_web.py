@@ -79,7 +79,7 @@ def test_pages_send_security_headers_and_no_inline_code(client: FlaskClient, url
 
 
 def test_static_assets_are_served_locally(client: FlaskClient) -> None:
-    for url in ("/static/kb.css", "/static/kb.js", "/static/favicon.svg", "/pygments.css"):
+    for url in ("/static/kb.css", "/static/kb.js", "/static/theme.js", "/static/favicon.svg", "/pygments.css"):
         with client.get(url) as response:  # static files are streamed: close them
             assert response.status_code == 200, url
     assert client.get("/pygments.css").mimetype == "text/css"
@@ -456,7 +456,8 @@ def test_create_app_reads_kb_environment(monkeypatch: pytest.MonkeyPatch, built_
 def _assert_no_executable_script(page: str) -> None:
     tags = parse_tags(page)
     scripts = [attrs for tag, attrs in tags if tag == "script"]
-    assert scripts == [{"src": "/static/kb.js", "defer": ""}], scripts
+    # theme.js runs before the page paints (no flash of the wrong theme), kb.js after parsing.
+    assert scripts == [{"src": "/static/theme.js"}, {"src": "/static/kb.js", "defer": ""}], scripts
     assert not [(tag, attrs) for tag, attrs in tags if any(a.startswith("on") for a in attrs)], "event handler"
     for tag, attrs in tags:
         for name in ("href", "src", "action", "formaction", "data"):
@@ -621,7 +622,8 @@ def test_openapi_document_matches_the_responses(client: FlaskClient) -> None:
     assert document["openapi"].startswith("3.1")
     checks = [("/api/search?q=vpn", "/api/search"), ("/api/search?q=zzzxqy", "/api/search"),
               ("/api/articles/vpn-error-809", "/api/articles/{id}"), ("/api/categories", "/api/categories"),
-              ("/api/suggest?subject=vpn", "/api/suggest")]
+              ("/api/suggest?subject=vpn", "/api/suggest"), ("/api/complete?q=outl", "/api/complete"),
+              ("/api/complete?q=%E5%B7%A5%E5%8D%95", "/api/complete")]
     for url, path in checks:
         _check(_response_schema(document, path), client.get(url).get_json(), document, url)
     _check(document["components"]["schemas"]["Error"], client.get("/api/articles/nope").get_json(), document)

@@ -18,6 +18,7 @@ from flask.testing import FlaskClient
 from kb.config import Settings, load_settings
 from search.build import build_index
 from tests.conftest import VOCABULARY
+from tests.media_files import png_bytes
 from web.app import create_app
 
 EDIT_TEMPLATE = "https://git.example.com/kb/-/edit/main/articles/{path}"
@@ -72,6 +73,23 @@ ARTICLES: Sequence[tuple[str, str]] = [
 
         See also [Outlook keeps asking for a password](kb:outlook-password-prompt).
 
+        ![The VPN settings dialog with IKEv2 selected](vpn-settings.png)
+
+        > [!NOTE]
+        > The profile name is case sensitive.
+
+        !!! tip
+            Users can check the tunnel type in the connection details.
+
+        !!! important
+            Keep the pre-shared key out of tickets.
+
+        > [!WARNING]
+        > Removing the profile also removes the saved gateway list.
+
+        !!! caution
+            Never turn off the firewall to test the tunnel.
+
         ## Cause
 
         NAT drops ESP packets.
@@ -90,6 +108,9 @@ ARTICLES: Sequence[tuple[str, str]] = [
         ## 解决方法
 
         把配置文件切换为 IKEv2。
+
+        > [!WARNING]
+        > 删除配置文件会同时删除已保存的网关列表。
         """, id="vpn-error-809-zh", title="VPN 连接失败，错误 809", summary="家庭路由器后的 L2TP VPN 超时。",
         type="problem", state="validated", categories=["network/vpn"], tags=["windows"], lang="zh",
         owner="network-team", reviewed="2026-10-01", review_every=365, translation_of="vpn-error-809"),
@@ -168,8 +189,14 @@ ARTICLES: Sequence[tuple[str, str]] = [
 ]
 
 
-def write_knowledge_base(root: Path, articles: Sequence[tuple[str, str]] = ARTICLES) -> Path:
-    """An articles folder with the web test vocabulary and articles."""
+# Files beside the articles: a screenshot the VPN article shows.
+MEDIA: dict[str, bytes] = {"en/network/vpn-settings.png": png_bytes()}
+
+
+def write_knowledge_base(root: Path, articles: Sequence[tuple[str, str]] = ARTICLES,
+                         media: dict[str, bytes] | None = None) -> Path:
+    """An articles folder with the web test vocabulary and articles, and the files they show
+    (`MEDIA` unless told otherwise; a file no article shows is simply not published)."""
     (root / "_kb").mkdir(parents=True, exist_ok=True)
     for name, text in WEB_VOCABULARY.items():
         (root / "_kb" / name).write_text(textwrap.dedent(text), encoding="utf-8")
@@ -177,6 +204,9 @@ def write_knowledge_base(root: Path, articles: Sequence[tuple[str, str]] = ARTIC
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
+    for rel, data in (MEDIA if media is None else media).items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(data)
     return root
 
 

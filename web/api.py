@@ -7,6 +7,9 @@ from typing import Any
 from flask import Blueprint, Response, abort, current_app, jsonify, redirect, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
+from search.complete import DEFAULT_LIMIT as COMPLETE_LIMIT
+from search.complete import MAX_LIMIT as MAX_COMPLETE_LIMIT
+from search.complete import MAX_PREFIX_CHARS as MAX_COMPLETE_CHARS
 from search.results import DEFAULT_LIMIT, FILTERS, MAX_LIMIT
 from web.catalog import ArticleView, get_catalog, get_snapshot
 from web.jsonbody import read_json_body
@@ -70,6 +73,26 @@ def _search_id_header(response: Response, search_id: int | None) -> None:
     JSON of `kb search`)."""
     if search_id is not None:
         response.headers[SEARCH_ID_HEADER] = str(search_id)
+
+
+def _completion_url(kind: str, target: str) -> str:
+    if kind in ("title", "id"):
+        return url_for("articles.show", article_id=target)
+    if kind == "product":
+        return url_for("browse.product", product_id=target)
+    return url_for("search.results", q=target)
+
+
+@bp.get("/complete")
+def complete() -> Response:
+    """What the reader is typing, completed: titles, error codes, ids and products it starts, best first."""
+    prefix = request.args.get("q", "")
+    if len(prefix) > MAX_COMPLETE_CHARS:
+        abort(400, description=f"q must be at most {MAX_COMPLETE_CHARS} characters")
+    limit = read_int(request.args, "limit", COMPLETE_LIMIT, 1, MAX_COMPLETE_LIMIT)
+    found = get_catalog().complete(prefix.lstrip(), limit) if prefix.strip() else []
+    return jsonify({"query": prefix, "search_url": url_for("search.results", q=prefix.strip()),
+                    "completions": [{**c.to_json(), "url": _completion_url(c.kind, c.target)} for c in found]})
 
 
 @bp.get("/articles/<path:article_id>")

@@ -22,6 +22,7 @@ from web import (
     errors,
     home,
     i18n,
+    media,
     meta,
     onboarding,
     operations,
@@ -83,6 +84,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     for blueprint in (home.bp, search_pages.bp, articles.bp, browse.bp, onboarding.bp, changes.bp, api.bp, meta.bp):
         app.register_blueprint(blueprint)
     records.init_app(app)
+    media.init_app(app)
     chat.init_app(app)
     publishing.init_app(app)
     return app

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 from flask import Blueprint, abort, redirect, render_template, url_for
 from werkzeug.wrappers import Response
 
+from kb.vocabulary import OnboardingPath
 from web.catalog import ArticleView, Snapshot, get_catalog, get_snapshot
 from web.settings import get_settings
 
@@ -55,6 +57,40 @@ def related_articles(snap: Snapshot, article: ArticleView) -> list[ArticleView]:
     return chosen
 
 
+@dataclass(frozen=True)
+class PathStep:
+    """Where an article stands in an onboarding path: step `number` of `total`, with its neighbours."""
+
+    path: OnboardingPath
+    number: int
+    total: int
+    previous: ArticleView | None
+    next: ArticleView | None
+
+
+def path_steps(snap: Snapshot, article: ArticleView) -> list[PathStep]:
+    """Every onboarding path this article is a step of."""
+    found = []
+    for path in snap.vocabulary.onboarding.values():
+        ids = [snap.resolve(step) for step in path.steps]
+        if article.id not in ids:
+            continue
+        index = ids.index(article.id)
+        before = ids[index - 1] if index > 0 else None
+        after = ids[index + 1] if index + 1 < len(ids) else None
+        found.append(PathStep(path, index + 1, len(ids), snap.by_id.get(before) if before else None,
+                              snap.by_id.get(after) if after else None))
+    return found
+
+
+def breadcrumbs(article: ArticleView) -> list[str]:
+    """The category slugs from the top down to the article's first category."""
+    if not article.categories:
+        return []
+    parts = article.categories[0].split("/")
+    return ["/".join(parts[:n]) for n in range(1, len(parts) + 1)]
+
+
 def redirect_if_known(snap: Snapshot, key: str) -> Response | None:
     """301 to the current URL for an alias, an old path or an id in another case."""
     target = snap.resolve(key)
@@ -87,4 +123,5 @@ def article_page(article: ArticleView, **extra: Any) -> str:
         "articles/show.html", article=article, html=html, translation=snap.translation(article),
         related=related_articles(snap, article), overdue=article.is_review_overdue(dt.date.today()),
         edit_url=git_host_url(settings.edit_url_template, article.path),
-        history_url=git_host_url(settings.history_url_template, article.path), **extra)
+        history_url=git_host_url(settings.history_url_template, article.path),
+        path_steps=path_steps(snap, article), crumbs=breadcrumbs(article), **extra)

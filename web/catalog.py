@@ -9,22 +9,26 @@ checkout or runs git, so the checkout can change under a running site until the 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import logging
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
 
 from flask import Flask, current_app, g, has_request_context, request
 
 from kb.config import Settings
+from kb.errors import KbError
 from kb.ids import ArticleIds
 from kb.vocabulary import Label, Vocabulary
 from search import ArticleView, IndexMissingError, QueryError, SearchRequest, SearchResult, SearchService
+from search.complete import Completer, Completion
 from search.metrics import SEARCH_REFUSED, SEARCH_SECONDS, SEARCH_ZERO_RESULTS
 from search.results import DEFAULT_LIMIT, FILTERS, parse_datetime
 from web.settings import SETTINGS_KEY
@@ -32,6 +36,7 @@ from web.settings import SETTINGS_KEY
 log = logging.getLogger(__name__)
 
 EXTENSION_KEY = "kb_catalog"
+T = TypeVar("T")
 
 
 @dataclass
@@ -149,6 +154,7 @@ class Catalog:
         self.service = SearchService(settings.index_dir, warm_terms=settings.warm_terms)
         self._snapshot: Snapshot | None = None
         self._generation: object = None
+        self._per_build: dict[str, tuple[Path, Any]] = {}
 
     def snapshot(self) -> Snapshot:
         """Metadata of the live index build (re-read when a new build is swapped in)."""
@@ -172,7 +178,31 @@ class Catalog:
         snap = Snapshot(views, vocabulary, built)
         with self._lock:
             self._snapshot, self._generation = snap, generation
+        # A new build: read its completions now, so the first keystroke in a search box does not wait.
+        threading.Thread(target=self._load_completions, name="kb-complete", daemon=True).start()
         return snap
+
+    def _load_completions(self) -> None:
+        # If the build went away or broke meanwhile, the next request that needs it says so.
+        with contextlib.suppress(KbError, OSError):
+            self.per_build("complete", Completer.open)
+
+    def per_build(self, name: str, load: Callable[[Path], T]) -> T:
+        """What `load` reads from the live build folder (media list, completions), read once per build."""
+        build_dir = self.service.handle.snapshot().build_dir
+        with self._lock:
+            cached = self._per_build.get(name)
+            if cached is not None and cached[0] == build_dir:
+                value: T = cached[1]
+                return value
+        value = load(build_dir)
+        with self._lock:
+            self._per_build[name] = (build_dir, value)
+        return value
+
+    def complete(self, prefix: str, limit: int) -> list[Completion]:
+        """Titles, error codes, ids and products that start with what the reader typed, best first."""
+        return self.per_build("complete", Completer.open).complete(prefix, limit)
 
     def search(self, query: str, filters: Mapping[str, str | Sequence[str]], *, page: int = 1,
                limit: int = DEFAULT_LIMIT) -> SearchResult:

@@ -312,6 +312,27 @@ ZH: dict[str, str] = {
     'source-typed': '输入联想',
     'week': '周',
     'month': '月',
+    # the reader (issue 15)
+    "Menu": "菜单",
+    "Dark theme": "深色主题",
+    "Light theme": "浅色主题",
+    "Press / or Ctrl+K to search": "按 / 或 Ctrl+K 搜索",
+    "Press": "按",
+    "or": "或",
+    "to search from any page": "可在任何页面搜索",
+    "See all results for": "查看全部结果：",
+    "Article id": "文章 ID",
+    "Error code": "错误代码",
+    "Link to this section": "本节链接",
+    "Filters": "筛选",
+    "Press Ctrl+C": "请按 Ctrl+C",
+    "Breadcrumb": "导航路径",
+    "step %(number)s of %(total)s": "第 %(number)s 步，共 %(total)s 步",
+    "previous": "上一步",
+    "next": "下一步",
+    "back to the path": "返回学习路径",
+    "Recently viewed": "最近浏览",
+    "Step": "步骤",
 }
 
 # Article types and states are stored as slugs; English readers see them as words.

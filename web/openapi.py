@@ -88,10 +88,29 @@ SUGGESTIONS = {
     "properties": {"subject": {"type": "string"}, "category": NULLABLE_STRING,
                    "hits": {"type": "array", "items": {"$ref": "#/components/schemas/Hit"}}},
 }
+COMPLETIONS = {
+    "type": "object",
+    "required": ["query", "completions", "search_url"],
+    "properties": {
+        "query": {"type": "string"},
+        "search_url": {"type": "string", "description": "The search results page for what was typed."},
+        "completions": {"type": "array", "items": {
+            "type": "object", "required": ["kind", "text", "marks", "target", "lang", "url"],
+            "properties": {
+                "kind": {"type": "string", "enum": ["title", "error", "id", "product"]},
+                "text": {"type": "string"},
+                "marks": {"type": "array", "description": "[start, end) of each typed part in text, in characters.",
+                          "items": {"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 2}},
+                "target": {"type": "string", "description": "Article id, product id, or the error text."},
+                "lang": {"type": "string"},
+                "url": {"type": "string"}}}},
+    },
+}
 ERROR = {"type": "object", "required": ["error", "message"],
          "properties": {"error": {"type": "string"}, "message": {"type": "string"}}}
 SCHEMAS: dict[str, Any] = {"Hit": HIT, "FacetValue": FACET_VALUE, "SearchResult": SEARCH_RESULT, "Article": ARTICLE,
-                           "Categories": CATEGORIES, "Suggestions": SUGGESTIONS, "Error": ERROR}
+                           "Categories": CATEGORIES, "Suggestions": SUGGESTIONS, "Completions": COMPLETIONS,
+                           "Error": ERROR}
 
 
 def _param(name: str, description: str, kind: str = "string", required: bool = False) -> dict[str, Any]:
@@ -123,6 +142,12 @@ def openapi_document(server: str) -> dict[str, Any]:
                                _param("limit", f"Hits per page (1-{MAX_LIMIT}, default {DEFAULT_LIMIT}).", "integer"),
                                _param("page", "Page number, from 1.", "integer"), *FILTER_PARAMS],
                 "responses": {"200": _json("SearchResult", "One page of results."), **ERRORS}}},
+            "/api/complete": {"get": {
+                "summary": "Titles, error codes, article ids and products starting with what the reader typed, "
+                           "best first, the typed part marked; never spell-corrected.",
+                "parameters": [_param("q", "The prefix typed so far (at most 200 characters).", required=True),
+                               _param("limit", "How many completions (1-20, default 8).", "integer")],
+                "responses": {"200": _json("Completions", "Best first."), **ERRORS}}},
             "/api/articles/{id}": {"get": {
                 "summary": "An article's metadata and rendered HTML; an alias answers 301 to the current id.",
                 "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
