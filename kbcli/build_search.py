@@ -7,15 +7,18 @@ import logging
 import re
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import click
 
 from kb.config import Settings
 from kb.errors import KbError
 from kbcli.options import common_options, run_reporting_errors
-from search.build import BuildReport, build_index
 from search.errors import BuildError
-from search.results import SearchRequest, SearchResult
+
+if TYPE_CHECKING:
+    from search.build import BuildReport
+    from search.results import SearchResult
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +54,8 @@ def _progress(enabled: bool) -> tuple[Callable[[int, int], None], Callable[[], N
 def run_build(settings: Settings, full: bool = False, lenient: bool = False, strict: bool = False,
               quiet: bool = False) -> int:
     """Build the index, print problems and a summary; the exit code (what `kb build` and build.py run)."""
+    from search.build import build_index  # here, not at the top: `kb --help` must not import Whoosh
+
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     update, finish = _progress(sys.stderr.isatty() and not quiet)
@@ -117,6 +122,7 @@ def search(settings: Settings, query: str, as_json: bool, limit: int, page: int,
                                        ("type", type_), ("lang", lang), ("state", state)) if v}
 
     def run() -> int:
+        from search.results import SearchRequest
         from search.service import SearchService  # here: `kb build` need not import the query side (numpy)
 
         service = SearchService(settings.index_dir)

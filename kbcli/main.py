@@ -1,20 +1,26 @@
-"""`kb`: new, check, build, search, serve, and the records commands."""
+"""`kb`: new, check, build, search, serve, and the records commands.
+
+Each command imports its heavy modules (the loader, Whoosh, Flask, SQLAlchemy) when it runs,
+so that `kb --help` and shell completion answer at once.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 import click
 
 from kb.config import Settings
-from kb.loader import LoadOptions, load_knowledge_base
-from kb.scaffold import new_article
 from kb.schema import ARTICLE_TYPES, LANGUAGES, normalize_id
 from kbcli.build_search import build, search
 from kbcli.options import common_options, run_reporting_errors
 from kbcli.records_commands import COMMANDS as RECORDS_COMMANDS
 from kbcli.serve import serve
 from kbcli.sync_commands import COMMANDS as SYNC_COMMANDS
+
+if TYPE_CHECKING:
+    from kb.loader import LoadOptions
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -25,6 +31,8 @@ def cli() -> None:
 
 def load_options(settings: Settings, lenient: bool = False, render: bool = True) -> LoadOptions:
     """LoadOptions from the settings; check and new never show git history, so skip its `git log`."""
+    from kb.loader import LoadOptions
+
     return LoadOptions.from_settings(settings, lenient=lenient, render=render, git_history=False)
 
 
@@ -37,6 +45,8 @@ def check(settings: Settings, lenient: bool, strict: bool) -> None:
     """Validate every article and the vocabulary; print path:line:col: problems."""
 
     def run() -> int:
+        from kb.loader import load_knowledge_base
+
         if not settings.articles_dir.is_dir():
             click.echo(f"kb: error: articles folder {settings.articles_dir} does not exist", err=True)
             return 2
@@ -60,6 +70,9 @@ def new(settings: Settings, title: str, article_type: str, lang: str | None, cat
     """Create a new article from the template for its type, with a fresh id."""
 
     def run() -> int:
+        from kb.loader import load_knowledge_base
+        from kb.scaffold import new_article
+
         kb = load_knowledge_base(settings.articles_dir, load_options(settings, render=False))
         if category and category not in kb.vocabulary.categories:
             click.echo(f"kb: error: unknown category {category!r}; allowed: "

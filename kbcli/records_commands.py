@@ -1,4 +1,8 @@
-"""`kb link`, `kb import-resolutions`, `kb stats`, `kb boosts` and `kb db`: the records from the terminal."""
+"""`kb link`, `kb import-resolutions`, `kb stats`, `kb boosts` and `kb db`: the records from the terminal.
+
+The records modules (SQLAlchemy, Alembic) and the loader are imported inside the commands that
+use them, so that `kb --help` and shell completion do not load them.
+"""
 
 from __future__ import annotations
 
@@ -7,32 +11,36 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from kb.clock import utc_now
 from kb.config import Settings
-from kb.loader import KnowledgeBase, LoadOptions, load_knowledge_base
 from kb.records.articles import ArticleIds
-from kb.records.db import Database
 from kb.records.errors import UnknownArticleError
-from kb.records.importer import import_resolutions
-from kb.records.migrate import current_revision
-from kb.records.models import RELATIONS
-from kb.records.ranking import resolution_boosts, write_boosts
-from kb.records.reports import ArticleUsage, KcsReport, Period, Reports, to_json
-from kb.records.store import RecordStore
+from kb.records.fields import RELATIONS
 from kbcli.options import common_options, run_reporting_errors
-from search.build import BOOSTS
+
+if TYPE_CHECKING:
+    from kb.loader import KnowledgeBase
+    from kb.records.db import Database
+    from kb.records.reports import ArticleUsage, KcsReport, Period
+    from kb.records.store import RecordStore
 
 
 def _knowledge_base(settings: Settings) -> KnowledgeBase:
+    from kb.loader import LoadOptions, load_knowledge_base
+
     options = LoadOptions.from_settings(settings, render=False, git_history=False)
     return load_knowledge_base(settings.articles_dir, options)
 
 
 def refresh_boosts(settings: Settings, db: Database) -> tuple[int, Path]:
     """Recompute every article's boost from its resolutions and write it beside the index."""
+    from kb.records.ranking import resolution_boosts, write_boosts
+    from search.build import BOOSTS
+
     kb = _knowledge_base(settings)
     found = resolution_boosts(db, ArticleIds.from_articles(kb.articles).resolve, utc_now())
     path = settings.index_dir / BOOSTS
@@ -43,6 +51,8 @@ def refresh_boosts(settings: Settings, db: Database) -> tuple[int, Path]:
 @contextmanager
 def records_database(settings: Settings) -> Iterator[Database]:
     """The records database for one command; its connections are closed at the end."""
+    from kb.records.db import Database
+
     db = Database(settings.database_url)
     try:
         yield db
@@ -53,6 +63,8 @@ def records_database(settings: Settings) -> Iterator[Database]:
 @contextmanager
 def open_store(settings: Settings) -> Iterator[RecordStore]:
     """The records store, checking article ids and categories against the articles folder."""
+    from kb.records.store import RecordStore
+
     kb = _knowledge_base(settings)
     ids = ArticleIds.from_articles(kb.articles)
     with records_database(settings) as db:
@@ -101,6 +113,8 @@ def import_resolutions_command(settings: Settings, csv_file: Path, user: str | N
     note, when]); rejected rows are listed as FILE:LINE: reason and make the exit code 1."""
 
     def run() -> int:
+        from kb.records.importer import import_resolutions
+
         with open_store(settings) as store, csv_file.open(encoding="utf-8-sig", newline="") as lines:
             report = import_resolutions(store, lines, user=user or _default_user())
         for rejected in report.rejected:
@@ -169,6 +183,8 @@ def stats(settings: Settings, days: int, category: str | None, article_id: str |
     """KCS report: link rate, reuse versus new, content gaps, unused and overdue articles, open flags."""
 
     def run() -> int:
+        from kb.records.reports import Period, Reports, to_json
+
         kb = _knowledge_base(settings)
         period = Period.last_days(days, utc_now()) if days else Period()
         with records_database(settings) as db:
@@ -212,6 +228,8 @@ def upgrade(settings: Settings) -> None:
     """Create or migrate the records database to the newest schema."""
 
     def run() -> int:
+        from kb.records.migrate import current_revision
+
         with records_database(settings) as database:
             database.upgrade()
             click.echo(f"{database.safe_url()} is at revision {current_revision(database)}")
@@ -226,6 +244,8 @@ def purge_searches(settings: Settings) -> None:
     """Delete searches older than KB_SEARCH_LOG_RETENTION_DAYS from the search log."""
 
     def run() -> int:
+        from kb.records.store import RecordStore
+
         with records_database(settings) as database:
             removed = RecordStore(database, lambda key: None).purge_search_log(settings.search_log_retention_days)
         click.echo(f"{removed} searches older than {settings.search_log_retention_days} days deleted")

@@ -11,9 +11,6 @@ import click
 from kb.config import Settings
 from kbcli.build_search import run_build
 from kbcli.options import common_options, run_reporting_errors
-from search.build import current_build
-from web.app import create_app
-from web.settings import SETTINGS_KEY
 
 
 def serve_settings(settings: Settings, host: str | None, port: int | None) -> Settings:
@@ -27,6 +24,8 @@ def serve_settings(settings: Settings, host: str | None, port: int | None) -> Se
 
 def ensure_index(settings: Settings) -> int:
     """Build the index when there is no live build yet; the build's exit code (0 if one exists)."""
+    from search.build import current_build
+
     if current_build(settings.index_dir) is not None:
         return 0
     click.echo(f"kb: no index in {settings.index_dir} yet; building it from {settings.articles_dir}", err=True)
@@ -47,6 +46,9 @@ def serve(settings: Settings, host: str | None, port: int | None) -> None:
     """
 
     def run() -> int:
+        from web.app import create_app  # Flask, SQLAlchemy and the search side load only to serve
+        from web.settings import SETTINGS_KEY
+
         if not logging.getLogger().handlers:
             logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
         effective = serve_settings(settings, host, port)

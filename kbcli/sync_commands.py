@@ -1,4 +1,7 @@
-"""`kb sync` (once, or `--watch` for webhook pushes), `kb export` and `kb import`."""
+"""`kb sync` (once, or `--watch` for webhook pushes), `kb export` and `kb import`.
+
+The records and build modules are imported inside the commands, so that `kb --help` stays quick.
+"""
 
 from __future__ import annotations
 
@@ -9,18 +12,19 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from kb.config import Settings
-from kb.records.backup import export_records, import_records
-from kb.records.db import Database
 from kb.records.errors import DatabaseUnavailableError
-from kb.records.hooks import latest_push
 from kbcli.options import common_options, run_reporting_errors
 from kbcli.records_commands import refresh_boosts
 from search.errors import BuildLockedError
-from search.sync import SyncResult, sync
+
+if TYPE_CHECKING:
+    from kb.records.db import Database
+    from search.sync import SyncResult
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +45,10 @@ def _report(result: SyncResult, as_json: bool) -> int:
 def watch(settings: Settings, interval: float, every: float, max_syncs: int | None = None) -> None:
     """Sync now, then whenever a push webhook is recorded (polled every `interval` seconds)
     and at least every `every` seconds; runs until stopped (max_syncs ends it, for tests)."""
+    from kb.records.db import Database
+    from kb.records.hooks import latest_push
+    from search.sync import sync
+
     db = Database(settings.database_url)
     seen: int | None = None
     last_sync = 0.0
@@ -102,6 +110,8 @@ def sync_command(settings: Settings, force: bool, as_json: bool, watching: bool,
     """Fetch the articles repository, build what changed, swap it in, and record the result."""
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    from search.sync import sync
+
     if watching:
         run_reporting_errors(lambda: watch(settings, interval, every))
     run_reporting_errors(lambda: _report(sync(settings, force=force), as_json))
@@ -114,6 +124,9 @@ def export_command(settings: Settings, output: Path) -> None:
     """Write every record as JSON lines (to OUTPUT, default stdout): a backup `kb import` restores."""
 
     def run() -> int:
+        from kb.records.backup import export_records
+        from kb.records.db import Database
+
         db = Database(settings.database_url)
         try:
             if str(output) == "-":
@@ -136,6 +149,9 @@ def import_command(settings: Settings, source: Path) -> None:
     """Restore records from `kb export` JSON lines into an empty database (ids and times kept)."""
 
     def run() -> int:
+        from kb.records.backup import import_records
+        from kb.records.db import Database
+
         db = Database(settings.database_url)
         try:
             if str(source) == "-":
