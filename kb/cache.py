@@ -5,6 +5,9 @@ A parse result is reused when the file's text, the vocabulary and the options ar
 unchanged; a rendering when the body is unchanged and every internal link it made
 still resolves to the same URL (links depend on which other articles exist).
 The cache is a pickle that only kb writes, into a folder the caller owns.
+
+What is not in the cache is rendered by `render_many`, in worker processes when there is
+enough of it (Markdown rendering is pure Python, so threads would not help).
 """
 
 from __future__ import annotations
@@ -18,17 +21,22 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from kb import __version__
 from kb.article import Article
 from kb.errors import Problem
-from kb.render import RenderedBody
+from kb.render import RenderedBody, render_markdown
+from kb.workers import process_pool, worker_count
 
 log = logging.getLogger(__name__)
 
 CACHE_FILE = "articles.pickle"
 FORMAT = 1
+CHUNK = 50  # articles per task sent to a worker: few round trips, and the work still evens out
+
+Resolver = Callable[[str], "str | None"]
 
 
 def digest(text: str) -> str:
@@ -46,6 +54,17 @@ def _gc_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+def _recording(resolve: Resolver) -> tuple[dict[str, str | None], Resolver]:
+    """A resolver that remembers what it was asked and answered, and that record."""
+    asked: dict[str, str | None] = {}
+
+    def recording(target: str) -> str | None:
+        asked[target] = resolve(target)
+        return asked[target]
+
+    return asked, recording
 
 
 def _body_digest(article: Article) -> str:
@@ -116,15 +135,28 @@ class LoadCache:
     def render(self, article: Article, resolve: Callable[[str], str | None],
                render: Callable[..., RenderedBody]) -> RenderedBody:
         """Render with `render(resolve_link=...)`, remembering every link it resolved, and cache it."""
-        asked: dict[str, str | None] = {}
-
-        def recording(target: str) -> str | None:
-            asked[target] = resolve(target)
-            return asked[target]
-
+        asked, recording = _recording(resolve)
         body = render(resolve_link=recording)
         self.rendered[article.path] = _Rendered(_body_digest(article), body, asked)
         return body
+
+    def render_many(self, articles: list[Article], resolve: Resolver, processes: int = 1
+                    ) -> Iterator[tuple[Article, RenderedBody]]:
+        """Render every article (none of them cached) and cache the results; in `processes` worker
+        processes when there are enough articles (see kb.workers)."""
+        workers = worker_count(processes, len(articles))
+        if workers <= 1:
+            for article in articles:
+                yield article, self.render(article, resolve, partial(render_markdown, article.body,
+                                                                      source_path=article.path))
+            return
+        chunks = [articles[i:i + CHUNK] for i in range(0, len(articles), CHUNK)]
+        with process_pool(workers, _set_resolver, resolve) as pool:
+            for chunk, results in zip(chunks, pool.map(_render_chunk, [[(a.path, a.body) for a in chunk]
+                                                                       for chunk in chunks]), strict=True):
+                for article, (body, asked) in zip(chunk, results, strict=True):
+                    self.rendered[article.path] = _Rendered(_body_digest(article), body, asked)
+                    yield article, body
 
     def save(self, keep_paths: set[str]) -> None:
         """Write the cache atomically, keeping only entries for files that still exist."""
@@ -143,3 +175,22 @@ class LoadCache:
             os.replace(tmp, self.folder / CACHE_FILE)
         except OSError as exc:  # a cache that cannot be written only costs time next build
             log.warning("cannot write the article cache in %s: %s", self.folder, exc)
+
+
+_worker_resolver: Resolver | None = None
+
+
+def _set_resolver(resolve: Resolver) -> None:
+    global _worker_resolver
+    _worker_resolver = resolve
+
+
+def _render_chunk(items: list[tuple[str, str]]) -> list[tuple[RenderedBody, dict[str, str | None]]]:
+    """In a worker: render (path, body) pairs, recording every link each one resolved."""
+    resolve = _worker_resolver
+    assert resolve is not None
+    out = []
+    for path, body in items:
+        asked, recording = _recording(resolve)
+        out.append((render_markdown(body, source_path=path, resolve_link=recording), asked))
+    return out

@@ -53,6 +53,9 @@ class Settings:
         2000, "Most frequent words whose postings each web worker reads into memory, in the background, when it "
         "opens an index build (0: read each word on first use)."
     )
+    build_processes: int = _setting(
+        0, "Processes a build renders and indexes articles with (0: one per CPU; 1: no worker processes)."
+    )
     sync_remote: str = _setting(
         "origin", "Where `kb sync` fetches articles from: a remote of the articles checkout, a git URL or a path."
     )

@@ -12,7 +12,6 @@ import posixpath
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ from kb.config import Settings
 from kb.errors import Problem, Severity, error, warning
 from kb.gitmeta import FileHistory, file_history
 from kb.parse import ParseOptions, parse_article
-from kb.render import RenderedBody, limit_exceeded, render_markdown
+from kb.render import RenderedBody, limit_exceeded
 from kb.schema import normalize_id
 from kb.source import read_source
 from kb.vocabulary import ONBOARDING_FILE, VOCABULARY_DIR, Vocabulary, load_vocabulary
@@ -68,11 +67,13 @@ class LoadOptions:
     today: dt.date | None = None
     cache_dir: Path | None = None  # where parse and render results are kept between loads
     reuse_cache: bool = True  # False: parse and render everything, then refresh the cache
+    processes: int = 1  # worker processes rendering what the cache lacks (0: one per CPU; see kb.cache)
 
     @classmethod
     def from_settings(cls, settings: Settings, **options: Any) -> LoadOptions:
         """Options with the language and size limit from the settings, and `options` on top."""
-        return cls(default_lang=settings.default_lang, max_bytes=settings.max_article_bytes, **options)
+        return cls(default_lang=settings.default_lang, max_bytes=settings.max_article_bytes,
+                   processes=settings.build_processes, **options)
 
 
 def iter_article_files(root: Path, problems: list[Problem]) -> Iterator[tuple[Path, str]]:
@@ -128,7 +129,7 @@ def load_knowledge_base(root: Path, options: LoadOptions | None = None) -> Knowl
     kb = KnowledgeBase(root=root, vocabulary=vocabulary)
     rendered: dict[str, RenderedBody] = {}
     if options.render:
-        rendered, link_problems = _render_all(parsed, cache)
+        rendered, link_problems = _render_all(parsed, cache, options.processes)
         cross += link_problems
     cache.save(seen_paths)
     if options.lenient:
@@ -227,20 +228,28 @@ class _LinkIndex:
         return article_url(article.id) + (f"#{anchor}" if anchor else "")
 
 
-def _render_all(articles: list[Article], cache: LoadCache) -> tuple[dict[str, RenderedBody], list[Problem]]:
+def _render_all(articles: list[Article], cache: LoadCache, processes: int = 1
+                ) -> tuple[dict[str, RenderedBody], list[Problem]]:
     index = _LinkIndex(articles)
     problems: list[Problem] = []
-    rendered: dict[str, RenderedBody] = {}
+    found: dict[str, RenderedBody] = {}
+    pending: list[Article] = []
     for article in articles:
         body = cache.rendered_body(article, index.url)
+        if body is not None:
+            found[article.id] = body
+            continue
+        reason = limit_exceeded(article.body)
+        if reason is not None:
+            problems.append(error(article.path, f"the body cannot be rendered safely: {reason}", article.body_line))
+        else:
+            pending.append(article)
+    found.update((article.id, body) for article, body in cache.render_many(pending, index.url, processes))
+    rendered = {a.id: found[a.id] for a in articles if a.id in found}  # in article order, as before
+    for article in articles:
+        body = rendered.get(article.id)
         if body is None:
-            reason = limit_exceeded(article.body)
-            if reason is not None:
-                problems.append(error(article.path, f"the body cannot be rendered safely: {reason}",
-                                      article.body_line))
-                continue
-            body = cache.render(article, index.url, partial(render_markdown, article.body, source_path=article.path))
-        rendered[article.id] = body
+            continue
         for stripped in sorted(set(body.stripped_html)):
             problems.append(warning(article.path, f"raw HTML {stripped} will be removed when the page is shown",
                                     article.body_line))

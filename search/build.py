@@ -9,6 +9,10 @@ Layout of the index folder:
 
 A failed or killed build leaves only an unreferenced folder under builds/, which
 the next build removes; readers never see a half-written index.
+
+A full build of many articles is written by worker processes (KB_BUILD_PROCESSES), each
+analysing a contiguous slice of the articles into its own segment; the segments are listed
+in article order, so every article gets the document number a one-process build gives it.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import hashlib
 import json
 import logging
 import os
+import queue
 import shutil
 import subprocess
 import time
@@ -32,12 +37,15 @@ from pathlib import Path
 from typing import Any
 
 from whoosh import index as whoosh_index
+from whoosh.writing import SegmentWriter
 
 from kb.article import Article
 from kb.config import Settings
 from kb.errors import KbError, Problem
 from kb.gitmeta import FileHistory, head_commit
 from kb.loader import KnowledgeBase, LoadOptions, load_knowledge_base
+from kb.workers import context, process_pool, worker_count
+from search.codec import KbCodec
 from search.errors import BuildError, BuildLockedError
 from search.schema import SCHEMA_VERSION, article_document, make_schema, source_key, spelling_words
 
@@ -53,7 +61,8 @@ SPELLING_WORDS = "spelling-words.json"  # each article's words, so an incrementa
 BOOSTS = "boosts.json"
 LOAD_CACHE_DIR = "cache"  # parsed and rendered articles kept between builds (kb.cache)
 KEEP_BUILDS = 3  # the live build and two before it, for readers still finishing a request
-WRITER_MEMORY_MB = 256
+WRITER_MEMORY_MB = 256  # per writing process
+PROGRESS_EVERY = 50  # documents a worker process indexes between progress reports
 
 Progress = Callable[[int, int], None]
 
@@ -225,12 +234,15 @@ def build_index(
                                previous_errors=list(manifest.get("errors", [])),
                                index_seconds=time.perf_counter() - started)
         log.info("loading articles from %s", settings.articles_dir)
+        # --full rebuilds the index; parse and render results are still reused (kb.cache keys them
+        # by file content, kb version, vocabulary and options), as unchanged text renders the same.
         kb = load_knowledge_base(settings.articles_dir, LoadOptions.from_settings(
-            settings, lenient=lenient, cache_dir=index_dir / LOAD_CACHE_DIR, reuse_cache=not full))
+            settings, lenient=lenient, cache_dir=index_dir / LOAD_CACHE_DIR))
         load_seconds = time.perf_counter() - started
         log.info("loaded %d valid articles in %.1fs", len(kb.articles), load_seconds)
         _check_loadable(kb, strict)
-        report = index_knowledge_base(kb, index_dir, full=full, progress=progress, fingerprint=fingerprint)
+        report = index_knowledge_base(kb, index_dir, full=full, progress=progress, fingerprint=fingerprint,
+                                      processes=settings.build_processes)
         report.load_seconds = load_seconds
         return report
 
@@ -243,8 +255,10 @@ def _committed(kb: KnowledgeBase, article: Article) -> FileHistory | None:
 
 
 def index_knowledge_base(kb: KnowledgeBase, index_dir: Path, *, full: bool = False,
-                         progress: Progress | None = None, fingerprint: str | None = None) -> BuildReport:
-    """Index a loaded knowledge base into a new build and swap it in (the caller holds the lock)."""
+                         progress: Progress | None = None, fingerprint: str | None = None,
+                         processes: int = 1) -> BuildReport:
+    """Index a loaded knowledge base into a new build and swap it in (the caller holds the lock);
+    a full build in up to `processes` worker processes (0: one per CPU)."""
     started = time.perf_counter()
     indexed = {a.id: a for a in kb.articles if a.state != "draft"}
     drafts = len(kb.articles) - len(indexed)
@@ -277,18 +291,21 @@ def index_knowledge_base(kb: KnowledgeBase, index_dir: Path, *, full: bool = Fal
         to_add = sorted(added | changed)
         documents = {i: article_document(indexed[i], kb.rendered.get(i), kb.vocabulary, _committed(kb, indexed[i]))
                      for i in to_add}
-        writer = ix.writer(limitmb=WRITER_MEMORY_MB) if mode == "full" else ix.writer()
-        try:
-            for doc_id in sorted(removed | changed):
-                writer.delete_by_term("id", doc_id)
-            for done, doc_id in enumerate(to_add, start=1):
-                writer.add_document(**documents[doc_id])
-                if progress:
-                    progress(done, len(to_add))
-        except BaseException:
-            writer.cancel()
-            raise
-        writer.commit()
+        if mode == "full":
+            _write_full(ix, build_dir, [documents[i] for i in to_add], processes, progress)
+        else:
+            writer = ix.writer(codec=KbCodec())
+            try:
+                for doc_id in sorted(removed | changed):
+                    writer.delete_by_term("id", doc_id)
+                for done, doc_id in enumerate(to_add, start=1):
+                    writer.add_document(**documents[doc_id])
+                    if progress:
+                        progress(done, len(to_add))
+            except BaseException:
+                writer.cancel()
+                raise
+            writer.commit()
         ix.close()
         # json.dumps, not json.dump: dump streams through the pure-Python encoder (0.7 s at 10k).
         words = _spelling_words(None if mode == "full" else live, documents, removed | changed)
@@ -311,6 +328,71 @@ def index_knowledge_base(kb: KnowledgeBase, index_dir: Path, *, full: bool = Fal
              len(added), len(changed), len(removed), time.perf_counter() - started)
     return BuildReport(build_dir, mode, len(hashes), len(added), len(changed), len(removed), drafts,
                        index_seconds=time.perf_counter() - started, problems=kb.problems)
+
+
+def _write_full(ix: Any, build_dir: Path, documents: list[dict[str, Any]], processes: int,
+                progress: Progress | None) -> None:
+    """Write a new index's documents in order: in this process, or in worker processes that each
+    write one segment of a contiguous slice (listed in order: document numbers are unchanged)."""
+    workers = worker_count(processes, len(documents))
+    if workers <= 1:
+        writer = ix.writer(limitmb=WRITER_MEMORY_MB, codec=KbCodec())
+        try:
+            for done, document in enumerate(documents, start=1):
+                writer.add_document(**document)
+                if progress:
+                    progress(done, len(documents))
+        except BaseException:
+            writer.cancel()
+            raise
+        writer.commit()
+        return
+    size = -(-len(documents) // workers)
+    reports: Any = context().Queue()
+    with process_pool(workers, _set_progress_queue, reports) as pool:
+        futures = [pool.submit(_write_segment, str(build_dir), documents[start:start + size])
+                   for start in range(0, len(documents), size)]
+        done = 0
+        while done < len(documents):
+            try:
+                count = reports.get(timeout=0.2)
+            except queue.Empty:
+                if all(f.done() for f in futures) and (any(f.exception() for f in futures) or reports.empty()):
+                    break  # a worker failed (f.result() below raises its error), or its last report is lost
+                continue
+            for _ in range(count):
+                done += 1
+                if progress:
+                    progress(done, len(documents))
+        segments = [f.result() for f in futures]
+    toc_generation = ix.latest_generation() + 1
+    whoosh_index.TOC(ix.schema, segments, toc_generation).write(ix.storage, ix.indexname)
+    whoosh_index.clean_files(ix.storage, ix.indexname, toc_generation, segments)
+    shutil.rmtree(build_dir / f"{ix.indexname}.tmp", ignore_errors=True)  # the writers' shared scratch folder
+
+
+_progress_queue: Any = None
+
+
+def _set_progress_queue(reports: Any) -> None:
+    global _progress_queue
+    _progress_queue = reports
+
+
+def _write_segment(build_dir: str, documents: list[dict[str, Any]]) -> Any:
+    """In a worker process: index `documents` into one new segment of the index in build_dir."""
+    ix = whoosh_index.open_dir(build_dir)
+    writer = SegmentWriter(ix, _lk=False, limitmb=WRITER_MEMORY_MB, codec=KbCodec())
+    try:
+        for done, document in enumerate(documents, start=1):
+            writer.add_document(**document)
+            if done % PROGRESS_EVERY == 0:
+                _progress_queue.put(PROGRESS_EVERY)
+    except BaseException:
+        writer.cancel()
+        raise
+    _progress_queue.put(len(documents) % PROGRESS_EVERY)
+    return writer._finalize_segment()  # what Whoosh's own MpWriter(multisegment=True) collects from its workers
 
 
 def _spelling_words(live: Path | None, documents: dict[str, dict[str, Any]], stale: set[str]
