@@ -4,7 +4,9 @@ Parsing (YAML) and rendering (Markdown) are almost all of a build's loading time
 A parse result is reused when the file's text, the vocabulary and the options are
 unchanged; a rendering when the body is unchanged and every internal link it made
 still resolves to the same URL (links depend on which other articles exist).
-The cache is a pickle that only kb writes, into a folder the caller owns.
+The cache is a set of pickles that only kb writes, into a folder the caller owns: the
+articles are spread over SHARDS files by path, and a load rewrites only the files whose
+articles changed, so one changed article does not cost writing every article's HTML again.
 
 What is not in the cache is rendered by `render_many`, in worker processes when there is
 enough of it (Markdown rendering is pure Python, so threads would not help).
@@ -18,6 +20,7 @@ import logging
 import os
 import pickle
 import tempfile
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -32,8 +35,10 @@ from kb.workers import process_pool, worker_count
 
 log = logging.getLogger(__name__)
 
-CACHE_FILE = "articles.pickle"
-FORMAT = 1
+OLD_CACHE_FILE = "articles.pickle"  # format 1: one file
+SHARD_FILE = "articles-{:02d}.pickle"
+SHARDS = 32
+FORMAT = 2
 CHUNK = 50  # articles per task sent to a worker: few round trips, and the work still evens out
 
 Resolver = Callable[[str], "str | None"]
@@ -67,6 +72,11 @@ def _recording(resolve: Resolver) -> tuple[dict[str, str | None], Resolver]:
     return asked, recording
 
 
+def shard_of(path: str) -> int:
+    """Which cache file holds an article's entries."""
+    return zlib.crc32(path.encode("utf-8", "surrogateescape")) % SHARDS
+
+
 def _body_digest(article: Article) -> str:
     return digest(article.path + "\0" + article.body)
 
@@ -95,6 +105,7 @@ class LoadCache:
     rendered: dict[str, _Rendered] = field(default_factory=dict)
     hits: int = 0
     misses: int = 0
+    dirty: set[int] = field(default_factory=set)  # shards whose file must be written again
 
     @classmethod
     def open(cls, folder: Path | None, *key_parts: str, reuse: bool = True) -> LoadCache:
@@ -102,15 +113,20 @@ class LoadCache:
         key = digest("\0".join((str(FORMAT), __version__, *key_parts)))
         cache = cls(folder, key)
         if folder is None or not reuse:
+            cache.dirty = set(range(SHARDS))
             return cache
-        try:
-            with open(folder / CACHE_FILE, "rb") as handle, _gc_paused():
-                stored = pickle.load(handle)
-        except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, TypeError):
-            return cache
-        if isinstance(stored, dict) and stored.get("key") == key:
-            cache.parsed = stored.get("parsed", {})
-            cache.rendered = stored.get("rendered", {})
+        for shard in range(SHARDS):
+            try:
+                with open(folder / SHARD_FILE.format(shard), "rb") as handle, _gc_paused():
+                    stored = pickle.load(handle)
+            except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, TypeError):
+                cache.dirty.add(shard)
+                continue
+            if isinstance(stored, dict) and stored.get("key") == key:
+                cache.parsed.update(stored.get("parsed", {}))
+                cache.rendered.update(stored.get("rendered", {}))
+            else:
+                cache.dirty.add(shard)
         return cache
 
     def parsed_result(self, path: str, text_digest: str) -> tuple[Article | None, list[Problem]] | None:
@@ -123,6 +139,7 @@ class LoadCache:
 
     def store_parsed(self, path: str, text_digest: str, article: Article | None, problems: list[Problem]) -> None:
         self.parsed[path] = _Parsed(text_digest, article, list(problems))
+        self.dirty.add(shard_of(path))
 
     def rendered_body(self, article: Article, resolve: Callable[[str], str | None]) -> RenderedBody | None:
         """The cached rendering of an article, if its body is unchanged and its links resolve as before."""
@@ -138,6 +155,7 @@ class LoadCache:
         asked, recording = _recording(resolve)
         body = render(resolve_link=recording)
         self.rendered[article.path] = _Rendered(_body_digest(article), body, asked)
+        self.dirty.add(shard_of(article.path))
         return body
 
     def render_many(self, articles: list[Article], resolve: Resolver, processes: int = 1
@@ -156,25 +174,36 @@ class LoadCache:
                                                                        for chunk in chunks]), strict=True):
                 for article, (body, asked) in zip(chunk, results, strict=True):
                     self.rendered[article.path] = _Rendered(_body_digest(article), body, asked)
+                    self.dirty.add(shard_of(article.path))
                     yield article, body
 
     def save(self, keep_paths: set[str]) -> None:
-        """Write the cache atomically, keeping only entries for files that still exist."""
+        """Write the changed shards atomically, keeping only entries for files that still exist."""
         if self.folder is None:
             return
-        data = {
-            "key": self.key,
-            "parsed": {p: e for p, e in self.parsed.items() if p in keep_paths},
-            "rendered": {p: e for p, e in self.rendered.items() if p in keep_paths},
-        }
+        for entries in (self.parsed, self.rendered):
+            for path in [p for p in entries if p not in keep_paths]:
+                del entries[path]
+                self.dirty.add(shard_of(path))
+        shards: dict[int, dict[str, dict[str, object]]] = {
+            n: {"parsed": {}, "rendered": {}} for n in self.dirty}
+        for kind, entries in (("parsed", self.parsed), ("rendered", self.rendered)):
+            for path, entry in entries.items():
+                shard = shards.get(shard_of(path))
+                if shard is not None:
+                    shard[kind][path] = entry
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".articles-", suffix=".tmp")
-            with os.fdopen(fd, "wb") as handle, _gc_paused():
-                pickle.dump(data, handle, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, self.folder / CACHE_FILE)
+            for number, data in sorted(shards.items()):
+                fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".articles-", suffix=".tmp")
+                with os.fdopen(fd, "wb") as handle, _gc_paused():
+                    pickle.dump({"key": self.key, **data}, handle, protocol=pickle.HIGHEST_PROTOCOL)
+                os.replace(tmp, self.folder / SHARD_FILE.format(number))
+            (self.folder / OLD_CACHE_FILE).unlink(missing_ok=True)
         except OSError as exc:  # a cache that cannot be written only costs time next build
             log.warning("cannot write the article cache in %s: %s", self.folder, exc)
+            return
+        self.dirty.clear()
 
 
 _worker_resolver: Resolver | None = None

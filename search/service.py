@@ -108,6 +108,7 @@ class SearchService:
         self.warm_terms = warm_terms
         self.last_warm: WarmReport | None = None
         self._tools: _Tools | None = None
+        self._warming: threading.Thread | None = None
 
     # -- plumbing ----------------------------------------------------------------------
     def _tools_for(self, snap: Snapshot) -> _Tools:
@@ -128,7 +129,8 @@ class SearchService:
             compiler = QueryCompiler(snap.segmenter, snap.synonyms, has_term, expand_prefix, correct)
             tools = self._tools = _Tools(id(snap), compiler, Scorer(snap.searcher))
             if self.warm_terms > 0:
-                threading.Thread(target=self._warm, args=(snap, tools), name="kb-warm", daemon=True).start()
+                self._warming = threading.Thread(target=self._warm, args=(snap, tools), name="kb-warm", daemon=True)
+                self._warming.start()
         return tools
 
     def _warm(self, snap: Snapshot, tools: _Tools) -> None:
@@ -142,6 +144,12 @@ class SearchService:
         snap = self.handle.snapshot()
         with snap.lock:
             self._tools_for(snap)
+
+    def wait_warm(self, timeout: float | None = None) -> None:
+        """Wait for the warming started by the last open to finish (a server warms before it accepts)."""
+        warming = self._warming
+        if warming is not None:
+            warming.join(timeout)
 
     @staticmethod
     def _allowed(snap: Snapshot, tools: _Tools, filters: dict[str, list[str]]) -> frozenset[int] | None:

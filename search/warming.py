@@ -1,4 +1,5 @@
-"""Warming a newly opened index build: read the most frequent words' postings ahead of queries.
+"""Warming a newly opened index build: build the spelling corrector and read the most frequent
+words' postings ahead of queries.
 
 The first query to use a common word reads its postings from Whoosh's pickled blocks
 (several ms per field at 10k articles, twice that with positions). Search engines warm
@@ -69,6 +70,8 @@ def warm(snap: Snapshot, scorer: Scorer, max_terms: int, still_wanted: Callable[
     """Read postings (with positions where phrases and proximity need them) of the `max_terms`
     most frequent (field, word) pairs, then cache the combined scores of those words."""
     started = time.perf_counter()
+    if still_wanted():
+        snap.prepare_corrector()  # first: a misspelt word in a request must not wait for it
     postings = scorer.postings
     budget = postings.max_bytes * CACHE_SHARE
     terms = frequent_terms(snap, max_terms)

@@ -178,6 +178,14 @@ class Catalog:
             self._snapshot, self._generation = snap, generation
         return snap
 
+    def prepare(self) -> None:
+        """Open and warm the live build and read its article metadata now, waiting until done:
+        gunicorn's master does it before forking workers (deploy/gunicorn.conf.py), so that
+        they start warm, share those pages, and no request waits for an open or a warm-up."""
+        self.service.open()
+        self.service.wait_warm()
+        self.snapshot()
+
     def search(self, query: str, filters: Mapping[str, str | Sequence[str]], *, page: int = 1,
                limit: int = 10) -> SearchResult:
         """One page of results with facets and highlighted snippets (a filter may have several values)."""
