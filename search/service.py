@@ -98,6 +98,13 @@ class _Tools:
         return self.factors[1]
 
 
+# Article scores kept across queries, per process: each entry is a Python dict item (~100 bytes),
+# so 300,000 take about 30 MB; with the postings cache (search.postings.CACHE_BYTES) and the
+# spelling corrector this keeps one serving process near 200 MB at 10,000 real-text articles
+# (bench/bench_memory.py). A word not cached costs one vectorised pass over its postings.
+SCORE_CACHE_ENTRIES = 300_000
+
+
 class SearchService:
     """Queries, suggestions and article lookups against the live index build."""
 
@@ -127,7 +134,7 @@ class SearchService:
                 return snap.corrector.correct(word)
 
             compiler = QueryCompiler(snap.segmenter, snap.synonyms, has_term, expand_prefix, correct)
-            tools = self._tools = _Tools(id(snap), compiler, Scorer(snap.searcher))
+            tools = self._tools = _Tools(id(snap), compiler, Scorer(snap.searcher, SCORE_CACHE_ENTRIES))
             if self.warm_terms > 0:
                 self._warming = threading.Thread(target=self._warm, args=(snap, tools), name="kb-warm", daemon=True)
                 self._warming.start()
