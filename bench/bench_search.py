@@ -155,8 +155,7 @@ def bench_kb(articles_dir: Path, index_dir: Path, lenient: bool, queries: list[Q
     # As the site runs it (KB_WARM_TERMS): warmed before the first query is timed, as a server
     # preloaded and warmed before it accepts requests (deploy/gunicorn.conf.py).
     service = SearchService(index_dir, warm_terms=Settings().warm_terms)
-    service.open()
-    service.wait_warm()
+    service.open_warmed()
 
     def run(query: Query) -> None:
         with contextlib.suppress(QueryError):

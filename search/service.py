@@ -41,7 +41,7 @@ from search.results import (
 )
 from search.schema import FACET_FIELDS, FIELD_WEIGHTS, FILTER_FIELDS, lookup_key
 from search.scoring import Any_, Scorer, Term
-from search.warming import WarmReport, warm
+from search.warming import PAUSE_RATIO, WarmReport, warm
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +115,6 @@ class SearchService:
         self.warm_terms = warm_terms
         self.last_warm: WarmReport | None = None
         self._tools: _Tools | None = None
-        self._warming: threading.Thread | None = None
 
     # -- plumbing ----------------------------------------------------------------------
     def _tools_for(self, snap: Snapshot) -> _Tools:
@@ -136,13 +135,12 @@ class SearchService:
             compiler = QueryCompiler(snap.segmenter, snap.synonyms, has_term, expand_prefix, correct)
             tools = self._tools = _Tools(id(snap), compiler, Scorer(snap.searcher, SCORE_CACHE_ENTRIES))
             if self.warm_terms > 0:
-                self._warming = threading.Thread(target=self._warm, args=(snap, tools), name="kb-warm", daemon=True)
-                self._warming.start()
+                threading.Thread(target=self._warm, args=(snap, tools), name="kb-warm", daemon=True).start()
         return tools
 
-    def _warm(self, snap: Snapshot, tools: _Tools) -> None:
+    def _warm(self, snap: Snapshot, tools: _Tools, pause_ratio: float = PAUSE_RATIO) -> None:
         try:
-            self.last_warm = warm(snap, tools.scorer, self.warm_terms, lambda: self._tools is tools)
+            self.last_warm = warm(snap, tools.scorer, self.warm_terms, lambda: self._tools is tools, pause_ratio)
         except Exception:  # warming is an optimisation: a failure must not take the process down
             log.exception("warming index build %s failed", snap.build_dir.name)
 
@@ -152,11 +150,19 @@ class SearchService:
         with snap.lock:
             self._tools_for(snap)
 
-    def wait_warm(self, timeout: float | None = None) -> None:
-        """Wait for the warming started by the last open to finish (a server warms before it accepts)."""
-        warming = self._warming
-        if warming is not None:
-            warming.join(timeout)
+    def open_warmed(self) -> None:
+        """Open the live build and warm it in this thread, at full speed (nothing is serving yet:
+        a server before it accepts, gunicorn's master before it forks)."""
+        snap = self.handle.snapshot()
+        with snap.lock:
+            known = self._tools is not None and self._tools.snapshot_id == id(snap)
+            warm_terms, self.warm_terms = self.warm_terms, 0  # no background thread for this one
+            try:
+                tools = self._tools_for(snap)
+            finally:
+                self.warm_terms = warm_terms
+        if not known and warm_terms > 0:
+            self._warm(snap, tools, pause_ratio=0)
 
     @staticmethod
     def _allowed(snap: Snapshot, tools: _Tools, filters: dict[str, list[str]]) -> frozenset[int] | None:

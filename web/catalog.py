@@ -182,8 +182,7 @@ class Catalog:
         """Open and warm the live build and read its article metadata now, waiting until done:
         gunicorn's master does it before forking workers (deploy/gunicorn.conf.py), so that
         they start warm, share those pages, and no request waits for an open or a warm-up."""
-        self.service.open()
-        self.service.wait_warm()
+        self.service.open_warmed()
         self.snapshot()
 
     def search(self, query: str, filters: Mapping[str, str | Sequence[str]], *, page: int = 1,
