@@ -13,7 +13,7 @@ article page's p95, and no errors. At the end it prints every worker's private m
 (Private_Clean + Private_Dirty from /proc/PID/smaps_rollup).
 
 gunicorn's master opens and warms the index before forking workers (deploy/gunicorn.conf.py),
-so the short warm-up under load (--warmup seconds) only fills the workers' own caches; its
+and it listens only then; the short warm-up under load (--warmup seconds) only fills the workers' own caches; its
 figures are printed too.
 """
 
@@ -169,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
            "KB_DATABASE_URL": f"sqlite:///{work}/bench-records.db"}
     started = time.perf_counter()
     server = subprocess.Popen([gunicorn, "-c", "deploy/gunicorn.conf.py", "--log-level", "warning",
+                               "--access-logfile", "/dev/null",
                                "web.app:create_app()"], cwd=REPO, env=env)
     try:
         deadline = time.monotonic() + 600  # the master warms the index before the workers accept

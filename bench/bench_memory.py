@@ -81,7 +81,7 @@ def start(kind: str, articles: Path, index: Path, port: int, workers: int) -> su
     else:
         env |= {"WEB_CONCURRENCY": str(workers), "KB_BIND": f"127.0.0.1:{port}"}
         command = [shutil.which("gunicorn", path=str(bindir)) or "gunicorn", "-c", "deploy/gunicorn.conf.py",
-                   "--log-level", "warning", "web.app:create_app()"]
+                   "--log-level", "warning", "--access-logfile", "/dev/null", "web.app:create_app()"]
     return subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL)
 
 

@@ -2,7 +2,7 @@
 
 The master loads the app, then opens the live index build and warms it (the spelling
 corrector, the most frequent words' postings and scores, the article metadata) before it
-forks any worker, and again before forking a worker when a newer build was swapped in since.
+listens and forks any worker, and again before forking a worker when a newer build was swapped in since.
 So no request waits for a worker's first open or warm-up, a worker recycled by max_requests
 starts warm, and the warmed pages are shared copy-on-write by every worker (count a worker's
 private memory, Private_Clean + Private_Dirty in /proc/PID/smaps_rollup, not its RSS). Only the
@@ -49,7 +49,7 @@ workers = _workers()
 worker_class = "gthread"
 threads = int(os.environ.get("KB_THREADS", "4"))
 # Workers import kb once in the master and fork: the code is shared copy-on-write, and so is the index
-# build the master opens and warms (when_ready, pre_fork below). Whoosh reads segments through
+# build the master opens and warms (on_starting, pre_fork below). Whoosh reads segments through
 # read-only memory maps, so forked workers share them safely; the database is never opened before
 # the fork (create_app is lazy), so every worker gets its own connections.
 preload_app = True
@@ -84,8 +84,8 @@ def _prepare(server: Any) -> None:
         server.log.info("index build opened and warmed in %.1fs before forking workers", time.perf_counter() - started)
 
 
-def when_ready(server: Any) -> None:
-    """The master, once the app is loaded and before the first worker is forked."""
+def on_starting(server: Any) -> None:
+    """The master, once the app is preloaded and before it listens: the port opens warm."""
     _prepare(server)
 
 

@@ -1,5 +1,5 @@
-"""gunicorn with deploy/gunicorn.conf.py: the master opens and warms the index before any worker
-accepts a request, and again before forking a replacement when a newer build was swapped in."""
+"""gunicorn with deploy/gunicorn.conf.py: the master opens and warms the index before it listens
+and forks workers, and again before forking a replacement when a newer build was swapped in."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def test_master_warms_before_forking_and_again_for_a_new_build(tmp_path: Path, l
         base = f"http://127.0.0.1:{port}"
         wait_until_up(base + "/", proc)
         text = log_file.read_text(encoding="utf-8")
-        assert text.count(WARMED) == 1 and text.index(WARMED) < text.index("Booting worker")
+        assert text.count(WARMED) == 1 and text.index(WARMED) < text.index("Listening at") < text.index("Booting")
         status, body = fetch(base + "/api/search?q=vpn")
         assert status == 200 and '"vpn-error-809"' in body
         _wait_for(lambda: len(children(proc.pid)) == 2)
