@@ -40,6 +40,7 @@ SHARD_FILE = "articles-{:02d}.pickle"
 SHARDS = 32
 FORMAT = 2
 CHUNK = 50  # articles per task sent to a worker: few round trips, and the work still evens out
+PROGRESS_MIN = 500  # renders between progress log lines, at least (small loads stay quiet)
 
 Resolver = Callable[[str], "str | None"]
 
@@ -163,12 +164,17 @@ class LoadCache:
         """Render every article (none of them cached) and cache the results; in `processes` worker
         processes when there are enough articles (see kb.workers)."""
         workers = worker_count(processes, len(articles))
+        step = max(PROGRESS_MIN, len(articles) // 10)  # a log line every 10% of a long render
         if workers <= 1:
-            for article in articles:
+            for done, article in enumerate(articles, start=1):
                 yield article, self.render(article, resolve, partial(render_markdown, article.body,
                                                                       source_path=article.path))
+                if done % step == 0:
+                    log.info("rendered %d/%d articles", done, len(articles))
             return
+        log.info("rendering %d articles in %d processes", len(articles), workers)
         chunks = [articles[i:i + CHUNK] for i in range(0, len(articles), CHUNK)]
+        done = 0
         with process_pool(workers, _set_resolver, resolve) as pool:
             for chunk, results in zip(chunks, pool.map(_render_chunk, [[(a.path, a.body) for a in chunk]
                                                                        for chunk in chunks]), strict=True):
@@ -176,6 +182,9 @@ class LoadCache:
                     self.rendered[article.path] = _Rendered(_body_digest(article), body, asked)
                     self.dirty.add(shard_of(article.path))
                     yield article, body
+                    done += 1
+                    if done % step == 0:
+                        log.info("rendered %d/%d articles", done, len(articles))
 
     def save(self, keep_paths: set[str]) -> None:
         """Write the changed shards atomically, keeping only entries for files that still exist."""
