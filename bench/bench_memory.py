@@ -73,8 +73,8 @@ def wait_listening(port: int, server: subprocess.Popen[bytes], seconds: float) -
 
 
 def start(kind: str, articles: Path, index: Path, port: int, workers: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "KB_ARTICLES_DIR": str(articles), "KB_INDEX_DIR": str(index), "KB_SECRET_KEY": "bench",
-           "KB_DATABASE_URL": f"sqlite:///{index}/bench-records.db"}
+    env = {**os.environ, "KB_ARTICLES_DIR": str(articles), "KB_INDEX_DIR": str(index),
+           "KB_SECRET_KEY": "bench-secret-16ch", "KB_DATABASE_URL": f"sqlite:///{index}/bench-records.db"}
     bindir = Path(sys.executable).parent
     if kind == "kb":
         command = [shutil.which("kb", path=str(bindir)) or "kb", "serve", "--port", str(port)]
