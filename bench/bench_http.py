@@ -164,8 +164,8 @@ def main(argv: list[str] | None = None) -> int:
 
     port = free_port()
     gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or "gunicorn"
-    env = {**os.environ, "KB_ARTICLES_DIR": str(articles), "KB_INDEX_DIR": str(index), "KB_SECRET_KEY": "bench",
-           "WEB_CONCURRENCY": str(args.workers), "KB_BIND": f"127.0.0.1:{port}",
+    env = {**os.environ, "KB_ARTICLES_DIR": str(articles), "KB_INDEX_DIR": str(index),
+           "KB_SECRET_KEY": "bench-secret-16ch", "WEB_CONCURRENCY": str(args.workers), "KB_BIND": f"127.0.0.1:{port}",
            "KB_DATABASE_URL": f"sqlite:///{work}/bench-records.db"}
     started = time.perf_counter()
     server = subprocess.Popen([gunicorn, "-c", "deploy/gunicorn.conf.py", "--log-level", "warning",

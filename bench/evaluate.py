@@ -106,7 +106,7 @@ def api_searcher(articles_dir: Path, index_dir: Path, database: Path) -> tuple[S
     """kb through GET /api/search, as a ticketing system or a held-out check would ask it."""
     from web.app import create_app
 
-    app = create_app({"ARTICLES_DIR": articles_dir, "INDEX_DIR": index_dir, "SECRET_KEY": "evaluate",
+    app = create_app({"ARTICLES_DIR": articles_dir, "INDEX_DIR": index_dir, "SECRET_KEY": "evaluate-secret-0123456789",
                       "DATABASE_URL": f"sqlite:///{database}", "WARM_TERMS": 0})
     client = app.test_client()
 

@@ -17,9 +17,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import logging
-import os
 import pickle
-import tempfile
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -30,6 +28,7 @@ from pathlib import Path
 from kb import __version__
 from kb.article import Article
 from kb.errors import Problem
+from kb.files import atomic_open
 from kb.render import RenderedBody, render_markdown
 from kb.workers import process_pool, worker_count
 
@@ -40,7 +39,6 @@ SHARD_FILE = "articles-{:02d}.pickle"
 SHARDS = 32
 FORMAT = 2
 CHUNK = 50  # articles per task sent to a worker: few round trips, and the work still evens out
-PROGRESS_MIN = 500  # renders between progress log lines, at least (small loads stay quiet)
 
 Resolver = Callable[[str], "str | None"]
 
@@ -164,17 +162,13 @@ class LoadCache:
         """Render every article (none of them cached) and cache the results; in `processes` worker
         processes when there are enough articles (see kb.workers)."""
         workers = worker_count(processes, len(articles))
-        step = max(PROGRESS_MIN, len(articles) // 10)  # a log line every 10% of a long render
         if workers <= 1:
-            for done, article in enumerate(articles, start=1):
+            for article in articles:
                 yield article, self.render(article, resolve, partial(render_markdown, article.body,
                                                                       source_path=article.path))
-                if done % step == 0:
-                    log.info("rendered %d/%d articles", done, len(articles))
             return
         log.info("rendering %d articles in %d processes", len(articles), workers)
         chunks = [articles[i:i + CHUNK] for i in range(0, len(articles), CHUNK)]
-        done = 0
         with process_pool(workers, _set_resolver, resolve) as pool:
             for chunk, results in zip(chunks, pool.map(_render_chunk, [[(a.path, a.body) for a in chunk]
                                                                        for chunk in chunks]), strict=True):
@@ -182,9 +176,6 @@ class LoadCache:
                     self.rendered[article.path] = _Rendered(_body_digest(article), body, asked)
                     self.dirty.add(shard_of(article.path))
                     yield article, body
-                    done += 1
-                    if done % step == 0:
-                        log.info("rendered %d/%d articles", done, len(articles))
 
     def save(self, keep_paths: set[str]) -> None:
         """Write the changed shards atomically, keeping only entries for files that still exist."""
@@ -202,12 +193,9 @@ class LoadCache:
                 if shard is not None:
                     shard[kind][path] = entry
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
             for number, data in sorted(shards.items()):
-                fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".articles-", suffix=".tmp")
-                with os.fdopen(fd, "wb") as handle, _gc_paused():
+                with atomic_open(self.folder / SHARD_FILE.format(number)) as handle, _gc_paused():
                     pickle.dump({"key": self.key, **data}, handle, protocol=pickle.HIGHEST_PROTOCOL)
-                os.replace(tmp, self.folder / SHARD_FILE.format(number))
             (self.folder / OLD_CACHE_FILE).unlink(missing_ok=True)
         except OSError as exc:  # a cache that cannot be written only costs time next build
             log.warning("cannot write the article cache in %s: %s", self.folder, exc)

@@ -20,7 +20,7 @@ from kb.config import Settings
 from kb.records.articles import ArticleIds
 from kb.records.errors import UnknownArticleError
 from kb.records.fields import RELATIONS
-from kbcli.options import common_options, run_reporting_errors
+from kbcli.options import KbCommand, KbGroup, common_options
 
 if TYPE_CHECKING:
     from kb.loader import KnowledgeBase
@@ -78,7 +78,7 @@ def _default_user() -> str:
         return ""
 
 
-@click.command()
+@click.command(cls=KbCommand)
 @common_options
 @click.argument("article")
 @click.argument("ticket")
@@ -88,42 +88,34 @@ def _default_user() -> str:
 @click.option("--user", default=None, help="Who resolved the ticket [default: your login name].")
 @click.option("--note", default="", help="A short note.")
 def link(settings: Settings, article: str, ticket: str, category: str, relation: str, ticket_system: str | None,
-         user: str | None, note: str) -> None:
+         user: str | None, note: str) -> int:
     """Record that ARTICLE (id or alias) resolved TICKET."""
-
-    def run() -> int:
-        with open_store(settings) as store:
-            record = store.record_resolution(article=article, ticket_id=ticket, category=category,
-                                             relation=relation, ticket_system=ticket_system,
-                                             user=user or _default_user(), note=note, source="cli")
-        verb = "recorded" if record.created else "already recorded"
-        click.echo(f"{verb}: {record.ticket_system}/{record.ticket_id} {record.relation} by {record.article_id} "
-                   f"({record.category})")
-        return 0
-
-    run_reporting_errors(run)
+    with open_store(settings) as store:
+        record = store.record_resolution(article=article, ticket_id=ticket, category=category,
+                                         relation=relation, ticket_system=ticket_system,
+                                         user=user or _default_user(), note=note, source="cli")
+    verb = "recorded" if record.created else "already recorded"
+    click.echo(f"{verb}: {record.ticket_system}/{record.ticket_id} {record.relation} by {record.article_id} "
+               f"({record.category})")
+    return 0
 
 
-@click.command("import-resolutions")
+@click.command(cls=KbCommand, name="import-resolutions")
 @common_options
 @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--user", default=None, help="Who to record for rows without a user column.")
-def import_resolutions_command(settings: Settings, csv_file: Path, user: str | None) -> None:
+def import_resolutions_command(settings: Settings, csv_file: Path, user: str | None) -> int:
     """Record resolutions from a CSV file (ticket_id, article, category[, relation, ticket_system, user,
     note, when]); rejected rows are listed as FILE:LINE: reason and make the exit code 1."""
+    from kb.records.importer import import_resolutions
 
-    def run() -> int:
-        from kb.records.importer import import_resolutions
-
-        with open_store(settings) as store, csv_file.open(encoding="utf-8-sig", newline="") as lines:
-            report = import_resolutions(store, lines, user=user or _default_user())
-        for rejected in report.rejected:
-            click.echo(f"{csv_file}:{rejected.line}: rejected: {rejected.message}")
-        click.echo(f"{report.recorded} recorded, {report.duplicates} already recorded, "
-                   f"{len(report.rejected)} rejected", err=True)
-        return 1 if report.rejected else 0
-
-    run_reporting_errors(run)
+    with open_store(settings) as store, csv_file.open(encoding="utf-8-sig", newline="") as lines:
+        report = import_resolutions(store, lines, user=user or _default_user())
+    for rejected in report.rejected:
+        click.echo(f"{csv_file}:{rejected.line}: rejected: {rejected.message}")
+    click.echo(f"{report.recorded} recorded, {report.duplicates} already recorded, "
+               f"{len(report.rejected)} rejected", err=True)
+    return 1 if report.rejected else 0
 
 
 def _percent(rate: float | None) -> str:
@@ -172,86 +164,70 @@ def format_usage(usage: ArticleUsage, period: Period) -> str:
     return "\n".join(lines)
 
 
-@click.command()
+@click.command(cls=KbCommand)
 @common_options
 @click.option("--days", type=click.IntRange(min=0), default=30, show_default=True,
               help="Report on the last DAYS days (0: all time).")
 @click.option("--category", default=None, help="Only this category and those below it.")
 @click.option("--article", "article_id", default=None, help="Instead: one article's use on tickets.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
-def stats(settings: Settings, days: int, category: str | None, article_id: str | None, as_json: bool) -> None:
+def stats(settings: Settings, days: int, category: str | None, article_id: str | None, as_json: bool) -> int:
     """KCS report: link rate, reuse versus new, content gaps, unused and overdue articles, open flags."""
+    from kb.records.reports import Period, Reports, to_json
 
-    def run() -> int:
-        from kb.records.reports import Period, Reports, to_json
-
-        kb = _knowledge_base(settings)
-        period = Period.last_days(days, utc_now()) if days else Period()
-        with records_database(settings) as db:
-            reports = Reports(db, kb.articles)
-            if article_id is not None:
-                if reports.resolve(article_id) is None:
-                    raise UnknownArticleError(f"unknown article {article_id!r}: no article has this id or alias")
-                usage = reports.article_usage(article_id, period, recent=20)
-                click.echo(json.dumps(to_json(usage), ensure_ascii=False, indent=2) if as_json
-                           else format_usage(usage, period))
-                return 0
-            report = reports.kcs(period, prefix=category.strip("/").lower() if category else None)
-        click.echo(json.dumps(to_json(report), ensure_ascii=False, indent=2) if as_json else format_kcs(report))
-        return 0
-
-    run_reporting_errors(run)
+    kb = _knowledge_base(settings)
+    period = Period.last_days(days, utc_now()) if days else Period()
+    with records_database(settings) as db:
+        reports = Reports(db, kb.articles)
+        if article_id is not None:
+            if reports.resolve(article_id) is None:
+                raise UnknownArticleError(f"unknown article {article_id!r}: no article has this id or alias")
+            usage = reports.article_usage(article_id, period, recent=20)
+            click.echo(json.dumps(to_json(usage), ensure_ascii=False, indent=2) if as_json
+                       else format_usage(usage, period))
+            return 0
+        report = reports.kcs(period, prefix=category.strip("/").lower() if category else None)
+    click.echo(json.dumps(to_json(report), ensure_ascii=False, indent=2) if as_json else format_kcs(report))
+    return 0
 
 
-@click.command()
+@click.command(cls=KbCommand)
 @common_options
-def boosts(settings: Settings) -> None:
+def boosts(settings: Settings) -> int:
     """Write the search boosts from resolution counts (decayed with age) to the index folder; no rebuild."""
-
-    def run() -> int:
-        with records_database(settings) as db:
-            count, path = refresh_boosts(settings, db)
-        click.echo(f"{count} article boosts written to {path}")
-        return 0
-
-    run_reporting_errors(run)
+    with records_database(settings) as db:
+        count, path = refresh_boosts(settings, db)
+    click.echo(f"{count} article boosts written to {path}")
+    return 0
 
 
-@click.group()
+@click.group(cls=KbGroup)
 def db() -> None:
     """The records database: migrations and housekeeping."""
 
 
 @db.command()
 @common_options
-def upgrade(settings: Settings) -> None:
+def upgrade(settings: Settings) -> int:
     """Create or migrate the records database to the newest schema."""
+    from kb.records.migrate import current_revision
 
-    def run() -> int:
-        from kb.records.migrate import current_revision
-
-        with records_database(settings) as database:
-            database.upgrade()
-            click.echo(f"{database.safe_url()} is at revision {current_revision(database)}")
-        return 0
-
-    run_reporting_errors(run)
+    with records_database(settings) as database:
+        database.upgrade()
+        click.echo(f"{database.safe_url()} is at revision {current_revision(database)}")
+    return 0
 
 
 @db.command("purge-searches")
 @common_options
-def purge_searches(settings: Settings) -> None:
+def purge_searches(settings: Settings) -> int:
     """Delete searches older than KB_SEARCH_LOG_RETENTION_DAYS from the search log."""
+    from kb.records.store import RecordStore
 
-    def run() -> int:
-        from kb.records.store import RecordStore
-
-        with records_database(settings) as database:
-            removed = RecordStore(database, lambda key: None).purge_search_log(settings.search_log_retention_days)
-        click.echo(f"{removed} searches older than {settings.search_log_retention_days} days deleted")
-        return 0
-
-    run_reporting_errors(run)
+    with records_database(settings) as database:
+        removed = RecordStore(database, lambda key: None).purge_search_log(settings.search_log_retention_days)
+    click.echo(f"{removed} searches older than {settings.search_log_retention_days} days deleted")
+    return 0
 
 
 COMMANDS = (link, import_resolutions_command, stats, boosts, db)

@@ -27,10 +27,9 @@ import logging
 import os
 import queue
 import shutil
-import subprocess
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -42,8 +41,10 @@ from whoosh.writing import SegmentWriter
 from kb.article import Article
 from kb.config import Settings
 from kb.errors import KbError, Problem
+from kb.files import read_json_object, write_json
 from kb.gitmeta import FileHistory, head_commit
 from kb.loader import KnowledgeBase, LoadOptions, load_knowledge_base
+from kb.loader import Progress as LoadProgress
 from kb.workers import context, process_pool, worker_count
 from search.codec import KbCodec
 from search.errors import BuildError, BuildLockedError
@@ -64,7 +65,7 @@ KEEP_BUILDS = 3  # the live build and two before it, for readers still finishing
 WRITER_MEMORY_MB = 256  # per writing process
 PROGRESS_EVERY = 50  # documents a worker process indexes between progress reports
 
-Progress = Callable[[int, int], None]
+Progress = LoadProgress  # (phase, done, total): loading, rendering, encoding, indexing
 
 
 @dataclass
@@ -124,19 +125,30 @@ def build_lock(index_dir: Path) -> Iterator[None]:
             handle.truncate()
             handle.write(f"{os.getpid()}\n")
             handle.flush()
+            remove_leftovers(index_dir)
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def git_commit(articles_dir: Path) -> str | None:
-    """HEAD of the articles' git repository, if it is one."""
-    try:
-        out = subprocess.run(["git", "-C", str(articles_dir), "rev-parse", "HEAD"], capture_output=True,
-                             text=True, timeout=10, check=False)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() if out.returncode == 0 else None
+def remove_leftovers(index_dir: Path) -> None:
+    """Remove what killed builds left: unfinished build folders (no manifest) and temporary files.
+
+    Called with the build lock held, so nothing else is writing; every build (even an unchanged
+    one, which makes no new folder) starts with it, so a crash costs disk only until the next build.
+    """
+    live = current_build(index_dir)
+    builds = index_dir / BUILDS
+    if live is not None:
+        _clean_old_builds(index_dir, live)  # unfinished folders, and finished ones past KEEP_BUILDS
+    elif builds.is_dir():
+        for folder in builds.iterdir():
+            if folder.is_dir() and not (folder / MANIFEST).is_file():
+                shutil.rmtree(folder, ignore_errors=True)
+    for pattern in (f".{CURRENT}.*", f"{LOAD_CACHE_DIR}/.*.tmp", "sync/.*.tmp", "sync/.*.json*.[0-9]*"):
+        for leftover in index_dir.glob(pattern):
+            with contextlib.suppress(OSError):
+                leftover.unlink()
 
 
 def _user_dict_hash(lines: list[str]) -> str:
@@ -221,12 +233,9 @@ def build_index(
         raise BuildError(f"articles folder {settings.articles_dir} does not exist")
     with build_lock(index_dir):
         started = time.perf_counter()
-        # The commit is part of it: the index stores each article's last commit and author.
-        fingerprint = source_fingerprint(settings.articles_dir, f"lenient={lenient}", f"strict={strict}",
-                                         f"lang={settings.default_lang}", f"max={settings.max_article_bytes}",
-                                         f"commit={head_commit(settings.articles_dir)}")
+        fingerprint = build_fingerprint(settings, lenient=lenient, strict=strict)
         live = current_build(index_dir)
-        manifest = _read_json(live / MANIFEST) if live and not full else None
+        manifest = read_json_object(live / MANIFEST) if live and not full else None
         if manifest and manifest.get("source_fingerprint") == fingerprint and \
                 manifest.get("schema_version") == SCHEMA_VERSION:
             log.info("no file under %s changed since the live build", settings.articles_dir)
@@ -237,7 +246,8 @@ def build_index(
         # --full rebuilds the index; parse and render results are still reused (kb.cache keys them
         # by file content, kb version, vocabulary and options), as unchanged text renders the same.
         kb = load_knowledge_base(settings.articles_dir, LoadOptions.from_settings(
-            settings, lenient=lenient, cache_dir=index_dir / LOAD_CACHE_DIR))
+            settings, lenient=lenient, cache_dir=index_dir / LOAD_CACHE_DIR, missing_references_warn=True,
+            progress=progress))
         load_seconds = time.perf_counter() - started
         log.info("loaded %d valid articles in %.1fs", len(kb.articles), load_seconds)
         _check_loadable(kb, strict)
@@ -254,13 +264,20 @@ def _committed(kb: KnowledgeBase, article: Article) -> FileHistory | None:
     return history if history is not None and history.commit else None
 
 
+def _file_dates(kb: KnowledgeBase) -> dict[str, str]:
+    """Modification times of articles git does not know (outside a repository), by path: the site
+    shows them as "updated" without reading the checkout. Kept in the manifest, not the documents,
+    so touching a file does not make it a changed article."""
+    return {path: history.updated.isoformat() for path, history in kb.history.items() if not history.commit}
+
+
 def index_knowledge_base(kb: KnowledgeBase, index_dir: Path, *, full: bool = False,
                          progress: Progress | None = None, fingerprint: str | None = None,
                          processes: int = 1) -> BuildReport:
     """Index a loaded knowledge base into a new build and swap it in (the caller holds the lock);
     a full build in up to `processes` worker processes (0: one per CPU)."""
     started = time.perf_counter()
-    indexed = {a.id: a for a in kb.articles if a.state != "draft"}
+    indexed = {a.id: a for a in kb.articles if a.visible}
     drafts = len(kb.articles) - len(indexed)
     # Keys of what each document is made from: cheap, so only changed articles become documents.
     hashes = {i: source_key(a, kb.rendered.get(i), kb.vocabulary, _committed(kb, a)) for i, a in indexed.items()}
@@ -281,7 +298,7 @@ def index_knowledge_base(kb: KnowledgeBase, index_dir: Path, *, full: bool = Fal
             added = set(hashes) - set(old_hashes)
             changed = {i for i in set(hashes) & set(old_hashes) if hashes[i] != old_hashes[i]}
             if not (removed or added or changed) and live is not None:
-                _update_manifest(live, source_fingerprint=fingerprint)
+                _update_manifest(live, source_fingerprint=fingerprint, file_dates=_file_dates(kb))
                 return BuildReport(None, "unchanged", len(hashes), skipped_drafts=drafts, problems=kb.problems,
                                    index_seconds=time.perf_counter() - started)
             mode = "incremental"
@@ -289,8 +306,11 @@ def index_knowledge_base(kb: KnowledgeBase, index_dir: Path, *, full: bool = Fal
             _clone_build(live, build_dir)
             ix = whoosh_index.open_dir(str(build_dir))
         to_add = sorted(added | changed)
-        documents = {i: article_document(indexed[i], kb.rendered.get(i), kb.vocabulary, _committed(kb, indexed[i]))
-                     for i in to_add}
+        documents = {}
+        for done, i in enumerate(to_add, start=1):
+            documents[i] = article_document(indexed[i], kb.rendered.get(i), kb.vocabulary, _committed(kb, indexed[i]))
+            if progress:
+                progress("encoding", done, len(to_add))
         if mode == "full":
             _write_full(ix, build_dir, [documents[i] for i in to_add], processes, progress)
         else:
@@ -301,7 +321,7 @@ def index_knowledge_base(kb: KnowledgeBase, index_dir: Path, *, full: bool = Fal
                 for done, doc_id in enumerate(to_add, start=1):
                     writer.add_document(**documents[doc_id])
                     if progress:
-                        progress(done, len(to_add))
+                        progress("indexing", done, len(to_add))
             except BaseException:
                 writer.cancel()
                 raise
@@ -340,7 +360,7 @@ def _write_full(ix: Any, build_dir: Path, documents: list[dict[str, Any]], proce
             for done, document in enumerate(documents, start=1):
                 writer.add_document(**document)
                 if progress:
-                    progress(done, len(documents))
+                    progress("indexing", done, len(documents))
         except BaseException:
             writer.cancel()
             raise
@@ -362,7 +382,7 @@ def _write_full(ix: Any, build_dir: Path, documents: list[dict[str, Any]], proce
             for _ in range(count):
                 done += 1
                 if progress:
-                    progress(done, len(documents))
+                    progress("indexing", done, len(documents))
         segments = [f.result() for f in futures]
     toc_generation = ix.latest_generation() + 1
     whoosh_index.TOC(ix.schema, segments, toc_generation).write(ix.storage, ix.indexname)
@@ -400,8 +420,8 @@ def _spelling(live: Path | None, documents: dict[str, dict[str, Any]], stale: se
     corrected for the changed articles (recounting 10,000 articles' words took a second)."""
     words: dict[str, str] = {}
     counts: Counter[str] = Counter()
-    previous = (_read_json(live / SPELLING_WORDS) or {}) if live is not None else {}
-    previous_counts = _read_json(live / SPELLING) if live is not None else None
+    previous = (read_json_object(live / SPELLING_WORDS) or {}) if live is not None else {}
+    previous_counts = read_json_object(live / SPELLING) if live is not None else None
     if previous:
         words = {i: _joined(w) for i, w in previous.items() if i not in stale}
         if previous_counts is not None:
@@ -431,14 +451,10 @@ def _spelling_counts(per_article: Iterable[str]) -> Counter[str]:
 
 def _reusable_hashes(live: Path, settings_key: dict[str, Any]) -> dict[str, str] | None:
     """The live build's content hashes, if it was built with the same schema and dictionary."""
-    try:
-        manifest = json.loads((live / MANIFEST).read_text(encoding="utf-8"))
-        if any(manifest.get(key) != value for key, value in settings_key.items()):
-            return None
-        hashes = json.loads((live / HASHES).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    manifest = read_json_object(live / MANIFEST)
+    if manifest is None or any(manifest.get(key) != value for key, value in settings_key.items()):
         return None
-    return hashes if isinstance(hashes, dict) else None
+    return read_json_object(live / HASHES)
 
 
 def _write_manifest(build_dir: Path, kb: KnowledgeBase, settings_key: dict[str, Any], mode: str, count: int,
@@ -451,39 +467,36 @@ def _write_manifest(build_dir: Path, kb: KnowledgeBase, settings_key: dict[str, 
         "built_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "build_seconds": round(seconds, 3),
         "mode": mode,
-        "git_commit": git_commit(kb.root),
+        "git_commit": head_commit(kb.root),
         "articles": count,
         "errors": [str(p) for p in kb.errors],
         "warnings": len(kb.warnings),
         "source_fingerprint": fingerprint,
         "synonyms": [list(group) for group in kb.vocabulary.synonyms],
+        "vocabulary": kb.vocabulary.to_json(),  # what the site shows: categories, tags, onboarding paths
+        "file_dates": _file_dates(kb),
         "labels": {
             "category": {slug: {"zh": label.zh, "en": label.en} for slug, label in kb.vocabulary.categories.items()},
             "tag": {slug: {"zh": label.zh, "en": label.en} for slug, label in kb.vocabulary.tags.items()},
             "product": {pid: {"zh": p.name, "en": p.name} for pid, p in kb.vocabulary.products.items()},
         },
     }
-    _write_json(path, manifest)
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
+    write_json(path, manifest)
 
 
 def _update_manifest(build_dir: Path, **changes: Any) -> None:
-    manifest = _read_json(build_dir / MANIFEST)
+    manifest = read_json_object(build_dir / MANIFEST)
     if manifest is not None:
-        _write_json(build_dir / MANIFEST, {**manifest, **changes})
+        write_json(build_dir / MANIFEST, {**manifest, **changes})
+
+
+def build_fingerprint(settings: Settings, *, lenient: bool = False, strict: bool = False) -> str:
+    """What a build's output depends on: the files, the options and the commit (the index stores each
+    article's last commit and author). `kb build` and `kb sync` both call this, so a build right after
+    a sync finds nothing changed."""
+    return source_fingerprint(settings.articles_dir, f"lenient={lenient}", f"strict={strict}",
+                              f"lang={settings.default_lang}", f"max={settings.max_article_bytes}",
+                              f"commit={head_commit(settings.articles_dir)}")
 
 
 def source_fingerprint(articles_dir: Path, *options: str) -> str:
@@ -506,10 +519,4 @@ def source_fingerprint(articles_dir: Path, *options: str) -> str:
 def read_manifest(index_dir: Path) -> dict[str, Any] | None:
     """The live build's manifest, or None if there is no build."""
     live = current_build(index_dir)
-    if live is None:
-        return None
-    try:
-        data = json.loads((live / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
+    return None if live is None else read_json_object(live / MANIFEST)

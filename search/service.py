@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from kb.ids import lookup_key
 from search.analysis import QUERY_STOP_WORDS, Piece
 from search.errors import QueryError
 from search.highlight import match_pattern, snippet
@@ -39,7 +40,7 @@ from search.results import (
     SearchRequest,
     SearchResult,
 )
-from search.schema import FACET_FIELDS, FIELD_WEIGHTS, FILTER_FIELDS, lookup_key
+from search.schema import FACET_FIELDS, FIELD_WEIGHTS, FILTER_FIELDS
 from search.scoring import Any_, Scorer, Term
 from search.warming import PAUSE_RATIO, WarmReport, warm
 

@@ -609,7 +609,7 @@ def test_api_suggest_for_a_ticket(client: FlaskClient) -> None:
     posted = client.post("/api/suggest", json={"subject": "Outlook password prompt", "category": "email"})
     assert posted.status_code == 200 and posted.get_json()["hits"][0]["id"] == "outlook-password-prompt"
     assert client.get("/api/suggest").status_code == 400
-    assert client.post("/api/suggest", data="x", content_type="text/plain").status_code == 400
+    assert client.post("/api/suggest", data="x", content_type="text/plain").status_code == 415
 
 
 def test_openapi_document_matches_the_responses(client: FlaskClient) -> None:
@@ -640,3 +640,49 @@ def test_every_route_is_exercised_by_these_tests(app: Flask) -> None:
             continue  # other features' blueprints have their own tests
         prefix = re.split(r"<", rule.rule)[0].rstrip("/") or "/"
         assert f'"{prefix}' in source, f"no test requests {rule.rule}"
+
+
+def test_the_site_reads_its_vocabulary_from_the_build_not_the_checkout(tmp_path: Path) -> None:
+    # Labels, categories and onboarding paths come from the build's manifest: the checkout can change
+    # (here its whole vocabulary folder is gone) without the served site changing until the next build.
+    import shutil
+
+    settings = web_settings(write_knowledge_base(tmp_path / "articles"), tmp_path / "index")
+    build_index(settings)
+
+    def pages() -> list[tuple[int, str]]:
+        app = create_app({"KB_SETTINGS": settings, "TESTING": True})  # a restarted site
+        with app.test_client() as client:
+            return [(r.status_code, r.get_data(as_text=True)) for r in
+                    (client.get(url) for url in ("/categories", "/categories/network", "/onboarding/basics",
+                                                 "/articles/vpn-error-809", "/recent"))]
+
+    before = pages()
+    assert [code for code, _ in before] == [200] * 5
+    assert "Network" in before[0][1] and "Basics for new staff" in before[2][1]
+    shutil.rmtree(settings.articles_dir / "_kb")
+    shutil.rmtree(settings.articles_dir / "en")  # and the files whose dates /recent shows
+    after = pages()
+    assert [code for code, _ in after] == [200] * 5
+    assert after[4][1].count('Updated <time datetime="') == before[4][1].count('Updated <time datetime="') > 0
+    assert after[0][1].count('href="/categories/') == before[0][1].count('href="/categories/') > 3
+    assert "Basics for new staff" in after[2][1]
+
+
+def test_the_search_contract_is_the_same_for_the_cli_the_api_and_its_description(client: FlaskClient) -> None:
+    # search.results declares the filters and the page size once; the CLI and the API derive from it.
+    from click.testing import CliRunner
+
+    from kbcli.main import cli
+    from search.results import FILTERS, MAX_LIMIT
+
+    document = client.get("/api/openapi.json").get_json()
+    params = {p["name"] for p in document["paths"]["/api/search"]["get"]["parameters"]}
+    assert params - {"q", "limit", "page"} == set(FILTERS)
+    help_text = CliRunner().invoke(cli, ["search", "--help"]).output
+    assert all(f"--{name}" in help_text for name in FILTERS if name != "type") and "--type" in help_text
+    assert f"1<=x<={MAX_LIMIT}" in help_text
+    too_many = CliRunner().invoke(cli, ["search", "--limit", str(MAX_LIMIT + 1), "vpn"])
+    assert too_many.exit_code == 2
+    page = client.get(f"/api/search?q=printer&limit={MAX_LIMIT + 50}")
+    assert page.status_code in (200, 400) and len(page.get_json().get("hits", [])) <= MAX_LIMIT

@@ -6,12 +6,13 @@ import datetime as dt
 import logging
 from urllib.parse import quote, urlsplit
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from kb.records.errors import DatabaseUnavailableError, InvalidRecordError
 from web.catalog import ArticleView, Snapshot, get_catalog, get_snapshot
 from web.i18n import translate
+from web.records import current_user, get_store
 from web.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -93,14 +94,11 @@ def flag(article_id: str) -> Response:
     if not reason:
         abort(400, description=translate("What is wrong?"))
     log.warning("article flagged as wrong or outdated: id=%s owner=%s reason=%r", article.id, article.owner, reason)
-    if "records" in current_app.blueprints:
-        from web.records import current_user, get_store
-
-        try:
-            get_store().flag_article(article=article.id, reason=reason, user=current_user())
-        except InvalidRecordError as exc:
-            abort(400, description=str(exc))
-        except DatabaseUnavailableError as exc:  # the flag is in the log; the page still answers
-            log.error("flag not stored: %s", exc)
+    try:
+        get_store().flag_article(article=article.id, reason=reason, user=current_user())
+    except InvalidRecordError as exc:
+        abort(400, description=str(exc))
+    except DatabaseUnavailableError as exc:  # the flag is in the log; the page still answers
+        log.error("flag not stored: %s", exc)
     flash(translate("Thank you: the owner will be told."))
     return redirect(url_for("articles.show", article_id=article.id), code=303)

@@ -1,8 +1,11 @@
 """Interface language: chosen from a cookie the switch sets, else Accept-Language; messages and dates.
 
-Messages are keyed by their English text, so a template reads naturally and a missing
-Chinese translation falls back to English (a test lists every message used in the templates
-and checks that each has a Chinese translation).
+Messages are whole English sentences (named placeholders, `ngettext` for plurals), translated
+through the gettext catalogue `kb/locale/zh/LC_MESSAGES/messages.po` that the CLI shares (kb.i18n).
+Templates call `_()` and `ngettext()` (Jinja's i18n extension, new-style: `_('%(n)d days', n=30)`
+escapes the values). The ZH table below is the older home of the Chinese texts: still consulted
+when the catalogue lacks a message, and `kb i18n extract` copies its entries into the catalogue;
+tests/test_i18n.py fails on any message of a template or of the code that the catalogue lacks.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from flask import Flask, g, request
 from markupsafe import Markup, escape
 from werkzeug.wrappers import Response
 
+from kb import i18n as catalogue
 from web.settings import get_settings
 
 LANGUAGES = ("en", "zh")
@@ -131,6 +135,10 @@ ZH: dict[str, str] = {
     "Search suggestions": "搜索建议",
     "all": "全部",
     "Top": "顶部",
+    "Knowledge base": "知识库",
+    "No articles match “%(query)s”.": "没有找到与“%(query)s”匹配的文章。",
+    "Type what you are looking for after the command, e.g. “vpn error 809”.":
+        "请在命令后输入要查找的内容，例如“VPN 错误 809”。",
     # Reports and build status pages
     'Ticket': '工单号',
     'Ticket category': '工单分类',
@@ -234,19 +242,34 @@ def current_language() -> str:
     return lang
 
 
+def translate_to(lang: str, message: str) -> str:
+    """The message in a language named explicitly (chat answers follow the requester, not the browser)."""
+    if lang == "en":
+        return EN.get(message, message)
+    found = catalogue.translations(lang).gettext(message)
+    if found != message:
+        return found
+    return TRANSLATIONS.get(lang, EN).get(message, message)
+
+
 def translate(message: str) -> str:
     """The message in the interface language (English text is the key)."""
-    return TRANSLATIONS[current_language()].get(message, message)
+    return translate_to(current_language(), message)
+
+
+def translate_plural(singular: str, plural: str, count: int) -> str:
+    """The singular or plural form for `count` in the interface language (Chinese has one form)."""
+    lang = current_language()
+    if lang == "en":
+        return singular if count == 1 else plural
+    return catalogue.translations(lang).ngettext(singular, plural, count)
 
 
 def format_date(value: dt.date | dt.datetime | None, lang: str | None = None) -> str:
-    """A date the way a reader of `lang` writes it: 24 Nov 2026 or 2026年11月24日."""
+    """A date the way a reader of `lang` writes it (CLDR): 24 Nov 2026 or 2026年11月24日."""
     if value is None:
         return ""
-    lang = lang or current_language()
-    if lang == "zh":
-        return f"{value.year}年{value.month}月{value.day}日"
-    return f"{value.day} {value:%b} {value.year}"
+    return catalogue.format_date(value, lang or current_language())
 
 
 def time_tag(value: dt.date | dt.datetime | None) -> Markup:
@@ -263,10 +286,24 @@ def _vary(response: Response) -> Response:
     return response
 
 
+def _use_request_language() -> None:
+    # Code that formats through kb.i18n (dates, kb's own messages) speaks the reader's language too.
+    catalogue.use_language(current_language())
+
+
+def _forget_request_language(_exc: BaseException | None) -> None:
+    # The test client and threaded servers reuse the thread: the next request (or CLI code) starts clean.
+    catalogue.use_language(None)
+
+
 def init_app(app: Flask) -> None:
-    """Expose `_`, the language and date helpers to templates."""
+    """Expose `_`, `ngettext`, the language and date helpers to templates."""
+    app.before_request(_use_request_language)
+    app.teardown_request(_forget_request_language)
     app.after_request(_vary)
-    app.jinja_env.globals.update(_=translate, current_language=current_language, LANG_NAMES=LANG_NAMES,
-                                 LANGUAGES=LANGUAGES)
+    app.jinja_env.add_extension("jinja2.ext.i18n")
+    app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
+        translate, translate_plural, newstyle=True)
+    app.jinja_env.globals.update(current_language=current_language, LANG_NAMES=LANG_NAMES, LANGUAGES=LANGUAGES)
     app.jinja_env.filters["date"] = format_date
     app.jinja_env.filters["time_tag"] = time_tag

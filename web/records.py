@@ -10,11 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-import json
+import html
 import logging
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import unquote
 
 from flask import (
     Blueprint,
@@ -38,10 +39,14 @@ from kb.records.models import RELATIONS
 from kb.records.ranking import decayed_counts
 from kb.records.reports import ArticleUsage, KcsReport, Period, Reports, csv_text, to_json
 from kb.records.store import RecordStore
+from search.metrics import RECORDS_WRITE_ERRORS
+from web import openapi
 from web.catalog import get_snapshot
+from web.errors import json_error
 from web.i18n import translate
+from web.jsonbody import MAX_JSON_BYTES, read_json_object
 from web.records_charts import PALETTE, Series, rate_bars, stacked_bars
-from web.security import check_csrf
+from web.security import check_csrf, from_proxy
 from web.settings import get_settings
 from web.templating import category_name
 
@@ -49,12 +54,17 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("records", __name__)
 EXTENSION_KEY = "kb_records"
-MAX_JSON_BYTES = 16 * 1024
 MAX_REPORT_DAYS = 3650
 RESOLUTION_FIELDS = frozenset({"article", "ticket_id", "category", "relation", "ticket_system", "user", "note", "when"})
-CLOSED_FIELDS = frozenset({"ticket_id", "category", "ticket_system", "user", "note", "when"})
+CLOSED_FIELDS = frozenset({"ticket_id", "category", "ticket_system", "user", "note", "when", "text"})
+MAX_TICKET_TEXT = 12_000  # a ticket's public reply: enough for long answers, bounded by MAX_JSON_BYTES anyway
+# A link to an article of this site in a ticket's reply: /articles/<id> or a search result's /go/<n>/<id>,
+# with or without scheme and host, possibly inside an HTML href.
+ARTICLE_LINK = re.compile(r"(?:https?://(?P<host>[^/\s\"'<>]+))?/(?:articles|go/\d+)/(?P<id>[^\s\"'<>#?)\]]+)")
 FEEDBACK_FIELDS = frozenset({"article", "helpful", "search_id", "ticket_id", "ticket_system", "user", "comment"})
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+EARLIEST_WHEN = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)  # no ticket system predates Unix time
+MAX_ROW_ID = 2**31 - 1  # record ids are INTEGER columns (32 bits on PostgreSQL); a larger one names no row
 CSV_TABLES = ("categories", "gaps", "zero_results", "unused", "overdue", "flags")
 
 # Interface text of these pages in Chinese (English is the key), kept with the pages that use it.
@@ -83,7 +93,7 @@ def get_reports() -> Reports:
 def current_user(named: str = "") -> str:
     """The reverse proxy's user header when one is configured and sent, else the name the form gave."""
     header = get_settings().user_header
-    if header:
+    if header and from_proxy():  # anyone reaching the app server directly could send the header
         value = request.headers.get(header, "").strip()
         if value:
             return value[:200]
@@ -107,6 +117,7 @@ def log_search(query: str, filters: Mapping[str, Sequence[str]], result_count: i
     try:
         return get_store().log_search(query, filters, result_count)
     except RecordError as exc:
+        RECORDS_WRITE_ERRORS.labels("search_log").inc()
         log.warning("search not logged: %s", exc)
         return None
 
@@ -139,53 +150,37 @@ def usage_counts() -> dict[str, int]:
 
 
 # -- the JSON API ------------------------------------------------------------------------------
-def _api_error(status: int, error: str, message: str, headers: Mapping[str, str] | None = None) -> Response:
-    response = jsonify(error=error, message=message)
-    response.status_code = status
-    response.headers.update(headers or {})
-    return response
-
-
 def _authorize() -> Response | None:
     """None when the request carries the bearer token whose SHA-256 is in the settings."""
     expected = get_settings().api_token_hash.strip().lower()
     if not expected:
-        return _api_error(503, "api disabled", "recording through the API is off: set KB_API_TOKEN_HASH "
+        return json_error(503, "api disabled", "recording through the API is off: set KB_API_TOKEN_HASH "
                           "to the SHA-256 hex digest of a token")
     if not SHA256_HEX.fullmatch(expected):
         log.error("KB_API_TOKEN_HASH is not a SHA-256 hex digest (64 hex digits); API writes refused")
-        return _api_error(503, "api misconfigured", "KB_API_TOKEN_HASH must be the SHA-256 hex digest of the "
+        return json_error(503, "api misconfigured", "KB_API_TOKEN_HASH must be the SHA-256 hex digest of the "
                           "token (64 hex digits), e.g. from `printf %s \"$TOKEN\" | sha256sum`")
+    hub_signature = request.headers.get("X-Hub-Signature", "")
+    hub_secret = get_settings().ticket_hmac_secret
+    if hub_signature and hub_secret:
+        # Zammad's webhooks: X-Hub-Signature: sha1=HMAC-SHA1(secret, body).
+        digest = hmac.new(hub_secret.encode(), request.get_data(cache=True), hashlib.sha1).hexdigest()
+        if hmac.compare_digest(hub_signature.strip().encode(), f"sha1={digest}".encode()):
+            return None
+        return json_error(401, "unauthorized", "the X-Hub-Signature does not match the body (KB_TICKET_HMAC_SECRET)")
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     sent = hashlib.sha256(token.strip().encode()).hexdigest()
     # Compare digests in constant time; `ok` is computed even for a wrong scheme.
     ok = hmac.compare_digest(sent, expected)
     if scheme.lower() != "bearer" or not token.strip() or not ok:
-        return _api_error(401, "unauthorized", "send the API token as `Authorization: Bearer <token>`",
+        return json_error(401, "unauthorized", "send the API token as `Authorization: Bearer <token>`",
                           {"WWW-Authenticate": 'Bearer realm="kb"'})
     return None
 
 
-def _json_object(allowed: frozenset[str]) -> dict[str, Any] | Response:
-    """The request body as a JSON object with only allowed keys, or the 4xx that explains why not."""
-    if request.mimetype != "application/json":
-        return _api_error(415, "unsupported media type", "send a JSON object with Content-Type: application/json")
-    if request.content_length is not None and request.content_length > MAX_JSON_BYTES:
-        return _api_error(413, "payload too large", f"the body must be at most {MAX_JSON_BYTES} bytes")
-    raw = request.stream.read(MAX_JSON_BYTES + 1)
-    if len(raw) > MAX_JSON_BYTES:
-        return _api_error(413, "payload too large", f"the body must be at most {MAX_JSON_BYTES} bytes")
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        return _api_error(400, "bad request", f"the body is not valid JSON: {exc}")
-    if not isinstance(data, dict):
-        return _api_error(400, "bad request", "the body must be a JSON object")
-    unknown = sorted(set(data) - allowed)
-    if unknown:
-        return _api_error(400, "bad request", f"unknown field(s) {', '.join(unknown)}; allowed: "
-                          f"{', '.join(sorted(allowed))}")
-    return data
+def _json_object(allowed: frozenset[str]) -> dict[str, Any]:
+    """The request body as a JSON object with only allowed keys (else the 4xx that explains why not)."""
+    return read_json_object(allowed, MAX_JSON_BYTES)
 
 
 def _when(value: object) -> dt.datetime | None:
@@ -199,6 +194,12 @@ def _when(value: object) -> dt.datetime | None:
         raise InvalidRecordError(f"when {value[:40]!r} is not an ISO 8601 time with a zone") from None
     if when.tzinfo is None:
         raise InvalidRecordError("when needs a time zone, e.g. 2026-11-01T09:30:00+08:00 or ...Z")
+    try:
+        when = when.astimezone(dt.UTC)  # 0001-01-01T00:00+14:00 lies before the first representable UTC time
+    except OverflowError:
+        raise InvalidRecordError(f"when {value[:40]!r} is out of range") from None
+    if when < EARLIEST_WHEN:
+        raise InvalidRecordError(f"when {value[:40]!r} lies before {EARLIEST_WHEN:%Y-%m-%d}")
     if when > utc_now() + dt.timedelta(minutes=5):
         raise InvalidRecordError("when lies in the future")
     return when
@@ -206,10 +207,11 @@ def _when(value: object) -> dt.datetime | None:
 
 def _record_error(exc: RecordError) -> Response:
     if isinstance(exc, ConflictError):
-        return _api_error(409, "conflict", str(exc))
+        return json_error(409, "conflict", str(exc))
     if isinstance(exc, InvalidRecordError):
-        return _api_error(422, "invalid record", str(exc))
-    return _api_error(503, "records unavailable", str(exc), {"Retry-After": "10"})
+        return json_error(422, "invalid record", str(exc))
+    RECORDS_WRITE_ERRORS.labels("api").inc()
+    return json_error(503, "records unavailable", str(exc), {"Retry-After": "10"})
 
 
 @bp.post("/api/resolutions")
@@ -219,8 +221,6 @@ def api_record_resolution() -> Response:
     if denied is not None:
         return denied
     data = _json_object(RESOLUTION_FIELDS)
-    if isinstance(data, Response):
-        return data
     try:
         record = get_store().record_resolution(
             article=data.get("article"), ticket_id=data.get("ticket_id"), category=data.get("category"),
@@ -234,22 +234,85 @@ def api_record_resolution() -> Response:
     return response
 
 
+def linked_articles(text: str) -> list[str]:
+    """Ids of this site's articles linked from a ticket's reply text, in order, each once.
+
+    With KB_TRUSTED_HOSTS set, a link with a host counts only when the host is one of them (or the
+    request's); without it, any host does. Ids, aliases and old paths all resolve to the current id,
+    and links to unknown articles are ignored.
+    """
+    trusted = {h.strip().lower() for h in get_settings().trusted_hosts.split(",") if h.strip()}
+    hosts = {request.host.lower(), *trusted}
+    snap = get_snapshot()
+    found: list[str] = []
+    for match in ARTICLE_LINK.finditer(html.unescape(text[:MAX_TICKET_TEXT])):  # &quot; and &amp; in HTML replies
+        host = match.group("host")
+        if host and trusted and host.lower() not in hosts:
+            continue
+        article_id = snap.resolve(unquote(match.group("id")).rstrip(".,;:!'\""))
+        if article_id is not None and article_id not in found:
+            found.append(article_id)
+    return found
+
+
+ZAMMAD_FIELDS = frozenset({"ticket", "article"})
+
+
+def _from_zammad(data: dict[str, Any]) -> dict[str, Any]:
+    """Zammad's own webhook body (no custom payload): {"ticket": {...}, "article": {...}}."""
+    ticket: dict[str, Any] = data["ticket"] if isinstance(data.get("ticket"), dict) else {}
+    article: dict[str, Any] = data["article"] if isinstance(data.get("article"), dict) else {}
+    owner: dict[str, Any] = ticket["owner"] if isinstance(ticket.get("owner"), dict) else {}
+    body = article.get("body") if article.get("internal") is not True else None
+    return {"ticket_id": ticket.get("number") or ticket.get("id"), "ticket_system": "zammad",
+            "user": owner.get("email") or owner.get("login") or "", "text": body if isinstance(body, str) else None,
+            **{k: v for k, v in data.items() if k not in ZAMMAD_FIELDS}}
+
+
+def _record_linked(data: dict[str, Any], article_ids: list[str]) -> Response:
+    """Resolutions for every article the reply links to (category: the one sent, else the article's own)."""
+    store, snap = get_store(), get_snapshot()
+    records = []
+    try:
+        for article_id in article_ids:
+            category = data.get("category") or next(iter(snap.by_id[article_id].categories), None)
+            records.append(store.record_resolution(
+                article=article_id, ticket_id=data.get("ticket_id"), category=category, relation="resolved",
+                ticket_system=data.get("ticket_system"), user=data.get("user"), note=data.get("note"),
+                source="api", when=_when(data.get("when"))))
+    except RecordError as exc:
+        return _record_error(exc)
+    created = any(r.created for r in records)
+    response = jsonify(created=created, ticket=None, resolutions=[r.to_json() for r in records],
+                       message=f"recorded {len(records)} article(s) linked in the reply" if created
+                       else "already recorded; nothing changed")
+    response.status_code = 201 if created else 200
+    return response
+
+
 @bp.post("/api/tickets/closed")
 def api_closed_without_article() -> Response:
-    """A ticket was closed without any article (for the link rate): 201 new, 200 already recorded."""
+    """A ticket was closed: with `text` (its public reply) that links kb articles, each linked article
+    is recorded as resolving it; otherwise it counts as closed without an article. 201 new, 200 known."""
     denied = _authorize()
     if denied is not None:
         return denied
-    data = _json_object(CLOSED_FIELDS)
-    if isinstance(data, Response):
-        return data
+    data = _json_object(CLOSED_FIELDS | ZAMMAD_FIELDS if request.headers.get("X-Hub-Signature") else CLOSED_FIELDS)
+    if set(data) & ZAMMAD_FIELDS:
+        data = _from_zammad(data)
+    text = data.get("text")
+    if text is not None and not isinstance(text, str):
+        return json_error(422, "invalid record", "text must be the ticket's public reply as a string")
+    linked = linked_articles(text) if text else []
+    if linked:
+        return _record_linked(data, linked)
     try:
         record = get_store().record_closed_without_article(
             ticket_id=data.get("ticket_id"), category=data.get("category"), ticket_system=data.get("ticket_system"),
             user=data.get("user"), note=data.get("note"), source="api", when=_when(data.get("when")))
     except RecordError as exc:
         return _record_error(exc)
-    response = jsonify(created=record.created, ticket=record.to_json(),
+    response = jsonify(created=record.created, ticket=record.to_json(), resolutions=[],
                        message="recorded" if record.created else "already recorded; nothing changed")
     response.status_code = 201 if record.created else 200
     return response
@@ -259,11 +322,10 @@ def api_closed_without_article() -> Response:
 def api_feedback() -> Response:
     """Was an article helpful? From the site's own pages (JSON, so no cross-site form can post it)."""
     data = _json_object(FEEDBACK_FIELDS)
-    if isinstance(data, Response):
-        return data
     search_id = data.get("search_id")
-    if search_id is not None and (not isinstance(search_id, int) or isinstance(search_id, bool) or search_id < 1):
-        return _api_error(422, "invalid record", "search_id must be a positive whole number")
+    if search_id is not None and (not isinstance(search_id, int) or isinstance(search_id, bool)
+                                  or not 1 <= search_id <= MAX_ROW_ID):
+        return json_error(422, "invalid record", "search_id must be a positive whole number")
     try:
         feedback_id = get_store().record_feedback(
             article=data.get("article"), helpful=data.get("helpful"), search_id=search_id,
@@ -296,9 +358,9 @@ def record_from_article(article_id: str) -> ResponseReturnValue:
     except InvalidRecordError as exc:
         abort(400, description=str(exc))
     if record.created:
-        flash(f"{translate('Recorded ticket')} {record.ticket_id}")
+        flash(translate("Recorded ticket %(ticket)s") % {"ticket": record.ticket_id})
     else:
-        flash(f"{translate('Ticket')} {record.ticket_id} {translate('was already recorded')}")
+        flash(translate("Ticket %(ticket)s was already recorded") % {"ticket": record.ticket_id})
     return redirect(url_for("articles.show", article_id=article.id, _anchor="record-resolution"), code=303)
 
 
@@ -309,9 +371,12 @@ def follow_result(search_id: int, article_id: str) -> ResponseReturnValue:
     current = snap.resolve(article_id)
     if current is None:
         abort(404)
+    if search_id > MAX_ROW_ID:  # no such search: just go to the article
+        return redirect(url_for("articles.show", article_id=current), code=303)
     try:
         get_store().log_click(search_id, current)
     except RecordError as exc:
+        RECORDS_WRITE_ERRORS.labels("click").inc()
         log.warning("click not logged: %s", exc)
     return redirect(url_for("articles.show", article_id=current), code=303)
 
@@ -420,8 +485,10 @@ def article(article_id: str) -> ResponseReturnValue:
 
 def _unavailable(exc: DatabaseUnavailableError) -> ResponseReturnValue:
     log.error("records database unavailable: %s", exc)
+    if request.method == "POST":
+        RECORDS_WRITE_ERRORS.labels("site").inc()
     if request.path.startswith("/api/"):
-        return _api_error(503, "records unavailable", str(exc), {"Retry-After": "10"})
+        return json_error(503, "records unavailable", str(exc), {"Retry-After": "10"})
     return render_template("records/unavailable.html", message=str(exc)), 503, {"Retry-After": "10"}
 
 
@@ -433,6 +500,7 @@ def init_app(app: Flask) -> None:
     settings = app.config["KB_SETTINGS"]
     app.extensions[EXTENSION_KEY] = Database(settings.database_url)
     app.register_blueprint(bp)
+    openapi.register(app, OPENAPI_PATHS, OPENAPI_SCHEMAS, OPENAPI_SECURITY)
     app.jinja_env.globals.update(records_usage=article_usage, RECORD_RELATIONS=RELATIONS,
                                  records_categories=record_categories, records_user_from_proxy=user_from_proxy)
 
@@ -445,7 +513,7 @@ def record_categories() -> list[str]:
 def user_from_proxy() -> bool:
     """True when the reverse proxy names the user, so forms need no name field."""
     header = get_settings().user_header
-    return bool(header and request.headers.get(header, "").strip())
+    return bool(header and from_proxy() and request.headers.get(header, "").strip())
 
 
 # -- OpenAPI: merged into /api/openapi.json by web/openapi.py ----------------------------------------
@@ -472,9 +540,14 @@ OPENAPI_SCHEMAS: dict[str, Any] = {
             "when": {"type": "string", "format": "date-time", "description": "With a time zone; default now."},
         }},
     "ClosedTicketInput": {
-        "type": "object", "required": ["ticket_id", "category"], "additionalProperties": False,
-        "properties": {"ticket_id": {"type": ["string", "integer"]}, "category": _TEXT, "ticket_system": _TEXT,
-                       "user": _TEXT, "note": _TEXT, "when": {"type": "string", "format": "date-time"}}},
+        "type": "object", "required": ["ticket_id"], "additionalProperties": False,
+        "properties": {"ticket_id": {"type": ["string", "integer"]},
+                       "category": {"type": "string", "description": "Required unless `text` links an article "
+                                    "(then the article's first category is used)."},
+                       "ticket_system": _TEXT, "user": _TEXT, "note": _TEXT,
+                       "when": {"type": "string", "format": "date-time"},
+                       "text": {"type": "string", "description": "The ticket's public reply: every link in it to "
+                                "an article of this site is recorded as resolving the ticket."}}},
     "Resolution": {
         "type": "object",
         "required": ["id", "ticket_system", "ticket_id", "article_id", "relation", "category", "user", "created_at",
@@ -493,8 +566,11 @@ OPENAPI_SCHEMAS: dict[str, Any] = {
         "type": "object", "required": ["created", "resolution", "message"],
         "properties": {"created": {"type": "boolean"}, "resolution": _schema_ref("Resolution"), "message": _TEXT}},
     "ClosedTicketAnswer": {
-        "type": "object", "required": ["created", "ticket", "message"],
-        "properties": {"created": {"type": "boolean"}, "ticket": _schema_ref("ClosedTicket"), "message": _TEXT}},
+        "type": "object", "required": ["created", "ticket", "resolutions", "message"],
+        "properties": {"created": {"type": "boolean"},
+                       "ticket": {"oneOf": [_schema_ref("ClosedTicket"), {"type": "null"}],
+                                  "description": "Null when the reply linked articles."},
+                       "resolutions": {"type": "array", "items": _schema_ref("Resolution")}, "message": _TEXT}},
     "FeedbackInput": {
         "type": "object", "required": ["article", "helpful"], "additionalProperties": False,
         "properties": {"article": _TEXT, "helpful": {"type": "boolean"}, "search_id": {"type": "integer"},
@@ -504,7 +580,9 @@ OPENAPI_SCHEMAS: dict[str, Any] = {
 }
 OPENAPI_SECURITY: dict[str, Any] = {"ticketToken": {
     "type": "http", "scheme": "bearer",
-    "description": "The token whose SHA-256 hex digest is KB_API_TOKEN_HASH."}}
+    "description": "The token whose SHA-256 hex digest is KB_API_TOKEN_HASH."}, "hubSignature": {
+    "type": "apiKey", "in": "header", "name": "X-Hub-Signature",
+    "description": "Zammad's `sha1=` HMAC-SHA1 of the body with KB_TICKET_HMAC_SECRET."}}
 _WRITE_ERRORS = {
     "400": _json_body("Error", "Not a JSON object, or unknown fields."),
     "401": _json_body("Error", "Missing or wrong bearer token."),
@@ -517,15 +595,16 @@ _WRITE_ERRORS = {
 OPENAPI_PATHS: dict[str, Any] = {
     "/api/resolutions": {"post": {
         "summary": "Record that an article resolved a ticket (idempotent).",
-        "security": [{"ticketToken": []}],
+        "security": [{"ticketToken": []}, {"hubSignature": []}],
         "requestBody": {"required": True, "content": {"application/json": {
             "schema": _schema_ref("ResolutionInput")}}},
         "responses": {"201": _json_body("ResolutionAnswer", "Recorded."),
                       "200": _json_body("ResolutionAnswer", "Already recorded; nothing changed."),
                       **_WRITE_ERRORS}}},
     "/api/tickets/closed": {"post": {
-        "summary": "Record a ticket closed without any article (idempotent).",
-        "security": [{"ticketToken": []}],
+        "summary": "Record a closed ticket (idempotent): the articles its reply `text` links, else closed "
+                   "without an article.",
+        "security": [{"ticketToken": []}, {"hubSignature": []}],
         "requestBody": {"required": True, "content": {"application/json": {
             "schema": _schema_ref("ClosedTicketInput")}}},
         "responses": {"201": _json_body("ClosedTicketAnswer", "Recorded."),

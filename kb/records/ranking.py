@@ -7,15 +7,13 @@ picks a new file up on its next query, so ranking follows the records without a 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
-import os
-import tempfile
 from collections import defaultdict
 from pathlib import Path
 
 from sqlalchemy import func, select
 
+from kb.files import write_json
 from kb.records.articles import Resolver
 from kb.records.db import Database
 from kb.records.models import Resolution
@@ -65,14 +63,4 @@ def resolution_boosts(db: Database, resolve: Resolver, now: dt.datetime,
 
 def write_boosts(path: Path, boosts: dict[str, float]) -> None:
     """Write boosts.json atomically, so a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".boosts-", suffix=".json", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(boosts, out, ensure_ascii=False, indent=0, sort_keys=True)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_json(path, dict(sorted(boosts.items())), indent=0)

@@ -395,8 +395,23 @@ def _cell(value: Any) -> Any:
     return "" if value is None else value
 
 
+# A spreadsheet runs a cell starting with one of these as a formula (=HYPERLINK(...), +cmd|...).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_formula(value: Any) -> Any:
+    """A text cell that a spreadsheet would run as a formula, made plain text with a leading `'` (OWASP)."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def csv_text(rows: Sequence[Any]) -> str:
-    """CSV of a list of report dataclasses: one column per field, nested lists joined by `; `."""
+    """CSV of a list of report dataclasses: one column per field, nested lists joined by `; `.
+
+    Text from notes, names, queries and titles goes into spreadsheets: cells that would start a
+    formula are neutralised (numbers stay numbers).
+    """
     out = io.StringIO()
     if not rows:
         return ""
@@ -404,7 +419,7 @@ def csv_text(rows: Sequence[Any]) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(names)
     for row in rows:
-        writer.writerow([_cell(getattr(row, n)) for n in names])
+        writer.writerow([neutralise_formula(_cell(getattr(row, n))) for n in names])
     return out.getvalue()
 
 
