@@ -1,8 +1,10 @@
 """Search benchmark: kb (Whoosh) beside SQLite FTS5 on the same corpora and queries.
 
-    python -m bench.bench_search [--synth 1000,10000] [--shared] [--queries 300] [--work var/bench]
+    python -m bench.bench_search [--real 1000,10000,50000] [--synth 1000] [--shared] [--queries 300] [--work var/bench]
 
-For each corpus: full build time (the whole `python build.py` command), incremental
+Corpora: `--real` sizes of the real-text corpus of bench/realtext.py (default 1000), `--synth`
+sizes of bench/synth.py's few-hundred-word corpus (default none), `--shared` the shared corpora
+as they are. For each corpus: full build time (the whole `python build.py` command), incremental
 build time after changing one article, index size, peak memory of the build and of
 the query process, and query latency p50/p95/max over a fixed mix (words, phrases,
 error codes, filters, prefix, misspelt words, Chinese) with highlighting and facets,
@@ -26,7 +28,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.synth import generate
+from bench import realtext, synth
+from kb.config import Settings
 from kb.loader import LoadOptions, load_knowledge_base
 from search.build import current_build
 from search.errors import QueryError
@@ -149,7 +152,10 @@ def bench_kb(articles_dir: Path, index_dir: Path, lenient: bool, queries: list[Q
             change.write_text(original, encoding="utf-8")
     build_dir = current_build(index_dir)
     assert build_dir is not None
-    service = SearchService(index_dir)
+    # As the site runs it (KB_WARM_TERMS): warmed before the first query is timed, as a server
+    # preloaded and warmed before it accepts requests (deploy/gunicorn.conf.py).
+    service = SearchService(index_dir, warm_terms=Settings().warm_terms)
+    service.open_warmed()
 
     def run(query: Query) -> None:
         with contextlib.suppress(QueryError):
@@ -235,17 +241,19 @@ def bench_corpus(name: str, articles_dir: Path, work: Path, lenient: bool, query
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--synth", default="1000", help="comma-separated synthetic corpus sizes ('' for none)")
+    parser.add_argument("--real", default="1000", help="comma-separated real-text corpus sizes ('' for none)")
+    parser.add_argument("--synth", default="", help="comma-separated synthetic corpus sizes ('' for none)")
     parser.add_argument("--shared", action="store_true", help="also the shared real corpora")
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--work", type=Path, default=REPO / "var" / "bench")
     args = parser.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
-    for size in [int(s) for s in args.synth.split(",") if s.strip()]:
-        folder = args.work / f"synth-{size}"
-        if not (folder / "_kb").is_dir() or sum(1 for _ in folder.rglob("synth-*.md")) != size:
-            generate(folder, size)
-        bench_corpus(f"synth-{size}", folder, args.work, False, args.queries)
+    for name, module, sizes in (("real", realtext, args.real), ("synth", synth, args.synth)):
+        for size in [int(s) for s in sizes.split(",") if s.strip()]:
+            folder = args.work / f"{name}-{size}"
+            if not (folder / "_kb").is_dir() or sum(1 for _ in folder.rglob(f"{name}-*.md")) != size:
+                module.generate(folder, size)
+            bench_corpus(f"{name}-{size}", folder, args.work, False, args.queries)
     if args.shared:
         for corpus in sorted(p for p in SHARED.iterdir() if p.is_dir()):
             bench_corpus(corpus.name, corpus, args.work, True, args.queries)

@@ -1,16 +1,18 @@
 """gunicorn settings for kb: `gunicorn -c deploy/gunicorn.conf.py 'web.app:create_app()'`.
 
-Every worker process opens the live Whoosh index and keeps one searcher with its caches
-(field lengths, posting arrays, per-word scores, facet matrices), so memory, not CPU, decides
-how many workers a machine holds. Threads share their worker's searcher, so add threads before
-workers. Measured (docs/publishing.md, "Sizing"): one worker serving the 10,000-article
-synthetic index (72 MB on disk) peaks at about 500 MB after 600 varied searches; budget about
-100 MB plus 40 MB per 1,000 articles per worker, and measure your own.
+The master loads the app, then opens the live index build and warms it (the spelling
+corrector, the most frequent words' postings and scores, the article metadata) before it
+listens and forks any worker, and again before forking a worker when a newer build was swapped in since.
+So no request waits for a worker's first open or warm-up, a worker recycled by max_requests
+starts warm, and the warmed pages are shared copy-on-write by every worker (count a worker's
+private memory, Private_Clean + Private_Dirty in /proc/PID/smaps_rollup, not its RSS). Only the
+index is opened in the master: database connections are made in each worker. Threads share
+their worker's searcher, so add threads before workers. Measured figures: bench/README.md.
 
 Environment (all optional):
     WEB_CONCURRENCY   workers (default: what memory allows, at most 2 per CPU)
     KB_THREADS        threads per worker (default 4)
-    KB_WORKER_MB      memory one worker needs (default 500: 10,000 articles; measure with your index)
+    KB_WORKER_MB      private memory one worker needs (default 300: 10,000 articles; measure with your index)
     KB_BIND           address (default 127.0.0.1:8080: the reverse proxy connects there)
     KB_PROXY_IPS      addresses of the reverse proxy whose X-Forwarded-* headers count (default 127.0.0.1,::1);
                       kb reads the same variable to trust KB_USER_HEADER only from them
@@ -23,6 +25,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
+from typing import Any
 
 
 def _memory_mb() -> int:
@@ -40,7 +44,7 @@ def _memory_mb() -> int:
 def _workers() -> int:
     if os.environ.get("WEB_CONCURRENCY"):
         return int(os.environ["WEB_CONCURRENCY"])
-    per_worker = int(os.environ.get("KB_WORKER_MB", "500"))
+    per_worker = int(os.environ.get("KB_WORKER_MB", "300"))
     by_memory = (_memory_mb() // 2) // per_worker  # half the memory: leave room for `kb sync` builds and the OS
     return max(2, min(by_memory, 2 * (os.cpu_count() or 1)))
 
@@ -49,13 +53,16 @@ bind = os.environ.get("KB_BIND", "127.0.0.1:8080")
 workers = _workers()
 worker_class = "gthread"
 threads = int(os.environ.get("KB_THREADS", "4"))
-# Workers import kb once in the master and fork: the code is shared copy-on-write. Nothing opens the
-# index or the database before the fork (create_app is lazy), so every worker gets its own.
+# Workers import kb once in the master and fork: the code is shared copy-on-write, and so is the index
+# build the master opens and warms (on_starting, pre_fork below). Whoosh reads segments through
+# read-only memory maps, so forked workers share them safely; the database is never opened before
+# the fork (create_app is lazy), so every worker gets its own connections.
 preload_app = True
 timeout = 30  # a search stops itself at 0.8 s; 30 s only catches a stuck worker
 graceful_timeout = 30
 keepalive = 5
-# Recycle workers now and then so a long-lived searcher's caches of old builds never pile up.
+# Recycle workers now and then so a long-lived searcher's caches of old builds never pile up; a new
+# worker forks from the warmed master, so recycling costs no request a cold index.
 max_requests = 5000
 max_requests_jitter = 500
 # The reverse proxy's addresses (the same KB_PROXY_IPS kb reads to trust KB_USER_HEADER): only their
@@ -67,6 +74,36 @@ forwarded_allow_ips = os.environ.get("KB_PROXY_IPS", "127.0.0.1,::1")
 limit_request_line = 0
 accesslog = "-"
 errorlog = "-"
+
+
+def _prepare(server: Any) -> None:
+    """Open and warm the live build in the master (a no-op when it is already the one warmed)."""
+    from search.errors import IndexMissingError
+    from web.catalog import get_catalog
+
+    app = server.app.wsgi()
+    started = time.perf_counter()
+    try:
+        with app.app_context():
+            catalog = get_catalog()
+            before = catalog.service.handle.current_target()
+            catalog.prepare()
+    except IndexMissingError as exc:  # the site answers 503 until a build exists; workers open it then
+        server.log.warning("not warming the index: %s", exc)
+        return
+    if catalog.service.handle.current_target() != before:
+        server.log.info("index build opened and warmed in %.1fs before forking workers", time.perf_counter() - started)
+
+
+def on_starting(server: Any) -> None:
+    """The master, once the app is preloaded and before it listens: the port opens warm."""
+    _prepare(server)
+
+
+def pre_fork(server: Any, worker: Any) -> None:
+    """The master, before forking each worker (at start, or replacing one): warm a newly swapped build."""
+    _prepare(server)
+
 
 # Logs: the app's INFO lines kept, with time, level, logger and request id (kb/logs.py); KB_LOG_FORMAT=json.
 # gunicorn's handlers stay where --error-logfile/--access-logfile send them; they only take kb's format.

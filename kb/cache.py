@@ -4,7 +4,12 @@ Parsing (YAML) and rendering (Markdown) are almost all of a build's loading time
 A parse result is reused when the file's text, the vocabulary and the options are
 unchanged; a rendering when the body is unchanged and every internal link it made
 still resolves to the same URL (links depend on which other articles exist).
-The cache is a pickle that only kb writes, into a folder the caller owns.
+The cache is a set of pickles that only kb writes, into a folder the caller owns: the
+articles are spread over SHARDS files by path, and a load rewrites only the files whose
+articles changed, so one changed article does not cost writing every article's HTML again.
+
+What is not in the cache is rendered by `render_many`, in worker processes when there is
+enough of it (Markdown rendering is pure Python, so threads would not help).
 """
 
 from __future__ import annotations
@@ -13,21 +18,29 @@ import gc
 import hashlib
 import logging
 import pickle
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from kb import __version__
 from kb.article import Article
 from kb.errors import Problem
 from kb.files import atomic_open
-from kb.render import RenderedBody
+from kb.render import RenderedBody, render_markdown
+from kb.workers import process_pool, worker_count
 
 log = logging.getLogger(__name__)
 
-CACHE_FILE = "articles.pickle"
-FORMAT = 2  # 2: links carry columns, bodies render by language, failed files keep a partial article
+OLD_CACHE_FILE = "articles.pickle"  # format 1: one file
+SHARD_FILE = "articles-{:02d}.pickle"
+SHARDS = 32
+FORMAT = 3  # 2: links carry columns, bodies render by language, failed files keep a partial article; 3: shards
+CHUNK = 50  # articles per task sent to a worker: few round trips, and the work still evens out
+
+Resolver = Callable[[str], "str | None"]
 
 
 def digest(text: str) -> str:
@@ -45,6 +58,22 @@ def _gc_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+def _recording(resolve: Resolver) -> tuple[dict[str, str | None], Resolver]:
+    """A resolver that remembers what it was asked and answered, and that record."""
+    asked: dict[str, str | None] = {}
+
+    def recording(target: str) -> str | None:
+        asked[target] = resolve(target)
+        return asked[target]
+
+    return asked, recording
+
+
+def shard_of(path: str) -> int:
+    """Which cache file holds an article's entries."""
+    return zlib.crc32(path.encode("utf-8", "surrogateescape")) % SHARDS
 
 
 def _body_digest(article: Article) -> str:
@@ -75,6 +104,7 @@ class LoadCache:
     rendered: dict[str, _Rendered] = field(default_factory=dict)
     hits: int = 0
     misses: int = 0
+    dirty: set[int] = field(default_factory=set)  # shards whose file must be written again
 
     @classmethod
     def open(cls, folder: Path | None, *key_parts: str, reuse: bool = True) -> LoadCache:
@@ -82,15 +112,20 @@ class LoadCache:
         key = digest("\0".join((str(FORMAT), __version__, *key_parts)))
         cache = cls(folder, key)
         if folder is None or not reuse:
+            cache.dirty = set(range(SHARDS))
             return cache
-        try:
-            with open(folder / CACHE_FILE, "rb") as handle, _gc_paused():
-                stored = pickle.load(handle)
-        except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, TypeError):
-            return cache
-        if isinstance(stored, dict) and stored.get("key") == key:
-            cache.parsed = stored.get("parsed", {})
-            cache.rendered = stored.get("rendered", {})
+        for shard in range(SHARDS):
+            try:
+                with open(folder / SHARD_FILE.format(shard), "rb") as handle, _gc_paused():
+                    stored = pickle.load(handle)
+            except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, TypeError):
+                cache.dirty.add(shard)
+                continue
+            if isinstance(stored, dict) and stored.get("key") == key:
+                cache.parsed.update(stored.get("parsed", {}))
+                cache.rendered.update(stored.get("rendered", {}))
+            else:
+                cache.dirty.add(shard)
         return cache
 
     def parsed_result(self, path: str, text_digest: str) -> tuple[Article | None, list[Problem]] | None:
@@ -103,6 +138,7 @@ class LoadCache:
 
     def store_parsed(self, path: str, text_digest: str, article: Article | None, problems: list[Problem]) -> None:
         self.parsed[path] = _Parsed(text_digest, article, list(problems))
+        self.dirty.add(shard_of(path))
 
     def rendered_body(self, article: Article, resolve: Callable[[str], str | None]) -> RenderedBody | None:
         """The cached rendering of an article, if its body is unchanged and its links resolve as before."""
@@ -115,27 +151,72 @@ class LoadCache:
     def render(self, article: Article, resolve: Callable[[str], str | None],
                render: Callable[..., RenderedBody]) -> RenderedBody:
         """Render with `render(resolve_link=...)`, remembering every link it resolved, and cache it."""
-        asked: dict[str, str | None] = {}
-
-        def recording(target: str) -> str | None:
-            asked[target] = resolve(target)
-            return asked[target]
-
+        asked, recording = _recording(resolve)
         body = render(resolve_link=recording)
         self.rendered[article.path] = _Rendered(_body_digest(article), body, asked)
+        self.dirty.add(shard_of(article.path))
         return body
 
+    def render_many(self, articles: list[Article], resolve: Resolver, processes: int = 1
+                    ) -> Iterator[tuple[Article, RenderedBody]]:
+        """Render every article (none of them cached) and cache the results; in `processes` worker
+        processes when there are enough articles (see kb.workers)."""
+        workers = worker_count(processes, len(articles))
+        if workers <= 1:
+            for article in articles:
+                yield article, self.render(article, resolve, partial(render_markdown, article.body,
+                                                                      source_path=article.path, lang=article.lang))
+            return
+        log.info("rendering %d articles in %d processes", len(articles), workers)
+        chunks = [articles[i:i + CHUNK] for i in range(0, len(articles), CHUNK)]
+        with process_pool(workers, _set_resolver, resolve) as pool:
+            for chunk, results in zip(chunks, pool.map(_render_chunk, [[(a.path, a.body, a.lang) for a in chunk]
+                                                                       for chunk in chunks]), strict=True):
+                for article, (body, asked) in zip(chunk, results, strict=True):
+                    self.rendered[article.path] = _Rendered(_body_digest(article), body, asked)
+                    self.dirty.add(shard_of(article.path))
+                    yield article, body
+
     def save(self, keep_paths: set[str]) -> None:
-        """Write the cache atomically, keeping only entries for files that still exist."""
+        """Write the changed shards atomically, keeping only entries for files that still exist."""
         if self.folder is None:
             return
-        data = {
-            "key": self.key,
-            "parsed": {p: e for p, e in self.parsed.items() if p in keep_paths},
-            "rendered": {p: e for p, e in self.rendered.items() if p in keep_paths},
-        }
+        for entries in (self.parsed, self.rendered):
+            for path in [p for p in entries if p not in keep_paths]:
+                del entries[path]
+                self.dirty.add(shard_of(path))
+        shards: dict[int, dict[str, dict[str, object]]] = {
+            n: {"parsed": {}, "rendered": {}} for n in self.dirty}
+        for kind, entries in (("parsed", self.parsed), ("rendered", self.rendered)):
+            for path, entry in entries.items():
+                shard = shards.get(shard_of(path))
+                if shard is not None:
+                    shard[kind][path] = entry
         try:
-            with atomic_open(self.folder / CACHE_FILE) as handle, _gc_paused():
-                pickle.dump(data, handle, protocol=pickle.HIGHEST_PROTOCOL)
+            for number, data in sorted(shards.items()):
+                with atomic_open(self.folder / SHARD_FILE.format(number)) as handle, _gc_paused():
+                    pickle.dump({"key": self.key, **data}, handle, protocol=pickle.HIGHEST_PROTOCOL)
+            (self.folder / OLD_CACHE_FILE).unlink(missing_ok=True)
         except OSError as exc:  # a cache that cannot be written only costs time next build
             log.warning("cannot write the article cache in %s: %s", self.folder, exc)
+            return
+        self.dirty.clear()
+
+
+_worker_resolver: Resolver | None = None
+
+
+def _set_resolver(resolve: Resolver) -> None:
+    global _worker_resolver
+    _worker_resolver = resolve
+
+
+def _render_chunk(items: list[tuple[str, str, str]]) -> list[tuple[RenderedBody, dict[str, str | None]]]:
+    """In a worker: render (path, body, lang) triples, recording every link each one resolved."""
+    resolve = _worker_resolver
+    assert resolve is not None
+    out = []
+    for path, body, lang in items:
+        asked, recording = _recording(resolve)
+        out.append((render_markdown(body, source_path=path, resolve_link=recording, lang=lang), asked))
+    return out

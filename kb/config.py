@@ -89,6 +89,9 @@ class Settings:
         2000, "Most frequent words whose postings each web worker reads into memory, in the background, when it "
         "opens an index build (0: read each word on first use)."
     )
+    build_processes: int = _setting(
+        0, "Processes a build renders and indexes articles with (0: one per CPU; 1: no worker processes)."
+    )
     metrics_textfile: str = _setting(
         "", "File `kb sync --watch` keeps writing Prometheus metrics to, for node_exporter's textfile collector "
         "(a path ending in .prom; off if empty)."

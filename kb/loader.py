@@ -12,7 +12,6 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,7 @@ from kb.i18n import _, current_language
 from kb.ids import ArticleIds
 from kb.media import MediaFile, MediaIndex, MediaProblem, is_media_target
 from kb.parse import ParseOptions, parse_article, partial_article
-from kb.render import RenderedBody, limit_exceeded, render_markdown, resolve_target
+from kb.render import RenderedBody, limit_exceeded, resolve_target
 from kb.schema import normalize_id
 from kb.source import read_source
 from kb.vocabulary import ONBOARDING_FILE, VOCABULARY_DIR, Vocabulary, load_vocabulary
@@ -77,6 +76,7 @@ class LoadOptions:
     today: dt.date | None = None
     cache_dir: Path | None = None  # where parse and render results are kept between loads
     reuse_cache: bool = True  # False: parse and render everything, then refresh the cache
+    processes: int = 1  # worker processes rendering what the cache lacks (0: one per CPU; see kb.cache)
     progress: Progress | None = None  # told ("loading" | "rendering", done, total) after each article
     # Publishing (build and sync): a reference to an article that is not there (deleted, or left
     # out for its own errors) is a warning, so a broken or deleted article affects only itself; the
@@ -88,7 +88,7 @@ class LoadOptions:
     def from_settings(cls, settings: Settings, **options: Any) -> LoadOptions:
         """Options with the language and size limit from the settings, and `options` on top."""
         return cls(default_lang=settings.default_lang, max_bytes=settings.max_article_bytes,
-                   max_media_bytes=settings.max_media_bytes, **options)
+                   max_media_bytes=settings.max_media_bytes, processes=settings.build_processes, **options)
 
 
 def iter_article_files(root: Path, problems: list[Problem]) -> Iterator[tuple[Path, str]]:
@@ -156,8 +156,8 @@ def load_knowledge_base(root: Path, options: LoadOptions | None = None) -> Knowl
     rendered: dict[str, RenderedBody] = {}
     media = MediaIndex(root, options.max_media_bytes)
     if options.render:
-        rendered, link_problems = _render_all(parsed, cache, reference, options.progress, media=media,
-                                              with_errors=with_errors)
+        rendered, link_problems = _render_all(parsed, cache, reference, options.progress, options.processes,
+                                              media=media, with_errors=with_errors)
         cross += link_problems
     cache.save(seen_paths)
     if options.lenient:
@@ -271,29 +271,44 @@ class _LinkIndex:
 
 
 def _render_all(articles: list[Article], cache: LoadCache, reference: ProblemMaker = error,
-                progress: Progress | None = None, *, media: MediaIndex | None = None,
+                progress: Progress | None = None, processes: int = 1, *, media: MediaIndex | None = None,
                 with_errors: list[Article] | None = None) -> tuple[dict[str, RenderedBody], list[Problem]]:
-    """Render every article (by path) and report broken links and media (as `reference` makes them);
-    `with_errors` articles (those with front-matter errors) are rendered only so their links are
-    checked in the same run."""
-    partial_ones = list(with_errors or ())
+    """Render every article (by path; uncached ones in `processes` worker processes) and report broken
+    links and media (as `reference` makes them); `with_errors` articles (those with front-matter errors)
+    are rendered only so their links are checked in the same run."""
     index = _LinkIndex(articles, media)
+    everything = [*articles, *(with_errors or ())]
     problems: list[Problem] = []
-    rendered: dict[str, RenderedBody] = {}
-    everything = [*articles, *partial_ones]
-    for done, article in enumerate(everything, start=1):
+    found: dict[str, RenderedBody] = {}
+    pending: list[Article] = []
+    done = 0
+
+    def advance() -> None:
+        nonlocal done
+        done += 1
         if progress:
             progress("rendering", done, len(everything))
+
+    for article in everything:
         body = cache.rendered_body(article, index.url)
+        if body is not None:
+            found[article.path] = body
+            advance()
+            continue
+        reason = limit_exceeded(article.body)
+        if reason is not None:
+            problems.append(error(article.path, f"the body cannot be rendered safely: {reason}", article.body_line))
+            advance()
+        else:
+            pending.append(article)
+    for article, body in cache.render_many(pending, index.url, processes):
+        found[article.path] = body
+        advance()
+    rendered = {a.path: found[a.path] for a in everything if a.path in found}  # in article order, as before
+    for article in everything:
+        body = rendered.get(article.path)
         if body is None:
-            reason = limit_exceeded(article.body)
-            if reason is not None:
-                problems.append(error(article.path, f"the body cannot be rendered safely: {reason}",
-                                      article.body_line))
-                continue
-            body = cache.render(article, index.url, partial(render_markdown, article.body, source_path=article.path,
-                                                            lang=article.lang))
-        rendered[article.path] = body
+            continue
         for stripped in sorted(set(body.stripped_html)):
             problems.append(warning(article.path, f"raw HTML {stripped} will be removed when the page is shown",
                                     article.body_line))

@@ -8,7 +8,7 @@ import logging
 import re
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -19,9 +19,11 @@ from kb.i18n import N_, _
 from kb.logs import configure_command
 from kbcli.options import KbCommand, common_options
 from kbcli.style import colour, echo_problem
-from search.build import BuildReport, build_index
 from search.errors import BuildError
 from search.results import DEFAULT_LIMIT, MAX_LIMIT, SearchRequest, SearchResult
+
+if TYPE_CHECKING:
+    from search.build import BuildReport
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +67,8 @@ def progress_display(enabled: bool) -> tuple[Callable[[str, int, int], None], Ca
 def run_build(settings: Settings, full: bool = False, lenient: bool = False, strict: bool = False,
               quiet: bool = False) -> int:
     """Build the index, print problems and a summary; the exit code (what `kb build` and build.py run)."""
+    from search.build import build_index  # here, not at the top: `kb --help` must not import Whoosh
+
     configure_command("INFO")
     update, finish = progress_display(sys.stderr.isatty() and not quiet)
     try:

@@ -1,4 +1,8 @@
-"""`kb`: new, check, build, search, serve, and the records commands."""
+"""`kb`: new, check, build, search, serve, and the records commands.
+
+Each command imports its heavy modules (the loader, Whoosh, Flask, SQLAlchemy) when it runs,
+so that `kb --help` and shell completion answer at once.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +10,13 @@ import dataclasses
 import datetime as dt
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from kb.config import Settings
 from kb.errors import ConfigError, InputError, KbError
 from kb.i18n import _, ngettext
-from kb.loader import LoadOptions, load_knowledge_base
-from kb.scaffold import new_article
 from kb.schema import ARTICLE_TYPES, LANGUAGES, normalize_id
 from kbcli.build_search import build, progress_display, search
 from kbcli.i18n_commands import COMMANDS as I18N_COMMANDS
@@ -23,6 +26,9 @@ from kbcli.records_commands import COMMANDS as RECORDS_COMMANDS
 from kbcli.serve import serve
 from kbcli.style import CONTEXT_SETTINGS, echo_problem
 from kbcli.sync_commands import COMMANDS as SYNC_COMMANDS
+
+if TYPE_CHECKING:
+    from kb.loader import LoadOptions
 
 
 @click.group(cls=KbGroup, context_settings=CONTEXT_SETTINGS)
@@ -37,6 +43,8 @@ def cli() -> None:
 
 def load_options(settings: Settings, lenient: bool = False, render: bool = True) -> LoadOptions:
     """LoadOptions from the settings; check and new never show git history, so skip its `git log`."""
+    from kb.loader import LoadOptions
+
     return LoadOptions.from_settings(settings, lenient=lenient, render=render, git_history=False)
 
 
@@ -49,6 +57,8 @@ def check(settings: Settings, lenient: bool, strict: bool) -> int:
     """Validate every article and the vocabulary; print path:line:col: problems."""
     if not settings.articles_dir.is_dir():
         raise ConfigError(_("articles folder %(path)s does not exist") % {"path": settings.articles_dir})
+    from kb.loader import load_knowledge_base
+
     update, finish = progress_display(sys.stderr.isatty())
     try:
         kb = load_knowledge_base(settings.articles_dir,
@@ -101,6 +111,9 @@ def similar_articles(settings: Settings, title: str, limit: int = 3) -> list[str
 @click.option("--category", default=None, help="Ticket category, e.g. network/vpn.")
 def new(settings: Settings, title: str, article_type: str, lang: str | None, category: str | None) -> int:
     """Create a new article from the template for its type, with a fresh id."""
+    from kb.loader import load_knowledge_base
+    from kb.scaffold import new_article
+
     kb = load_knowledge_base(settings.articles_dir, load_options(settings, render=False))
     if category and category not in kb.vocabulary.categories:
         raise InputError(_("unknown category %(category)r; allowed: %(allowed)s") % {

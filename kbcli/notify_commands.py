@@ -9,18 +9,19 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import defaultdict
+from typing import TYPE_CHECKING
 
 import click
 
 from kb.config import Settings
 from kb.gitsync import short
-from kb.loader import LoadOptions, load_knowledge_base
 from kb.notify import Message, send
-from kb.records.db import Database
 from kb.records.errors import DatabaseUnavailableError
-from kb.records.store import RecordStore
 from kbcli.options import KbGroup, common_options
-from search.sync import SyncResult
+
+if TYPE_CHECKING:  # the records store, the loader and sync are imported when a command runs (kb --help stays quick)
+    from kb.records.db import Database
+    from search.sync import SyncResult
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,8 @@ def _link(settings: Settings, path: str) -> str:
 
 def _claim_and_send(settings: Settings, db: Database, kind: str, key: str, message: Message) -> bool:
     """Send once per (kind, key) across machines; a failed send gives the claim back for the next try."""
+    from kb.records.store import RecordStore
+
     store = RecordStore(db, lambda _key: None)
     if not store.claim_notification(kind, key):
         return False
@@ -73,6 +76,8 @@ def notify_push(settings: Settings, db: Database, result: SyncResult) -> bool:
 
 def review_due_message(settings: Settings, today: dt.date) -> Message | None:
     """Articles whose review is overdue, grouped by owner (None when there are none)."""
+    from kb.loader import LoadOptions, load_knowledge_base
+
     kb = load_knowledge_base(settings.articles_dir, LoadOptions.from_settings(settings, render=False,
                                                                               git_history=False))
     by_owner: dict[str, list[str]] = defaultdict(list)
@@ -98,6 +103,8 @@ def notify_review_due(settings: Settings, db: Database, today: dt.date | None = 
     today = today or dt.date.today()
     week = today.isocalendar()
     key = f"{week.year}-W{week.week:02d}"
+    from kb.records.store import RecordStore
+
     store = RecordStore(db, lambda _key: None)
     if not force and store.notification_sent("review-due", key):
         return False
@@ -122,6 +129,8 @@ def review_due_command(settings: Settings, force: bool) -> int:
     if not settings.notify_webhook:
         click.echo("KB_NOTIFY_WEBHOOK is not set: nothing sent", err=True)
         return 1
+    from kb.records.db import Database
+
     db = Database(settings.database_url)
     try:
         sent = notify_review_due(settings, db, force=force)

@@ -1,4 +1,8 @@
-"""`kb link`, `kb import-resolutions`, `kb stats`, `kb boosts`, `kb flags` and `kb db`: records from the terminal."""
+"""`kb link`, `kb import-resolutions`, `kb stats`, `kb boosts`, `kb flags` and `kb db`: records from the terminal.
+
+The records modules (SQLAlchemy, Alembic) and the loader are imported inside the commands that
+use them, so that `kb --help` and shell completion do not load them.
+"""
 
 from __future__ import annotations
 
@@ -7,28 +11,28 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from kb.clock import utc_now
 from kb.config import Settings
-from kb.loader import KnowledgeBase, LoadOptions, load_knowledge_base
 from kb.records.articles import ArticleIds
-from kb.records.db import Database
 from kb.records.errors import UnknownArticleError
-from kb.records.importer import import_resolutions, parse_time
+from kb.records.fields import RELATIONS
 from kb.records.kcs import TREND_UNITS
-from kb.records.migrate import current_revision
-from kb.records.models import RELATIONS
-from kb.records.ranking import resolution_boosts, user_words, write_boosts
-from kb.records.reports import ArticleUsage, KcsReport, Period, Reports, to_json
-from kb.records.store import RecordStore
 from kbcli.options import KbCommand, KbGroup, common_options
-from search.build import BOOSTS
-from search.user_words import USER_WORDS
+
+if TYPE_CHECKING:
+    from kb.loader import KnowledgeBase
+    from kb.records.db import Database
+    from kb.records.reports import ArticleUsage, KcsReport, Period
+    from kb.records.store import RecordStore
 
 
 def _knowledge_base(settings: Settings) -> KnowledgeBase:
+    from kb.loader import LoadOptions, load_knowledge_base
+
     options = LoadOptions.from_settings(settings, render=False, git_history=False)
     return load_knowledge_base(settings.articles_dir, options)
 
@@ -36,6 +40,10 @@ def _knowledge_base(settings: Settings) -> KnowledgeBase:
 def refresh_boosts(settings: Settings, db: Database) -> tuple[int, Path]:
     """Recompute every article's boost from its resolutions, and the words users used for it,
     and write both beside the index (boosts.json, user_words.json): no rebuild."""
+    from kb.records.ranking import resolution_boosts, user_words, write_boosts
+    from search.build import BOOSTS
+    from search.user_words import USER_WORDS
+
     kb = _knowledge_base(settings)
     resolve = ArticleIds.from_articles(kb.articles).resolve
     found = resolution_boosts(db, resolve, utc_now())
@@ -48,6 +56,8 @@ def refresh_boosts(settings: Settings, db: Database) -> tuple[int, Path]:
 @contextmanager
 def records_database(settings: Settings) -> Iterator[Database]:
     """The records database for one command; its connections are closed at the end."""
+    from kb.records.db import Database
+
     db = Database(settings.database_url)
     try:
         yield db
@@ -58,6 +68,8 @@ def records_database(settings: Settings) -> Iterator[Database]:
 @contextmanager
 def open_store(settings: Settings) -> Iterator[RecordStore]:
     """The records store, checking article ids and categories against the articles folder."""
+    from kb.records.store import RecordStore
+
     kb = _knowledge_base(settings)
     ids = ArticleIds.from_articles(kb.articles)
     with records_database(settings) as db:
@@ -86,6 +98,8 @@ def _default_user() -> str:
 def link(settings: Settings, article: str, ticket: str, category: str, relation: str, ticket_system: str | None,
          user: str | None, note: str, opened: str | None, subject: str) -> int:
     """Record that ARTICLE (id or alias) resolved TICKET."""
+    from kb.records.importer import parse_time
+
     with open_store(settings) as store:
         record = store.record_resolution(article=article, ticket_id=ticket, category=category,
                                          relation=relation, ticket_system=ticket_system,
@@ -104,6 +118,7 @@ def link(settings: Settings, article: str, ticket: str, category: str, relation:
 def import_resolutions_command(settings: Settings, csv_file: Path, user: str | None) -> int:
     """Record resolutions from a CSV file (ticket_id, article, category[, relation, ticket_system, user,
     note, when, ticket_opened, subject]); rejected rows are listed as FILE:LINE: reason and make the exit code 1."""
+    from kb.records.importer import import_resolutions
 
     with open_store(settings) as store, csv_file.open(encoding="utf-8-sig", newline="") as lines:
         report = import_resolutions(store, lines, user=user or _default_user())
@@ -187,6 +202,9 @@ def stats(settings: Settings, days: int, category: str | None, article_id: str |
 
     With --json the figures are top-level keys: link_rate, reuse, create, new_vs_known (known, new),
     participation, link_accuracy, helpful_rate, zero_result_searches."""
+    from kb.loader import LoadOptions, load_knowledge_base
+    from kb.records.reports import Period, Reports, to_json
+
     # git history: each article's first commit is its birth (new versus known)
     kb = load_knowledge_base(settings.articles_dir, LoadOptions.from_settings(settings, render=False))
     period = Period.last_days(days, utc_now()) if days else Period()
@@ -228,6 +246,9 @@ def db() -> None:
 @common_options
 def upgrade(settings: Settings) -> int:
     """Create or migrate the records database to the newest schema."""
+    from kb.records.migrate import current_revision
+    from kb.records.store import RecordStore
+
     with records_database(settings) as database:
         database.upgrade()
         click.echo(f"{database.safe_url()} is at revision {current_revision(database)}")
@@ -248,6 +269,8 @@ def upgrade(settings: Settings) -> int:
 @common_options
 def purge_searches(settings: Settings) -> int:
     """Delete searches older than KB_SEARCH_LOG_RETENTION_DAYS from the search log."""
+    from kb.records.store import RecordStore
+
     with records_database(settings) as database:
         removed = RecordStore(database, lambda key: None).purge_search_log(settings.search_log_retention_days)
     click.echo(f"{removed} searches older than {settings.search_log_retention_days} days deleted")
@@ -265,6 +288,8 @@ def flags() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 def flags_list(settings: Settings, everything: bool, as_json: bool) -> int:
     """Open flags, newest first: id, article, who, reason."""
+    from kb.records.reports import to_json
+
     with open_store(settings) as store:
         found = store.flags(status=None if everything else "open")
     if as_json:

@@ -10,9 +10,6 @@ from kb.config import Settings
 from kb.logs import configure_command
 from kbcli.build_search import run_build
 from kbcli.options import KbCommand, common_options
-from search.build import current_build
-from web.app import create_app
-from web.settings import SETTINGS_KEY
 
 
 def serve_settings(settings: Settings, host: str | None, port: int | None) -> Settings:
@@ -26,6 +23,8 @@ def serve_settings(settings: Settings, host: str | None, port: int | None) -> Se
 
 def ensure_index(settings: Settings) -> int:
     """Build the index when there is no live build yet; the build's exit code (0 if one exists)."""
+    from search.build import current_build
+
     if current_build(settings.index_dir) is not None:
         return 0
     click.echo(f"kb: no index in {settings.index_dir} yet; building it from {settings.articles_dir}", err=True)
@@ -44,6 +43,8 @@ def serve(settings: Settings, host: str | None, port: int | None) -> int:
     \b
         KB_SECRET_KEY=... gunicorn -w 4 -b 0.0.0.0:8080 'web.app:create_app()'
     """
+    from web.app import create_app  # Flask, SQLAlchemy and the search side load only to serve
+    from web.settings import SETTINGS_KEY
 
     configure_command("INFO")
     effective = serve_settings(settings, host, port)

@@ -1,4 +1,7 @@
-"""`kb sync` (once, or `--watch` for webhook pushes), `kb export` and `kb import`."""
+"""`kb sync` (once, or `--watch` for webhook pushes), `kb export` and `kb import`.
+
+The records and build modules are imported inside the commands, so that `kb --help` stays quick.
+"""
 
 from __future__ import annotations
 
@@ -9,21 +12,22 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from kb.config import Settings
 from kb.logs import configure_command as configure_logging
-from kb.records.backup import export_records, import_records
-from kb.records.db import Database
 from kb.records.errors import DatabaseUnavailableError
-from kb.records.hooks import latest_push
 from kbcli.notify_commands import notify_push, notify_review_due
 from kbcli.options import KbCommand, common_options
 from kbcli.records_commands import refresh_boosts
 from kbcli.style import echo_problem
 from search.errors import BuildLockedError
-from search.sync import SyncResult, sync
+
+if TYPE_CHECKING:
+    from kb.records.db import Database
+    from search.sync import SyncResult
 
 log = logging.getLogger(__name__)
 METRICS_SECONDS = 15.0  # the build's age in the textfile is at most this stale (node_exporter reads it per scrape)
@@ -65,6 +69,10 @@ def watch(settings: Settings, interval: float, every: float, max_syncs: int | No
     """Sync now, then whenever a push webhook is recorded (polled every `interval` seconds)
     and at least every `every` seconds; runs until stopped (max_syncs ends it, for tests).
     With KB_METRICS_TEXTFILE, rewrites that file after every sync and every METRICS_SECONDS."""
+    from kb.records.db import Database
+    from kb.records.hooks import latest_push
+    from search.sync import sync
+
     db = Database(settings.database_url)
     metrics_written = 0.0
     seen: int | None = None
@@ -143,6 +151,8 @@ def _refresh_boosts(settings: Settings, db: Database) -> None:
 def sync_command(settings: Settings, force: bool, as_json: bool, watching: bool, interval: float,
                  every: float) -> int:
     """Fetch the articles repository, build what changed, swap it in, and record the result."""
+    from search.sync import sync
+
     configure_logging("INFO")
     if watching:
         watch(settings, interval, every)
@@ -162,6 +172,9 @@ def sync_command(settings: Settings, force: bool, as_json: bool, watching: bool,
 @click.argument("output", type=click.Path(path_type=Path, dir_okay=False, allow_dash=True), default="-")
 def export_command(settings: Settings, output: Path) -> int:
     """Write every record as JSON lines (to OUTPUT, default stdout): a backup `kb import` restores."""
+    from kb.records.backup import export_records
+    from kb.records.db import Database
+
     db = Database(settings.database_url)
     try:
         if str(output) == "-":
@@ -180,6 +193,9 @@ def export_command(settings: Settings, output: Path) -> int:
 @click.argument("source", type=click.Path(path_type=Path, dir_okay=False, allow_dash=True, exists=True))
 def import_command(settings: Settings, source: Path) -> int:
     """Restore records from `kb export` JSON lines into an empty database (ids and times kept)."""
+    from kb.records.backup import import_records
+    from kb.records.db import Database
+
     db = Database(settings.database_url)
     try:
         if str(source) == "-":

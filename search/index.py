@@ -71,14 +71,27 @@ class Snapshot:
 
     @property
     def corrector(self) -> SpellingCorrector:
-        """Built on first use (a few hundred ms on a big index), then kept for this build."""
+        """Built by warming (search/warming.py) or else on first use, then kept for this build."""
         with self.lock:
             if self._corrector is None:
-                counts = read_json_object(self.build_dir / SPELLING) or {}
-                # In a small knowledge base a word seen once is still a word; in a big one it is often a typo.
-                min_frequency = 1 if len(self.doc_ids) < 1000 else 2
-                self._corrector = SpellingCorrector(counts.items(), min_frequency)
+                self._corrector = self._build_corrector()
             return self._corrector
+
+    def prepare_corrector(self) -> None:
+        """Build the spelling corrector without holding the lock (1-6 s at 30k-70k distinct words:
+        requests go on meanwhile), unless a request built it first."""
+        if self._corrector is not None:
+            return
+        corrector = self._build_corrector()
+        with self.lock:
+            if self._corrector is None:
+                self._corrector = corrector
+
+    def _build_corrector(self) -> SpellingCorrector:
+        counts = read_json_object(self.build_dir / SPELLING) or {}
+        # In a small knowledge base a word seen once is still a word; in a big one it is often a typo.
+        min_frequency = 1 if len(self.doc_ids) < 1000 else 2
+        return SpellingCorrector(counts.items(), min_frequency)
 
     def factor(self, docnum: int) -> float:
         """Score multiplier for article state and the usage signal."""
@@ -144,6 +157,11 @@ class IndexHandle:
             snapshot = self._snapshot
         self._refresh_usage(snapshot)
         return snapshot
+
+    def current_target(self) -> str | None:
+        """Which build this handle has open (the `current` link's target when it was opened), if any."""
+        with self._lock:
+            return self._target
 
     def _refresh_usage(self, snapshot: Snapshot) -> None:
         path = self.index_dir / BOOSTS

@@ -190,6 +190,9 @@ def spelling_words(document: dict[str, Any]) -> set[str]:
     return set(_SPELL_WORD.findall(text.lower()))
 
 
+_KEY_FIELDS = tuple(f.name for f in dataclasses.fields(Article) if f.repr)
+
+
 def source_key(article: Article, rendered: RenderedBody | None, vocabulary: Vocabulary,
                history: FileHistory | None = None) -> str:
     """A hash of everything an article's document is made from (for incremental builds).
@@ -197,7 +200,9 @@ def source_key(article: Article, rendered: RenderedBody | None, vocabulary: Voca
     Cheaper than building the document; bump SCHEMA_VERSION when `article_document` changes.
     """
     # repr() of the long strings (body, HTML) would escape them character by character: join them as they are.
-    parts = [repr(dataclasses.replace(article, body="")), article.body, label_text(article, vocabulary),
+    # The fields but the body, as repr(dataclasses.replace(article, body="")) gave them, without building a copy.
+    fields = ", ".join(f"{name}={'' if name == 'body' else getattr(article, name)!r}" for name in _KEY_FIELDS)
+    parts = [f"{type(article).__qualname__}({fields})", article.body, label_text(article, vocabulary),
              f"{history.updated.isoformat()} {history.updated_by} {history.created}" if history else ""]
     if rendered is not None:
         parts += [rendered.html, repr(rendered.toc)]

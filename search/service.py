@@ -43,7 +43,7 @@ from search.results import (
 from search.schema import FACET_FIELDS, FIELD_WEIGHTS, FILTER_FIELDS
 from search.scoring import Any_, Scorer, Term
 from search.user_words import UserWords
-from search.warming import WarmReport, warm
+from search.warming import PAUSE_RATIO, WarmReport, warm
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +100,13 @@ class _Tools:
         return self.factors[1]
 
 
+# Article scores kept across queries, per process: each entry is a Python dict item (~100 bytes),
+# so 300,000 take about 30 MB; with the postings cache (search.postings.CACHE_BYTES) and the
+# spelling corrector this keeps one serving process near 200 MB at 10,000 real-text articles
+# (bench/bench_memory.py). A word not cached costs one vectorised pass over its postings.
+SCORE_CACHE_ENTRIES = 300_000
+
+
 class SearchService:
     """Queries, suggestions and article lookups against the live index build."""
 
@@ -129,14 +136,14 @@ class SearchService:
                 return snap.corrector.correct(word)
 
             compiler = QueryCompiler(snap.segmenter, snap.synonyms, has_term, expand_prefix, correct)
-            tools = self._tools = _Tools(id(snap), compiler, Scorer(snap.searcher))
+            tools = self._tools = _Tools(id(snap), compiler, Scorer(snap.searcher, SCORE_CACHE_ENTRIES))
             if self.warm_terms > 0:
                 threading.Thread(target=self._warm, args=(snap, tools), name="kb-warm", daemon=True).start()
         return tools
 
-    def _warm(self, snap: Snapshot, tools: _Tools) -> None:
+    def _warm(self, snap: Snapshot, tools: _Tools, pause_ratio: float = PAUSE_RATIO) -> None:
         try:
-            self.last_warm = warm(snap, tools.scorer, self.warm_terms, lambda: self._tools is tools)
+            self.last_warm = warm(snap, tools.scorer, self.warm_terms, lambda: self._tools is tools, pause_ratio)
         except Exception:  # warming is an optimisation: a failure must not take the process down
             log.exception("warming index build %s failed", snap.build_dir.name)
 
@@ -145,6 +152,20 @@ class SearchService:
         snap = self.handle.snapshot()
         with snap.lock:
             self._tools_for(snap)
+
+    def open_warmed(self) -> None:
+        """Open the live build and warm it in this thread, at full speed (nothing is serving yet:
+        a server before it accepts, gunicorn's master before it forks)."""
+        snap = self.handle.snapshot()
+        with snap.lock:
+            known = self._tools is not None and self._tools.snapshot_id == id(snap)
+            warm_terms, self.warm_terms = self.warm_terms, 0  # no background thread for this one
+            try:
+                tools = self._tools_for(snap)
+            finally:
+                self.warm_terms = warm_terms
+        if not known and warm_terms > 0:
+            self._warm(snap, tools, pause_ratio=0)
 
     @staticmethod
     def _allowed(snap: Snapshot, tools: _Tools, filters: dict[str, list[str]]) -> frozenset[int] | None:

@@ -1,4 +1,5 @@
-"""Warming a newly opened index build: read the most frequent words' postings ahead of queries.
+"""Warming a newly opened index build: build the spelling corrector and read the most frequent
+words' postings ahead of queries.
 
 The first query to use a common word reads its postings from Whoosh's pickled blocks
 (several ms per field at 10k articles, twice that with positions). Search engines warm
@@ -30,11 +31,12 @@ PAUSE_RATIO = 1.0  # after each step, sleep this many times as long as the step 
 
 
 @contextmanager
-def _paused() -> Iterator[None]:
-    """Run a step, then sleep PAUSE_RATIO times as long (outside the lock)."""
+def _paused(ratio: float = PAUSE_RATIO) -> Iterator[None]:
+    """Run a step, then sleep `ratio` times as long (outside the lock)."""
     started = time.perf_counter()
     yield
-    time.sleep((time.perf_counter() - started) * PAUSE_RATIO)
+    if ratio:
+        time.sleep((time.perf_counter() - started) * ratio)
 
 
 @dataclass(frozen=True)
@@ -46,14 +48,14 @@ class WarmReport:
     stopped: bool  # a newer build replaced this one, or the cache share was reached
 
 
-def frequent_terms(snap: Snapshot, limit: int) -> list[tuple[str, str]]:
+def frequent_terms(snap: Snapshot, limit: int, pause_ratio: float = PAUSE_RATIO) -> list[tuple[str, str]]:
     """The (field, word) pairs of the text fields held by the most articles, most first."""
     ranked: list[tuple[int, str, str]] = []
     for fieldname in FIELD_WEIGHTS:
         with snap.lock:
             lexicon = snap.searcher.reader().iter_field(fieldname)
         while True:
-            with _paused(), snap.lock:
+            with _paused(pause_ratio), snap.lock:
                 chunk = list(itertools.islice(lexicon, LEXICON_CHUNK))
             if not chunk:
                 break
@@ -64,21 +66,24 @@ def frequent_terms(snap: Snapshot, limit: int) -> list[tuple[str, str]]:
     return [(fieldname, term) for _, fieldname, term in ranked[:limit]]
 
 
-def warm(snap: Snapshot, scorer: Scorer, max_terms: int, still_wanted: Callable[[], bool] = lambda: True
-         ) -> WarmReport:
+def warm(snap: Snapshot, scorer: Scorer, max_terms: int, still_wanted: Callable[[], bool] = lambda: True,
+         pause_ratio: float = PAUSE_RATIO) -> WarmReport:
     """Read postings (with positions where phrases and proximity need them) of the `max_terms`
-    most frequent (field, word) pairs, then cache the combined scores of those words."""
+    most frequent (field, word) pairs, then cache the combined scores of those words; pausing
+    `pause_ratio` times as long as each step took (0 where no request waits, as before a fork)."""
     started = time.perf_counter()
+    if still_wanted():
+        snap.prepare_corrector()  # first: a misspelt word in a request must not wait for it
     postings = scorer.postings
     budget = postings.max_bytes * CACHE_SHARE
-    terms = frequent_terms(snap, max_terms)
+    terms = frequent_terms(snap, max_terms, pause_ratio)
     read = words = 0
     stopped = False
     for fieldname, term in terms:
         if not still_wanted() or postings.bytes > budget:
             stopped = True
             break
-        with _paused(), snap.lock:
+        with _paused(pause_ratio), snap.lock:
             # Proximity reads title and body, both phrase fields: one positions read serves both.
             postings.get(fieldname, term, positions=fieldname in PHRASE_FIELDS)
         read += 1
@@ -86,7 +91,7 @@ def warm(snap: Snapshot, scorer: Scorer, max_terms: int, still_wanted: Callable[
         if not still_wanted() or scorer.entries > scorer.max_entries * CACHE_SHARE:
             stopped = True
             break
-        with _paused(), snap.lock:
+        with _paused(pause_ratio), snap.lock:
             scorer.evaluate(Term(term))
         words += 1
     report = WarmReport(read, words, time.perf_counter() - started, postings.bytes, stopped)

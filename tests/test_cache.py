@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
+from kb.cache import SHARD_FILE, SHARDS, shard_of
 from kb.loader import KnowledgeBase, LoadOptions, load_knowledge_base
 from tests.conftest import ArticleWriter
 
@@ -76,4 +78,23 @@ def test_full_load_ignores_but_refreshes_the_cache(articles_dir: Path, tmp_path:
     path = articles_dir / "en" / "vpn-error-809.md"
     path.write_text(path.read_text(encoding="utf-8").replace("VPN fails", "VPN breaks"), encoding="utf-8")
     assert load_knowledge_base(articles_dir, options).by_id()["vpn-error-809"].title == "VPN breaks with error 809"
-    assert (cache / "articles.pickle").stat().st_size > 0
+    assert all(f.stat().st_size > 0 for f in cache.glob("articles-*.pickle"))
+    assert load(articles_dir, cache).by_id()["vpn-error-809"].title == "VPN breaks with error 809"
+
+
+def test_one_changed_article_rewrites_only_its_cache_file(articles_dir: Path, write_article: ArticleWriter,
+                                                          tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    write_article("en/linking.md", LINKING)
+    first = load(articles_dir, cache)
+    files = {f.name: f.stat().st_mtime_ns for f in cache.glob("articles-*.pickle")}
+    assert len(files) == SHARDS
+    path = articles_dir / "en" / "vpn-error-809.md"
+    path.write_text(path.read_text(encoding="utf-8").replace("VPN fails", "VPN breaks"), encoding="utf-8")
+    time.sleep(0.01)  # so a rewritten file's mtime differs
+    assert load(articles_dir, cache).by_id()["vpn-error-809"].title == "VPN breaks with error 809"
+    rewritten = [f.name for f in cache.glob("articles-*.pickle") if f.stat().st_mtime_ns != files[f.name]]
+    assert rewritten == [SHARD_FILE.format(shard_of("en/vpn-error-809.md"))]
+    again = load(articles_dir, cache)
+    assert again.by_id()["vpn-error-809"].title == "VPN breaks with error 809"
+    assert [a.id for a in again.articles] == [a.id for a in first.articles] and again.problems == first.problems

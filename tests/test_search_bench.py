@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import bench_search, evaluate
+from bench import bench_search, evaluate, realtext
 from bench.synth import generate
 from kb.loader import LoadOptions, load_knowledge_base
 
@@ -34,3 +34,12 @@ def test_benchmark_runs_on_a_tiny_corpus(tmp_path: Path, capsys: pytest.CaptureF
     assert bench_search.main(["--synth", "30", "--queries", "14", "--work", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "kb (Whoosh)" in out and "SQLite FTS5" in out
+
+
+def test_real_text_corpus_is_valid_and_a_third_chinese(tmp_path: Path) -> None:
+    realtext.generate(tmp_path / "real", 30, sources=[realtext.BUNDLED])
+    kb = load_knowledge_base(tmp_path / "real", LoadOptions(git_history=False))
+    assert len(kb.articles) == 30 and not kb.problems
+    assert sum(a.lang == "zh" for a in kb.articles) == 10
+    bodies = {a.body for a in kb.articles}
+    assert len(bodies) == 30  # every article is its own draw of sentences

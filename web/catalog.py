@@ -203,6 +203,12 @@ class Catalog:
     def complete(self, prefix: str, limit: int) -> list[Completion]:
         """Titles, error codes, ids and products that start with what the reader typed, best first."""
         return self.per_build("complete", Completer.open).complete(prefix, limit)
+    def prepare(self) -> None:
+        """Open and warm the live build and read its article metadata now, waiting until done:
+        gunicorn's master does it before forking workers (deploy/gunicorn.conf.py), so that
+        they start warm, share those pages, and no request waits for an open or a warm-up."""
+        self.service.open_warmed()
+        self.snapshot()
 
     def search(self, query: str, filters: Mapping[str, str | Sequence[str]], *, page: int = 1,
                limit: int = DEFAULT_LIMIT) -> SearchResult:

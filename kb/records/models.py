@@ -20,9 +20,10 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-RELATIONS = ("resolved", "referenced", "created_from")
-SOURCES = ("web", "api", "cli", "import")
-FLAG_STATUSES = ("open", "done")
+from kb.records.fields import FLAG_STATUSES as FLAG_STATUSES  # re-exported: models is where they were
+from kb.records.fields import RELATIONS as RELATIONS
+from kb.records.fields import SOURCES as SOURCES
+
 SEARCH_SOURCES = ("web", "api", "suggest", "typed")  # typed: a suggestion picked while typing
 
 NAMING = {
