@@ -53,6 +53,10 @@ class Settings:
         2000, "Most frequent words whose postings each web worker reads into memory, in the background, when it "
         "opens an index build (0: read each word on first use)."
     )
+    semantic: bool = _setting(
+        True, "Semantic retrieval: `kb build` encodes articles' sections as sentence vectors and search blends "
+        "them with word matching (off: word matching only)."
+    )
     sync_remote: str = _setting(
         "origin", "Where `kb sync` fetches articles from: a remote of the articles checkout, a git URL or a path."
     )

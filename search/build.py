@@ -40,6 +40,7 @@ from kb.gitmeta import FileHistory, head_commit
 from kb.loader import KnowledgeBase, LoadOptions, load_knowledge_base
 from search.errors import BuildError, BuildLockedError
 from search.schema import SCHEMA_VERSION, article_document, make_schema, source_key, spelling_words
+from search.semantic import encode_build, has_passages
 
 log = logging.getLogger(__name__)
 
@@ -215,7 +216,8 @@ def build_index(
         # The commit is part of it: the index stores each article's last commit and author.
         fingerprint = source_fingerprint(settings.articles_dir, f"lenient={lenient}", f"strict={strict}",
                                          f"lang={settings.default_lang}", f"max={settings.max_article_bytes}",
-                                         f"commit={head_commit(settings.articles_dir)}")
+                                         f"commit={head_commit(settings.articles_dir)}",
+                                         f"semantic={settings.semantic}")
         live = current_build(index_dir)
         manifest = _read_json(live / MANIFEST) if live and not full else None
         if manifest and manifest.get("source_fingerprint") == fingerprint and \
@@ -230,7 +232,8 @@ def build_index(
         load_seconds = time.perf_counter() - started
         log.info("loaded %d valid articles in %.1fs", len(kb.articles), load_seconds)
         _check_loadable(kb, strict)
-        report = index_knowledge_base(kb, index_dir, full=full, progress=progress, fingerprint=fingerprint)
+        report = index_knowledge_base(kb, index_dir, full=full, progress=progress, fingerprint=fingerprint,
+                                      semantic=settings.semantic)
         report.load_seconds = load_seconds
         return report
 
@@ -243,8 +246,10 @@ def _committed(kb: KnowledgeBase, article: Article) -> FileHistory | None:
 
 
 def index_knowledge_base(kb: KnowledgeBase, index_dir: Path, *, full: bool = False,
-                         progress: Progress | None = None, fingerprint: str | None = None) -> BuildReport:
-    """Index a loaded knowledge base into a new build and swap it in (the caller holds the lock)."""
+                         progress: Progress | None = None, fingerprint: str | None = None,
+                         semantic: bool = True) -> BuildReport:
+    """Index a loaded knowledge base into a new build and swap it in (the caller holds the lock);
+    with `semantic`, its passages' vectors too (search/semantic.py)."""
     started = time.perf_counter()
     indexed = {a.id: a for a in kb.articles if a.state != "draft"}
     drafts = len(kb.articles) - len(indexed)
@@ -266,7 +271,7 @@ def index_knowledge_base(kb: KnowledgeBase, index_dir: Path, *, full: bool = Fal
             removed = set(old_hashes) - set(hashes)
             added = set(hashes) - set(old_hashes)
             changed = {i for i in set(hashes) & set(old_hashes) if hashes[i] != old_hashes[i]}
-            if not (removed or added or changed) and live is not None:
+            if not (removed or added or changed) and live is not None and has_passages(live) == semantic:
                 _update_manifest(live, source_fingerprint=fingerprint)
                 return BuildReport(None, "unchanged", len(hashes), skipped_drafts=drafts, problems=kb.problems,
                                    index_seconds=time.perf_counter() - started)
@@ -290,6 +295,7 @@ def index_knowledge_base(kb: KnowledgeBase, index_dir: Path, *, full: bool = Fal
             raise
         writer.commit()
         ix.close()
+        encode_build(build_dir, live, indexed.values(), kb.rendered, enabled=semantic)
         # json.dumps, not json.dump: dump streams through the pure-Python encoder (0.7 s at 10k).
         words = _spelling_words(None if mode == "full" else live, documents, removed | changed)
         (build_dir / HASHES).write_text(json.dumps(hashes), encoding="utf-8")

@@ -191,6 +191,40 @@ class Scorer:
                 found[doc] = found.get(doc, 0) + 1
         return found
 
+    def verbatim_runs(self, terms: Sequence[str], docs: Iterable[int]) -> dict[int, int]:
+        """For each of `docs`, the longest run of consecutive `terms` standing at consecutive
+        positions in one of its VERBATIM_FIELDS (a pasted error message or command line)."""
+        wanted = np.array(sorted(docs), dtype=np.int64)
+        if not len(wanted) or len(terms) < 2:
+            return {}
+        low, high = wanted << POSITION_BITS, (wanted + 1) << POSITION_BITS
+        best = np.zeros(len(wanted), dtype=np.int64)
+        for fieldname in VERBATIM_FIELDS:
+            before_keys, before_lengths = _EMPTY_KEYS, _EMPTY_KEYS
+            for term in terms:
+                if not self.postings.has(fieldname, term):
+                    before_keys, before_lengths = _EMPTY_KEYS, _EMPTY_KEYS
+                    continue
+                keys = self.postings.get(fieldname, term, positions=True).keys
+                assert keys is not None
+                starts, ends = np.searchsorted(keys, low), np.searchsorted(keys, high)
+                counts = ends - starts
+                total = int(counts.sum())
+                if not total:
+                    before_keys, before_lengths = _EMPTY_KEYS, _EMPTY_KEYS
+                    continue
+                # Every occurrence in `wanted`: the slices keys[starts[i]:ends[i]], joined.
+                offsets = np.repeat(starts - (np.cumsum(counts) - counts), counts) + np.arange(total)
+                found = keys[offsets]
+                lengths = np.ones(total, dtype=np.int64)
+                if len(before_keys):
+                    at = np.minimum(np.searchsorted(before_keys, found - 1), len(before_keys) - 1)
+                    follows = before_keys[at] == found - 1
+                    lengths[follows] = before_lengths[at[follows]] + 1
+                np.maximum.at(best, np.searchsorted(wanted, found >> POSITION_BITS), lengths)
+                before_keys, before_lengths = found, lengths
+        return {int(d): int(n) for d, n in zip(wanted.tolist(), best.tolist(), strict=True) if n > 1}
+
     def count_terms(self, node: Node) -> int:
         """How many term and phrase lookups a tree needs (to refuse absurd queries)."""
         if isinstance(node, Term | Phrase):
@@ -199,6 +233,8 @@ class Scorer:
 
 
 PROXIMITY_FIELDS = ("title", "body")
+VERBATIM_FIELDS = ("title", "errors", "body")
+_EMPTY_KEYS: IntArray = np.zeros(0, dtype=np.int64)
 
 
 def _summed(docs: list[IntArray], scores: list[FloatArray]) -> Scores:

@@ -29,7 +29,7 @@ from search.errors import QueryError
 from search.highlight import match_pattern, snippet
 from search.index import IndexHandle, Snapshot, open_index
 from search.postings import QueryTimeout
-from search.query import CompiledQuery, QueryCompiler, filter_query, parse_query
+from search.query import CompiledQuery, ParsedQuery, QueryCompiler, filter_query, parse_query
 from search.results import (
     MAX_LIMIT,
     ArticleView,
@@ -41,6 +41,7 @@ from search.results import (
 )
 from search.schema import FACET_FIELDS, FIELD_WEIGHTS, FILTER_FIELDS, lookup_key
 from search.scoring import Any_, Scorer, Term
+from search.semantic import ENCODER, TABLE_CACHE, PassageHit, PassageIndex
 from search.warming import WarmReport, warm
 
 log = logging.getLogger(__name__)
@@ -49,12 +50,25 @@ TIME_LIMIT_SECONDS = 0.8
 MIN_ALL_WORDS_HITS = 3  # fewer hits with all words: fall back to any word
 STRICT_UNITS = 2  # queries of up to this many words require all of them (unless that finds too little)
 ALL_WORDS_BONUS = 0.5  # in "any word" mode, articles with every word score this much more
-MAX_TERM_LOOKUPS = 400  # words, phrases and prefix expansions in one query
 # Among the best-scored articles, each pair of neighbouring query words standing within
 # PROXIMITY_SLOP positions multiplies the score by 1 + PROXIMITY_BONUS.
 PROXIMITY_CANDIDATES = 100
 PROXIMITY_SLOP = 4
 PROXIMITY_BONUS = 0.05
+# Among the same candidates, an article holding a run of VERBATIM_MIN or more of the query's
+# terms in a row (a pasted error message or command line) has its score multiplied by
+# (1 + VERBATIM_BONUS) for each term of its longest run beyond VERBATIM_MIN - 1.
+VERBATIM_MIN = 3
+VERBATIM_BONUS = 0.25
+NO_WORDS = "The query has no searchable words: type a word, an error message or a code."
+# Semantic retrieval (search/semantic.py) blended with word matching: each article's score is
+# its word-matching score over the best one's, plus SEMANTIC_WEIGHT times its best passage's
+# similarity above SIMILARITY_FLOOR over the best article's (tuned on the dev sets' tuning half).
+SEMANTIC_CANDIDATES = 100
+SEMANTIC_WEIGHT = 0.5
+SIMILARITY_FLOOR = 0.25
+OTHER_LANGUAGE = 0.9  # articles not in the query's language: the query's language first
+_CJK = re.compile(r"[\u3400-\u9fff]")
 MAX_PAGE_DEPTH = 1000
 MAX_FACET_VALUES = 30
 TICKET_TERMS = 24
@@ -74,6 +88,8 @@ class _Tools:
     filters: dict[str, frozenset[int]] = field(default_factory=dict)
     facets: dict[str, tuple[list[str], npt.NDArray[np.bool_]]] = field(default_factory=dict)
     factors: tuple[object, npt.NDArray[np.float64]] | None = None
+    passages: PassageIndex | None = None  # the build's passage vectors, if it has them
+    docnums: dict[str, int] = field(default_factory=dict)  # article id -> docnum
 
     def facet_matrix(self, snap: Snapshot, name: str) -> tuple[list[str], npt.NDArray[np.bool_]]:
         """A facet's values and which articles hold each (a row per value), to count with one sum."""
@@ -101,11 +117,20 @@ class _Tools:
 class SearchService:
     """Queries, suggestions and article lookups against the live index build."""
 
-    def __init__(self, index: IndexHandle | Path | str, warm_terms: int = 0) -> None:
+    def __init__(self, index: IndexHandle | Path | str, warm_terms: int = 0, semantic: bool = True,
+                 wait_for_encoder: bool = False, share_encoder: bool = False) -> None:
         """`warm_terms`: read that many of the most frequent words' postings in a background
-        thread whenever a build is opened (search/warming.py); 0 reads them on first use."""
+        thread whenever a build is opened (search/warming.py); 0 reads them on first use.
+        `semantic`: blend in the build's passage vectors, once the encoder is loaded: in the
+        background (a site answers lexically meanwhile) or, with `wait_for_encoder`, before the
+        first query (the CLI, whose answers must not depend on timing). `share_encoder`: keep the
+        encoder's embedding table as a file in the index folder's cache, memory-mapped, so that
+        the site's worker processes share one copy."""
         self.handle = index if isinstance(index, IndexHandle) else open_index(index)
         self.warm_terms = warm_terms
+        self.semantic = semantic
+        self.wait_for_encoder = wait_for_encoder
+        self.share_encoder = share_encoder
         self.last_warm: WarmReport | None = None
         self._tools: _Tools | None = None
 
@@ -125,8 +150,22 @@ class SearchService:
             def correct(word: str) -> str | None:
                 return snap.corrector.correct(word)
 
-            compiler = QueryCompiler(snap.segmenter, snap.synonyms, has_term, expand_prefix, correct)
-            tools = self._tools = _Tools(id(snap), compiler, Scorer(snap.searcher))
+            def frequency(term: str) -> int:
+                return max(int(reader.doc_frequency(name, term)) for name in ("title", "body"))
+
+            compiler = QueryCompiler(snap.segmenter, snap.synonyms, has_term, expand_prefix, correct, frequency)
+            tools = _Tools(id(snap), compiler, Scorer(snap.searcher))
+            if self.semantic:
+                tools.passages = PassageIndex.open(snap.build_dir)
+                if tools.passages is not None:
+                    tools.docnums = {article: docnum for docnum, article in snap.doc_ids.items()}
+                    if self.share_encoder and ENCODER.table_dir is None:
+                        ENCODER.table_dir = snap.build_dir.parent.parent / TABLE_CACHE
+                    if self.wait_for_encoder:
+                        ENCODER.load()
+                    else:
+                        ENCODER.load_in_background()
+            self._tools = tools
             if self.warm_terms > 0:
                 threading.Thread(target=self._warm, args=(snap, tools), name="kb-warm", daemon=True).start()
         return tools
@@ -220,11 +259,49 @@ class SearchService:
             for doc in common:
                 scores[doc] *= 1.0 + ALL_WORDS_BONUS
             docs = self._visible(snap, scores, allowed, blocked, archived_ok)
-        if compiled.proximity:
+        if compiled.proximity or compiled.verbatim:
             top = heapq.nlargest(PROXIMITY_CANDIDATES, docs, key=scores.__getitem__)
             for doc, pairs in tools.scorer.close_pairs(compiled.proximity, top, PROXIMITY_SLOP).items():
                 scores[doc] *= 1.0 + PROXIMITY_BONUS * pairs
+            for doc, run in tools.scorer.verbatim_runs(compiled.verbatim, top).items():
+                if run >= VERBATIM_MIN:
+                    scores[doc] *= (1.0 + VERBATIM_BONUS) ** (run - VERBATIM_MIN + 1)
         return scores, docs
+
+    def _semantic(self, snap: Snapshot, tools: _Tools, parsed: ParsedQuery, compiled: CompiledQuery,
+                  allowed: frozenset[int] | None, blocked: set[int], archived_ok: bool) -> dict[int, PassageHit]:
+        """The visible articles whose passages are most similar to the query (none without vectors,
+        while the encoder loads, or for a query with no searchable word)."""
+        if tools.passages is None or not compiled.units:
+            return {}
+        vector = ENCODER.encode_query(" ".join(parsed.text + parsed.phrases + parsed.prefixes))
+        if vector is None:
+            return {}
+        found = {}
+        for hit in tools.passages.search(vector, SEMANTIC_CANDIDATES):
+            docnum = tools.docnums.get(hit.article)
+            if docnum is not None and hit.similarity > SIMILARITY_FLOOR:
+                found[docnum] = hit
+        visible = set(self._visible(snap, found, allowed, blocked, archived_ok))
+        return {d: h for d, h in found.items() if d in visible}
+
+    @staticmethod
+    def _blend(snap: Snapshot, tools: _Tools, scores: dict[int, float], docs: list[int],
+               semantic: dict[int, PassageHit], parsed: ParsedQuery) -> tuple[dict[int, float], list[int]]:
+        """Word-matching and semantic scores as one (see SEMANTIC_WEIGHT), the query's language first."""
+        top_lexical = max(scores.values(), default=0.0) or 1.0
+        top_similarity = max(h.similarity for h in semantic.values())
+        span = max(top_similarity - SIMILARITY_FLOOR, 1e-6)
+        blended = {d: scores.get(d, 0.0) / top_lexical for d in docs}
+        for docnum, hit in semantic.items():
+            blended[docnum] = blended.get(docnum, 0.0) + SEMANTIC_WEIGHT * (hit.similarity - SIMILARITY_FLOOR) / span
+        language = "zh" if _CJK.search(" ".join(parsed.text + parsed.phrases)) else "en"
+        same = snap.facet_docs.get("lang", {}).get(language, frozenset())
+        if same and len(same) < len(snap.doc_ids):
+            for docnum in blended:
+                if docnum not in same:
+                    blended[docnum] *= OTHER_LANGUAGE
+        return blended, list(blended)
 
     # -- public API ----------------------------------------------------------------------
     def search(self, request: SearchRequest) -> SearchResult:
@@ -246,18 +323,20 @@ class SearchService:
         partial = False
         with snap.lock:
             tools = self._tools_for(snap)
-            compiled = tools.compiler.compile(parsed)
-            lookups = sum(tools.scorer.count_terms(u) for u in compiled.units)
-            if lookups > MAX_TERM_LOOKUPS:
-                raise QueryError(f"query expands to {lookups} terms (limit {MAX_TERM_LOOKUPS}); make prefixes longer")
+            compiled = tools.compiler.compile(parsed, correct=request.correct)
             allowed = self._allowed(snap, tools, parsed.filters)
             archived_ok = "state" in parsed.filters
             try:
                 blocked = set(tools.scorer.evaluate(compiled.exclude, deadline)) if compiled.exclude else set()
                 if compiled.units:
                     scores, docs = self._match(snap, tools, compiled, allowed, blocked, archived_ok, deadline)
+                elif compiled.typed:  # text, but not one word to look up (`?`, `---`, an emoji)
+                    scores, docs = {}, []
                 else:
                     scores, docs = {}, self._visible(snap, sorted(snap.doc_ids), allowed, blocked, archived_ok)
+                semantic = self._semantic(snap, tools, parsed, compiled, allowed, blocked, archived_ok)
+                if semantic:
+                    scores, docs = self._blend(snap, tools, scores, docs, semantic, parsed)
             except QueryTimeout:
                 partial, scores, docs = True, {}, []
             ranked = self._top(snap, tools, scores, docs, page * limit)
@@ -266,8 +345,9 @@ class SearchService:
             hits = tuple(self._hit(snap, docnum, score, pattern) for score, docnum in window)
             facets = self._facets(snap, tools, docs) if request.facets else ()
         did_you_mean = _did_you_mean(request.query, compiled.corrections)
+        notice = NO_WORDS if compiled.typed and not compiled.units else None
         return SearchResult(request.query, len(docs), (time.perf_counter() - started) * 1000, hits, facets,
-                            did_you_mean, page, limit, partial)
+                            did_you_mean, page, limit, partial, notice=notice)
 
     def more_like_this(self, article_id: str, limit: int = 5) -> tuple[Hit, ...]:
         """Articles similar to one article (by its title and most distinctive words)."""

@@ -53,12 +53,15 @@ def test_search_batch_writes_one_json_line_per_query(index_dir: Path) -> None:
     result = CliRunner().invoke(search, ["--index", str(index_dir), "--batch"], input="vpn\n*\nprinter\n")
     lines = [json.loads(line) for line in result.output.splitlines()]
     assert [line["query"] for line in lines] == ["vpn", "*", "printer"]
-    assert lines[0]["total"] == 1 and "error" in lines[1] and lines[2]["total"] == 0
+    assert lines[0]["total"] == 1 and lines[2]["total"] == 0
+    assert lines[1]["total"] == 0 and "no searchable words" in lines[1]["notice"]  # answered, never an error line
 
 
 def test_bad_query_and_missing_index_exit_with_messages(index_dir: Path, tmp_path: Path) -> None:
     result = CliRunner().invoke(search, ["--index", str(index_dir), "*"])
-    assert result.exit_code == 2 and "before `*`" in result.output
+    assert result.exit_code == 0 and "no searchable words" in result.output
+    result = CliRunner().invoke(search, ["--index", str(index_dir), "--page", "200", "vpn"])
+    assert result.exit_code == 2 and "cannot be paged" in result.output
     result = CliRunner().invoke(search, ["--index", str(tmp_path / "none"), "vpn"])
     assert result.exit_code == 3 and "kb build" in result.output
 

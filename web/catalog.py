@@ -157,7 +157,8 @@ class Catalog:
         self._settings = settings
         self._lock = threading.Lock()
         # Opens the index lazily, on first use, then warms it in the background.
-        self.service = SearchService(settings.index_dir, warm_terms=settings.warm_terms)
+        self.service = SearchService(settings.index_dir, warm_terms=settings.warm_terms, semantic=settings.semantic,
+                                     share_encoder=True)
         self._snapshot: Snapshot | None = None
         self._generation: object = None
 

@@ -26,7 +26,8 @@ FACET_VALUE = {"type": "object", "required": ["value", "count"],
                "properties": {"value": {"type": "string"}, "count": {"type": "integer"}}}
 SEARCH_RESULT = {
     "type": "object",
-    "required": ["query", "total", "took_ms", "hits", "facets", "did_you_mean"],
+    "required": ["query", "total", "took_ms", "hits", "facets", "did_you_mean", "showing_results_for",
+                 "search_instead_for", "notice"],
     "properties": {
         "query": {"type": "string"},
         "total": {"type": "integer"},
@@ -35,6 +36,9 @@ SEARCH_RESULT = {
         "facets": {"type": "object", "additionalProperties": {"type": "array",
                                                                "items": {"$ref": "#/components/schemas/FacetValue"}}},
         "did_you_mean": NULLABLE_STRING,
+        "showing_results_for": NULLABLE_STRING,
+        "search_instead_for": NULLABLE_STRING,
+        "notice": NULLABLE_STRING,
     },
 }
 ARTICLE = {
