@@ -51,7 +51,7 @@ def search() -> Response:
     limit = read_int(args, "limit", 10, 1, MAX_LIMIT)
     page = read_int(args, "page", 1, 1, 1000)
     filters = {name: values for name in FILTERS if (values := [v.strip() for v in args.getlist(name) if v.strip()])}
-    result = get_catalog().search(query, filters, page=page, limit=limit)
+    result = get_catalog().search(query, filters, page=page, limit=limit, correct=not args.get("verbatim"))
     return jsonify(result.to_json())
 
 

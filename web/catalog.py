@@ -180,10 +180,11 @@ class Catalog:
         return snap
 
     def search(self, query: str, filters: Mapping[str, str | Sequence[str]], *, page: int = 1,
-               limit: int = 10) -> SearchResult:
-        """One page of results with facets and highlighted snippets (a filter may have several values)."""
+               limit: int = 10, correct: bool = True) -> SearchResult:
+        """One page of results with facets and highlighted snippets (a filter may have several values);
+        `correct`: misspelt words are searched as their correction."""
         lists = {k: [v] if isinstance(v, str) else list(v) for k, v in filters.items()}
-        request = SearchRequest(query=query, filters=lists, page=page, limit=limit)
+        request = SearchRequest(query=query, filters=lists, page=page, limit=limit, correct=correct)
         result: SearchResult = self.service.search(request)
         return result
 

@@ -119,7 +119,9 @@ def openapi_document(server: str) -> dict[str, Any]:
                 "summary": "Search articles (the same JSON as `kb search --json`).",
                 "parameters": [_param("q", "The query: words, \"phrases\", -exclusion, field:value filters."),
                                _param("limit", "Hits per page (1-100, default 10).", "integer"),
-                               _param("page", "Page number, from 1.", "integer"), *FILTER_PARAMS],
+                               _param("page", "Page number, from 1.", "integer"),
+                               _param("verbatim", "1: search misspelt words as typed, not as their correction."),
+                               *FILTER_PARAMS],
                 "responses": {"200": _json("SearchResult", "One page of results."), **ERRORS}}},
             "/api/articles/{id}": {"get": {
                 "summary": "An article's metadata and rendered HTML; an alias answers 301 to the current id.",
