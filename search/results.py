@@ -42,11 +42,32 @@ class Hit:
     type: str
     lang: str
     state: str
+    section: Section | None = None  # the best-matching section, to link to
+    translations: tuple[Translation, ...] = ()  # the same article in other languages, folded into this hit
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "title": self.title, "path": self.path, "score": round(self.score, 4),
                 "snippet": self.snippet, "categories": list(self.categories), "tags": list(self.tags),
-                "lang": self.lang, "state": self.state}
+                "lang": self.lang, "state": self.state,
+                "section": {"heading": self.section.heading, "anchor": self.section.anchor} if self.section else None,
+                "translations": [{"id": t.id, "lang": t.lang, "title": t.title} for t in self.translations]}
+
+
+@dataclass(frozen=True)
+class Section:
+    """A heading of an article and its anchor (the article's URL plus `#anchor` opens it)."""
+
+    heading: str
+    anchor: str
+
+
+@dataclass(frozen=True)
+class Translation:
+    """Another language's version of a hit."""
+
+    id: str
+    lang: str
+    title: str
 
 
 @dataclass(frozen=True)

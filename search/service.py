@@ -26,7 +26,7 @@ import numpy.typing as npt
 
 from search.analysis import QUERY_STOP_WORDS, Piece
 from search.errors import QueryError
-from search.highlight import match_pattern, snippet
+from search.highlight import clean, match_pattern, snippet_at
 from search.index import IndexHandle, Snapshot, open_index
 from search.postings import QueryTimeout
 from search.query import CompiledQuery, ParsedQuery, QueryCompiler, filter_query, parse_query
@@ -38,6 +38,8 @@ from search.results import (
     Hit,
     SearchRequest,
     SearchResult,
+    Section,
+    Translation,
 )
 from search.schema import FACET_FIELDS, FIELD_WEIGHTS, FILTER_FIELDS, lookup_key
 from search.scoring import Any_, Scorer, Term
@@ -196,17 +198,49 @@ class SearchService:
             tools.filters[key] = found
         return found
 
-    def _hit(self, snap: Snapshot, docnum: int, score: float, pattern: re.Pattern[str] | None) -> Hit:
+    def _hit(self, snap: Snapshot, docnum: int, score: float, pattern: re.Pattern[str] | None,
+             passage: PassageHit | None = None, translations: tuple[Translation, ...] = ()) -> Hit:
+        """A hit with its snippet and best section: the section of the snippet's first match, else
+        the passage most similar to the query."""
         stored = snap.searcher.stored_fields(docnum)
         meta = stored.get("meta") or {}
-        text = stored.get("body") or ""
+        text = clean(stored.get("body") or "")
+        html, at = snippet_at(text, pattern, meta.get("summary", "")) if pattern is not None or text else ("", -1)
+        section = _section_at(text, meta.get("toc") or (), at) if at >= 0 else None
+        if section is None and passage is not None and passage.anchor:
+            section = Section(passage.heading, passage.anchor)
+        partner = meta.get("translation_of")
+        if partner and not any(t.id == partner for t in translations):
+            other = snap.searcher.document(id=partner)
+            if other is not None and (other.get("meta") or {}).get("state") != "draft":
+                translations += (Translation(partner, (other.get("meta") or {}).get("lang", ""),
+                                             other.get("title", "")),)
         return Hit(
             id=stored["id"], title=stored.get("title", ""), path=meta.get("path", ""), score=score,
-            snippet=snippet(text, pattern, fallback=meta.get("summary", "")) if pattern is not None or text else "",
-            summary=meta.get("summary", ""), categories=_tuple(meta.get("categories")), tags=_tuple(meta.get("tags")),
-            products=_tuple(meta.get("products")), type=meta.get("type", ""), lang=meta.get("lang", ""),
-            state=meta.get("state", ""),
+            snippet=html, summary=meta.get("summary", ""), categories=_tuple(meta.get("categories")),
+            tags=_tuple(meta.get("tags")), products=_tuple(meta.get("products")), type=meta.get("type", ""),
+            lang=meta.get("lang", ""), state=meta.get("state", ""), section=section, translations=translations,
         )
+
+    def _fold_translations(self, snap: Snapshot, ranked: list[tuple[float, int]]
+                           ) -> tuple[list[tuple[float, int, tuple[Translation, ...]]], int]:
+        """Ranked hits with each article's translations folded into the best-ranked one of them
+        (the query's language first, see OTHER_LANGUAGE); and how many were folded."""
+        groups: dict[str, int] = {}
+        out: list[tuple[float, int, list[Translation]]] = []
+        folded = 0
+        for score, docnum in ranked:
+            stored = snap.searcher.stored_fields(docnum)
+            meta = stored.get("meta") or {}
+            partner = meta.get("translation_of")
+            key = min(stored["id"], partner) if partner else stored["id"]  # either may name the other
+            if key in groups:
+                out[groups[key]][2].append(Translation(stored["id"], meta.get("lang", ""), stored.get("title", "")))
+                folded += 1
+                continue
+            groups[key] = len(out)
+            out.append((score, docnum, []))
+        return [(score, docnum, tuple(t)) for score, docnum, t in out], folded
 
     @staticmethod
     def _top(snap: Snapshot, tools: _Tools, scores: dict[int, float], docs: Sequence[int], depth: int
@@ -243,12 +277,13 @@ class SearchService:
         """Scores and the visible matching articles: all words for short queries, else any word
         with a bonus for all (stricter AND lost relevance on the judged set, bench/evaluate.py)."""
         parts = [tools.scorer.evaluate(unit, deadline) for unit in compiled.units]
-        if len(parts) == 1:
-            return parts[0], self._visible(snap, parts[0], allowed, blocked, archived_ok)
         ordered = sorted(parts, key=len)
         common = [d for d in ordered[0] if all(d in p for p in ordered[1:])]
         strict = self._visible(snap, common, allowed, blocked, archived_ok)
-        if len(parts) <= STRICT_UNITS and len(strict) >= MIN_ALL_WORDS_HITS:
+        if len(parts) == 1:
+            scores = dict(parts[0])  # a copy: the scorer caches its result, and boosts change scores
+            docs = strict
+        elif len(parts) <= STRICT_UNITS and len(strict) >= MIN_ALL_WORDS_HITS:
             scores = {d: sum(p[d] for p in parts) for d in strict}
             docs = strict
         else:
@@ -295,13 +330,17 @@ class SearchService:
         blended = {d: scores.get(d, 0.0) / top_lexical for d in docs}
         for docnum, hit in semantic.items():
             blended[docnum] = blended.get(docnum, 0.0) + SEMANTIC_WEIGHT * (hit.similarity - SIMILARITY_FLOOR) / span
+        return blended, list(blended)
+
+    @staticmethod
+    def _language_first(snap: Snapshot, scores: dict[int, float], parsed: ParsedQuery) -> None:
+        """Scale down articles not in the query's language (Chinese if it has Chinese, else English)."""
         language = "zh" if _CJK.search(" ".join(parsed.text + parsed.phrases)) else "en"
         same = snap.facet_docs.get("lang", {}).get(language, frozenset())
         if same and len(same) < len(snap.doc_ids):
-            for docnum in blended:
+            for docnum in scores:
                 if docnum not in same:
-                    blended[docnum] *= OTHER_LANGUAGE
-        return blended, list(blended)
+                    scores[docnum] *= OTHER_LANGUAGE
 
     # -- public API ----------------------------------------------------------------------
     def search(self, request: SearchRequest) -> SearchResult:
@@ -321,6 +360,7 @@ class SearchService:
             raise QueryError(f"results beyond the first {MAX_PAGE_DEPTH} cannot be paged to; refine the query")
         snap = self.handle.snapshot()
         partial = False
+        semantic: dict[int, PassageHit] = {}
         with snap.lock:
             tools = self._tools_for(snap)
             compiled = tools.compiler.compile(parsed, correct=request.correct)
@@ -337,16 +377,20 @@ class SearchService:
                 semantic = self._semantic(snap, tools, parsed, compiled, allowed, blocked, archived_ok)
                 if semantic:
                     scores, docs = self._blend(snap, tools, scores, docs, semantic, parsed)
+                self._language_first(snap, scores, parsed)
             except QueryTimeout:
-                partial, scores, docs = True, {}, []
-            ranked = self._top(snap, tools, scores, docs, page * limit)
+                partial, scores, docs, semantic = True, {}, [], {}
+            # Deeper than the page: translations folded into one hit leave room for others.
+            ranked, folded = self._fold_translations(snap, self._top(snap, tools, scores, docs,
+                                                                     min(2 * page * limit, MAX_PAGE_DEPTH)))
             pattern = match_pattern(compiled.highlight) if request.highlight else None
             window = ranked[(page - 1) * limit: page * limit]
-            hits = tuple(self._hit(snap, docnum, score, pattern) for score, docnum in window)
+            hits = tuple(self._hit(snap, docnum, score, pattern, semantic.get(docnum), translations)
+                         for score, docnum, translations in window)
             facets = self._facets(snap, tools, docs) if request.facets else ()
         did_you_mean = _did_you_mean(request.query, compiled.corrections)
         notice = NO_WORDS if compiled.typed and not compiled.units else None
-        return SearchResult(request.query, len(docs), (time.perf_counter() - started) * 1000, hits, facets,
+        return SearchResult(request.query, len(docs) - folded, (time.perf_counter() - started) * 1000, hits, facets,
                             did_you_mean, page, limit, partial, notice=notice)
 
     def more_like_this(self, article_id: str, limit: int = 5) -> tuple[Hit, ...]:
@@ -446,6 +490,22 @@ class SearchService:
 def _view(stored: dict[str, Any], html: bool = True) -> ArticleView:
     """An article's stored fields as the view callers get."""
     return ArticleView.from_stored(stored["id"], stored.get("meta") or {}, stored.get("html", "") if html else "")
+
+
+def _section_at(text: str, toc: Iterable[dict[str, Any]], offset: int) -> Section | None:
+    """The section of stored text holding `offset`: the last table-of-contents heading found in
+    the text (in order) before it."""
+    found: Section | None = None
+    cursor = 0
+    for heading in toc:
+        title, anchor = str(heading.get("text", "")), str(heading.get("anchor", ""))
+        at = text.find(title, cursor) if title else -1
+        if at < 0 or not anchor:
+            continue
+        if at > offset:
+            break
+        found, cursor = Section(title, anchor), at + len(title)
+    return found
 
 
 def _did_you_mean(raw: str, corrections: dict[str, str]) -> str | None:

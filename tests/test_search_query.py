@@ -187,7 +187,8 @@ def test_json_has_exactly_the_documented_keys(service: SearchService) -> None:
     data = service.search(SearchRequest("vpn")).to_json()
     assert set(data) == {"query", "total", "took_ms", "hits", "facets", "did_you_mean", "showing_results_for",
                          "search_instead_for", "notice"}
-    assert set(data["hits"][0]) == {"id", "title", "path", "score", "snippet", "categories", "tags", "lang", "state"}
+    assert set(data["hits"][0]) == {"id", "title", "path", "score", "snippet", "categories", "tags", "lang", "state",
+                                    "section", "translations"}
     assert data["hits"][0]["path"] in {"en/vpn-timeout.md", "zh/vpn-zh.md", "en/vpn-error-809.md"}
 
 

@@ -9,7 +9,8 @@ NULLABLE_STRING = {"type": ["string", "null"]}
 
 HIT = {
     "type": "object",
-    "required": ["id", "title", "path", "score", "snippet", "categories", "tags", "lang", "state"],
+    "required": ["id", "title", "path", "score", "snippet", "categories", "tags", "lang", "state", "section",
+                 "translations"],
     "properties": {
         "id": {"type": "string"},
         "title": {"type": "string"},
@@ -20,6 +21,12 @@ HIT = {
         "tags": STRINGS,
         "lang": {"type": "string", "enum": ["zh", "en"]},
         "state": {"type": "string"},
+        "section": {"type": ["object", "null"], "description": "The best-matching section: its heading and anchor.",
+                    "properties": {"heading": {"type": "string"}, "anchor": {"type": "string"}}},
+        "translations": {"type": "array", "description": "The same article in other languages, folded into this hit.",
+                         "items": {"type": "object", "properties": {"id": {"type": "string"},
+                                                                    "lang": {"type": "string"},
+                                                                    "title": {"type": "string"}}}},
     },
 }
 FACET_VALUE = {"type": "object", "required": ["value", "count"],
