@@ -39,6 +39,7 @@ MAX_PROXIMITY_PAIRS = 4  # neighbouring query words checked for standing close (
 # people type `vpn -mac` or `print*`; pasted commands and errors are longer or look like code.
 SHORT_QUERY_WORDS = 4
 MAX_VERBATIM_TERMS = 64  # query terms matched as a verbatim run (search.service)
+RARE_WORD = 2  # a word in at most this many articles may be a typo of a common one (`lighting`, `tivk`)
 
 _CLAUSE = re.compile(r'(?P<neg>-(?=\S))?(?:(?P<field>[A-Za-z]+):(?=\S))?(?:"(?P<quoted>[^"]*)"|(?P<bare>[^\s"]+|"))')
 # Tokens that say "this is code, not a search with operators": PowerShell Verb-Noun cmdlets,
@@ -124,10 +125,13 @@ class QueryCompiler:
     def __init__(self, segmenter: Segmenter, synonyms: Sequence[Sequence[str]],
                  has_term: Callable[[str], bool], expand_prefix: Callable[[str, str], Iterable[str]],
                  correct: Callable[[str], str | None],
-                 frequency: Callable[[str], int] | None = None) -> None:
-        """`frequency`: how many articles hold a term (picks a long query's rarest words)."""
+                 frequency: Callable[[str], int] | None = None,
+                 homophone: Callable[[str], str | None] | None = None) -> None:
+        """`frequency`: how many articles hold a term (picks a long query's rarest words);
+        `homophone`: the common Chinese word a mistyped one sounds like (search.spelling)."""
         self.segmenter = segmenter
         self.frequency = frequency
+        self.homophone = homophone
         self.has_term = has_term
         self.expand_prefix = expand_prefix
         self.correct = correct
@@ -182,7 +186,10 @@ class QueryCompiler:
         corrections: dict[str, str] = {}
         pieces: list[Piece] = []
         for chunk in parsed.text:
-            for piece in self.segmenter.pieces(chunk, subwords=False):
+            chunk_pieces = list(self.segmenter.pieces(chunk, subwords=False))
+            if correct and self.homophone is not None:
+                chunk_pieces = self._sound_alike(chunk_pieces, corrections)
+            for piece in chunk_pieces:
                 fixed = self._corrected(piece) if correct else None
                 if fixed is not None:
                     corrections[piece.surface] = fixed[0].surface if len(fixed) == 1 else " ".join(
@@ -234,11 +241,38 @@ class QueryCompiler:
         keep = sorted(sorted(range(len(pieces)), key=rarity)[:count])
         return [pieces[i] for i in keep]
 
+    def _sound_alike(self, pieces: list[Piece], corrections: dict[str, str]) -> list[Piece]:
+        """Chinese words typed with the wrong characters of the same sound, corrected: a word, or
+        two one-character words that the segmenter split a mistyped word into (所引 -> 所 引)."""
+        homophone = self.homophone
+        assert homophone is not None
+        out: list[Piece] = []
+        index = 0
+        while index < len(pieces):
+            piece = pieces[index]
+            span = 1
+            word = piece.surface
+            if piece.kind == "cjk" and len(word) == 1 and index + 1 < len(pieces):
+                after = pieces[index + 1]
+                if after.kind == "cjk" and len(after.surface) == 1 and after.start == piece.end:
+                    word, span = word + after.surface, 2
+            fixed = homophone(word) if piece.kind == "cjk" and len(word) >= 2 else None
+            if fixed is None:
+                out.append(piece)
+                index += 1
+                continue
+            corrections[word] = fixed
+            out.append(Piece(fixed, piece.start, pieces[index + span - 1].end, "cjk", fixed))
+            index += span
+        return out
+
     def _corrected(self, piece: Piece) -> list[Piece] | None:
         """Pieces for the corrected spelling of an English word the index does not know."""
         if piece.kind != "word" or len(piece.surface) < 4 or not piece.surface.isalpha() or \
-                not piece.surface.isascii() or self.has_term(piece.term):
+                not piece.surface.isascii():
             return None
+        if self.has_term(piece.term) and (self.frequency is None or self.frequency(piece.term) > RARE_WORD):
+            return None  # a word the index knows (a typo the index holds once or twice is still a typo)
         fixed = self.correct(piece.surface)
         if not fixed or fixed == piece.surface:
             return None

@@ -44,6 +44,7 @@ from search.results import (
 from search.schema import FACET_FIELDS, FIELD_WEIGHTS, FILTER_FIELDS, lookup_key
 from search.scoring import Any_, Scorer, Term
 from search.semantic import ENCODER, TABLE_CACHE, PassageHit, PassageIndex
+from search.spelling import HomophoneCorrector
 from search.warming import WarmReport, warm
 
 log = logging.getLogger(__name__)
@@ -91,6 +92,7 @@ class _Tools:
     facets: dict[str, tuple[list[str], npt.NDArray[np.bool_]]] = field(default_factory=dict)
     factors: tuple[object, npt.NDArray[np.float64]] | None = None
     passages: PassageIndex | None = None  # the build's passage vectors, if it has them
+    homophones: HomophoneCorrector | None = None  # built in the background; None until then
     docnums: dict[str, int] = field(default_factory=dict)  # article id -> docnum
 
     def facet_matrix(self, snap: Snapshot, name: str) -> tuple[list[str], npt.NDArray[np.bool_]]:
@@ -156,7 +158,18 @@ class SearchService:
                 return max(int(reader.doc_frequency(name, term)) for name in ("title", "body"))
 
             compiler = QueryCompiler(snap.segmenter, snap.synonyms, has_term, expand_prefix, correct, frequency)
-            tools = _Tools(id(snap), compiler, Scorer(snap.searcher))
+            tools = built = _Tools(id(snap), compiler, Scorer(snap.searcher))
+
+            def homophone(word: str) -> str | None:
+                found = built.homophones
+                return found.correct(word) if found is not None else None
+
+            compiler.homophone = homophone
+            if self.wait_for_encoder:
+                tools.homophones = _homophones(snap)
+            else:  # a few seconds on a big index: never in a request
+                threading.Thread(target=self._build_homophones, args=(snap, tools), name="kb-homophones",
+                                 daemon=True).start()
             if self.semantic:
                 tools.passages = PassageIndex.open(snap.build_dir)
                 if tools.passages is not None:
@@ -171,6 +184,13 @@ class SearchService:
             if self.warm_terms > 0:
                 threading.Thread(target=self._warm, args=(snap, tools), name="kb-warm", daemon=True).start()
         return tools
+
+    @staticmethod
+    def _build_homophones(snap: Snapshot, tools: _Tools) -> None:
+        try:
+            tools.homophones = _homophones(snap)
+        except Exception:  # an optional correction: a failure must not take the process down
+            log.exception("building the homophone corrector of %s failed", snap.build_dir.name)
 
     def _warm(self, snap: Snapshot, tools: _Tools) -> None:
         try:
@@ -490,6 +510,20 @@ class SearchService:
 def _view(stored: dict[str, Any], html: bool = True) -> ArticleView:
     """An article's stored fields as the view callers get."""
     return ArticleView.from_stored(stored["id"], stored.get("meta") or {}, stored.get("html", "") if html else "")
+
+
+_CHINESE_WORD = re.compile(r"^[\u3400-\u9fff]{2,4}$")
+
+
+def _homophones(snap: Snapshot) -> HomophoneCorrector:
+    """The homophone corrector of a build's Chinese words (their body document frequencies)."""
+    reader = snap.searcher.reader()
+    words = []
+    for term, info in reader.iter_field("body"):
+        word = term.decode("utf-8") if isinstance(term, bytes) else term
+        if _CHINESE_WORD.match(word):
+            words.append((word, int(info.doc_frequency())))
+    return HomophoneCorrector(words)
 
 
 def _section_at(text: str, toc: Iterable[dict[str, Any]], offset: int) -> Section | None:

@@ -312,3 +312,21 @@ def test_all_articles_lists_what_get_article_finds(service: SearchService) -> No
         full = service.get_article(view.id)
         assert full is not None and full.html and not view.html  # listings leave the HTML out
         assert dataclasses.replace(full, html="") == view
+
+
+def test_misspelt_product_names_and_chinese_homophones_are_corrected(
+        make_article: MakeArticle, build: Callable[..., SearchService]) -> None:
+    for n in range(3):
+        make_article(f"index-{n}", f"索引失效排查 {n}", f"查询没有走索引，检查索引的定义 {n}。", lang="zh")
+        make_article(f"txn-{n}", f"事务重试 {n}", f"事务冲突时自动重试事务 {n}。", lang="zh")
+    make_article("grafana", "Grafana dashboard is empty", "The Grafana panel shows no data from TiKV.")
+    make_article("sharepoint", "SharePoint search is empty", "SharePoint search returns nothing after the crawl.")
+    service = build()
+    for typed, meant, article in (("所引失效", "索引失效", "index-"), ("事物重试", "事务重试", "txn-"),
+                                  ("granafa panel", "grafana panel", "grafana"), ("tivk data", "tikv data", "grafana"),
+                                  ("sharepiont search", "sharepoint search", "sharepoint")):
+        result = service.search(SearchRequest(typed))
+        assert result.showing_results_for == meant, typed
+        assert result.search_instead_for == typed
+        assert result.hits and result.hits[0].id.startswith(article), typed
+        assert service.search(SearchRequest(typed, correct=False)).showing_results_for is None
