@@ -345,9 +345,9 @@ class PassageIndex:
                     break
         return list(best.values())
 
-    def best_passage(self, query: npt.NDArray[np.float32], article: str) -> PassageHit | None:
-        """An article's passage most similar to the query."""
-        rows = self.by_article.get(article)
+    def best_section(self, query: npt.NDArray[np.float32], article: str) -> PassageHit | None:
+        """An article's section (not its lead) most similar to the query."""
+        rows = [row for row in self.by_article.get(article, ()) if self.anchors[row]]
         if not rows:
             return None
         similarity = self.vectors[rows] @ query

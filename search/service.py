@@ -70,6 +70,8 @@ NO_WORDS = "The query has no searchable words: type a word, an error message or 
 SEMANTIC_CANDIDATES = 100
 SEMANTIC_WEIGHT = 0.5
 SIMILARITY_FLOOR = 0.25
+MIN_COVERAGE = 0.2
+COVERAGE_POWER = 1.0
 OTHER_LANGUAGE = 0.9  # articles not in the query's language: the query's language first
 _CJK = re.compile(r"[\u3400-\u9fff]")
 MAX_PAGE_DEPTH = 1000
@@ -93,6 +95,7 @@ class _Tools:
     factors: tuple[object, npt.NDArray[np.float64]] | None = None
     passages: PassageIndex | None = None  # the build's passage vectors, if it has them
     homophones: HomophoneCorrector | None = None  # built in the background; None until then
+    query_vector: npt.NDArray[np.float32] | None = None  # the last query's (used under the snapshot lock)
     docnums: dict[str, int] = field(default_factory=dict)  # article id -> docnum
 
     def facet_matrix(self, snap: Snapshot, name: str) -> tuple[list[str], npt.NDArray[np.bool_]]:
@@ -293,9 +296,11 @@ class SearchService:
                 and (archived_ok or state.get(d) != "archived")]
 
     def _match(self, snap: Snapshot, tools: _Tools, compiled: CompiledQuery, allowed: frozenset[int] | None,
-               blocked: set[int], archived_ok: bool, deadline: float) -> tuple[dict[int, float], list[int]]:
+               blocked: set[int], archived_ok: bool, deadline: float) -> tuple[dict[int, float], list[int], float]:
         """Scores and the visible matching articles: all words for short queries, else any word
-        with a bonus for all (stricter AND lost relevance on the judged set, bench/evaluate.py)."""
+        with a bonus for all (stricter AND lost relevance on the judged set, bench/evaluate.py);
+        and how much of the query the best article matches (each word weighted by its best score:
+        rare words count more), which says how far word matching is to be trusted."""
         parts = [tools.scorer.evaluate(unit, deadline) for unit in compiled.units]
         ordered = sorted(parts, key=len)
         common = [d for d in ordered[0] if all(d in p for p in ordered[1:])]
@@ -321,7 +326,14 @@ class SearchService:
             for doc, run in tools.scorer.verbatim_runs(compiled.verbatim, top).items():
                 if run >= VERBATIM_MIN:
                     scores[doc] *= (1.0 + VERBATIM_BONUS) ** (run - VERBATIM_MIN + 1)
-        return scores, docs
+        if not docs:
+            return scores, docs, 0.0
+        best = max(docs, key=scores.__getitem__)
+        weights = [max(part.values(), default=0.0) for part in parts]
+        rarest = max(weights)  # a word no article holds counts as much as the rarest one found
+        weights = [w or rarest for w in weights]
+        matched = sum(w for part, w in zip(parts, weights, strict=True) if best in part)
+        return scores, docs, matched / (sum(weights) or 1.0)
 
     def _semantic(self, snap: Snapshot, tools: _Tools, parsed: ParsedQuery, compiled: CompiledQuery,
                   allowed: frozenset[int] | None, blocked: set[int], archived_ok: bool) -> dict[int, PassageHit]:
@@ -329,7 +341,7 @@ class SearchService:
         while the encoder loads, or for a query with no searchable word)."""
         if tools.passages is None or not compiled.units:
             return {}
-        vector = ENCODER.encode_query(" ".join(parsed.text + parsed.phrases + parsed.prefixes))
+        vector = tools.query_vector = ENCODER.encode_query(" ".join(parsed.text + parsed.phrases + parsed.prefixes))
         if vector is None:
             return {}
         found = {}
@@ -341,10 +353,21 @@ class SearchService:
         return {d: h for d, h in found.items() if d in visible}
 
     @staticmethod
-    def _blend(snap: Snapshot, tools: _Tools, scores: dict[int, float], docs: list[int],
-               semantic: dict[int, PassageHit], parsed: ParsedQuery) -> tuple[dict[int, float], list[int]]:
-        """Word-matching and semantic scores as one (see SEMANTIC_WEIGHT), the query's language first."""
-        top_lexical = max(scores.values(), default=0.0) or 1.0
+    def _section_passage(tools: _Tools, semantic: dict[int, PassageHit], docnum: int, snap: Snapshot
+                         ) -> PassageHit | None:
+        """The section most similar to the query of a hit found semantically (its best passage,
+        or its best section when that passage was the lead)."""
+        found = semantic.get(docnum)
+        if found is None or found.anchor or tools.passages is None or tools.query_vector is None:
+            return found
+        return tools.passages.best_section(tools.query_vector, snap.doc_ids.get(docnum, ""))
+
+    @staticmethod
+    def _blend(scores: dict[int, float], docs: list[int], semantic: dict[int, PassageHit], coverage: float
+               ) -> tuple[dict[int, float], list[int]]:
+        """Word-matching and semantic scores as one (see SEMANTIC_WEIGHT); word matching counts as
+        much as the best article covers the query (one common word of six is weak evidence)."""
+        top_lexical = (max(scores.values(), default=0.0) or 1.0) / max(coverage, MIN_COVERAGE) ** COVERAGE_POWER
         top_similarity = max(h.similarity for h in semantic.values())
         span = max(top_similarity - SIMILARITY_FLOOR, 1e-6)
         blended = {d: scores.get(d, 0.0) / top_lexical for d in docs}
@@ -388,15 +411,17 @@ class SearchService:
             archived_ok = "state" in parsed.filters
             try:
                 blocked = set(tools.scorer.evaluate(compiled.exclude, deadline)) if compiled.exclude else set()
+                coverage = 0.0
                 if compiled.units:
-                    scores, docs = self._match(snap, tools, compiled, allowed, blocked, archived_ok, deadline)
+                    scores, docs, coverage = self._match(snap, tools, compiled, allowed, blocked, archived_ok,
+                                                         deadline)
                 elif compiled.typed:  # text, but not one word to look up (`?`, `---`, an emoji)
                     scores, docs = {}, []
                 else:
                     scores, docs = {}, self._visible(snap, sorted(snap.doc_ids), allowed, blocked, archived_ok)
                 semantic = self._semantic(snap, tools, parsed, compiled, allowed, blocked, archived_ok)
                 if semantic:
-                    scores, docs = self._blend(snap, tools, scores, docs, semantic, parsed)
+                    scores, docs = self._blend(scores, docs, semantic, coverage)
                 self._language_first(snap, scores, parsed)
             except QueryTimeout:
                 partial, scores, docs, semantic = True, {}, [], {}
@@ -405,8 +430,8 @@ class SearchService:
                                                                      min(2 * page * limit, MAX_PAGE_DEPTH)))
             pattern = match_pattern(compiled.highlight) if request.highlight else None
             window = ranked[(page - 1) * limit: page * limit]
-            hits = tuple(self._hit(snap, docnum, score, pattern, semantic.get(docnum), translations)
-                         for score, docnum, translations in window)
+            hits = tuple(self._hit(snap, docnum, score, pattern, self._section_passage(tools, semantic, docnum, snap),
+                                   translations) for score, docnum, translations in window)
             facets = self._facets(snap, tools, docs) if request.facets else ()
         did_you_mean = _did_you_mean(request.query, compiled.corrections)
         notice = NO_WORDS if compiled.typed and not compiled.units else None
