@@ -6,6 +6,7 @@ import dataclasses
 import json
 import logging
 import re
+import time
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,7 @@ from kbcli.build_search import build as build_command
 from kbcli.build_search import search as search_command
 from search.build import build_index, current_build
 from search.results import SearchRequest
-from search.semantic import PASSAGES, VECTORS
+from search.semantic import ENCODER, PASSAGES, VECTORS
 from search.service import SearchService
 from tests.test_search_fixtures import MakeArticle
 
@@ -143,3 +144,23 @@ def test_a_search_never_fails_on_a_build_with_broken_vectors(make_article: MakeA
     (live / VECTORS).write_bytes(b"not a numpy file")
     hits = service_for(semantic).search(SearchRequest("print spooler")).hits
     assert [h.id for h in hits][:1] == ["printer-offline"]
+
+
+def test_the_site_answers_at_once_and_gains_semantic_results_when_the_encoder_is_ready(
+        make_article: MakeArticle, semantic: Settings, tmp_path: Path) -> None:
+    from web.app import create_app
+
+    _articles(make_article)
+    build_index(semantic)
+    site = dataclasses.replace(semantic, database_url=f"sqlite:///{tmp_path / 'records.db'}", secret_key="test")
+    client = create_app({"KB_SETTINGS": site, "TESTING": True}).test_client()
+    query = {"q": "my mail program won't stop prompting me to log in"}
+    first = client.get("/api/search", query_string=query)
+    assert first.status_code == 200  # lexical while the encoder loads, or semantic if it already has
+    deadline = time.monotonic() + 120
+    while not ENCODER.ready and time.monotonic() < deadline:
+        time.sleep(0.1)
+    data = client.get("/api/search", query_string=query).get_json()
+    assert data["hits"][0]["id"] == "outlook-password"
+    page = client.get("/search", query_string=query).get_data(as_text=True)
+    assert 'href="/articles/outlook-password#' in page  # the best section, linked
