@@ -10,6 +10,7 @@ cost.
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -67,8 +68,13 @@ class Scorer:
     Not thread-safe: hold the snapshot lock.
     """
 
-    def __init__(self, searcher: Any, max_entries: int = CACHE_ENTRIES) -> None:
+    def __init__(self, searcher: Any, max_entries: int = CACHE_ENTRIES, shared_idf: bool = True) -> None:
+        """`shared_idf`: one idf per term for every field, from its commonest field (BM25F as
+        defined); False: Whoosh's idf per field, where a word common in bodies but rare in titles
+        (结果, "result") made every short title holding it rank near the top of unrelated queries."""
         self.searcher = searcher
+        self.shared_idf = shared_idf
+        self._idf: dict[str, float] = {}
         self.max_entries = max_entries
         self.cache: OrderedDict[tuple[str, tuple[str, ...]], Scores] = OrderedDict()
         self.entries = 0
@@ -141,10 +147,19 @@ class Scorer:
         b = weighting._field_B.get(fieldname, weighting.B)
         k1 = weighting.K1
         avgfl = self.searcher.avg_field_length(fieldname) or 1
-        scale = self.searcher.idf(fieldname, term) * (k1 + 1)
+        scale = (self._shared_idf(term) if self.shared_idf else self.searcher.idf(fieldname, term)) * (k1 + 1)
         lengths = self._lengths(fieldname)[docs]
         result: FloatArray = scale * weights / (weights + k1 * (1 - b) + k1 * b / avgfl * lengths)
         return result
+
+    def _shared_idf(self, term: str) -> float:
+        """Whoosh's idf formula over the articles holding the term in its commonest field."""
+        found = self._idf.get(term)
+        if found is None:
+            reader = self.searcher.reader()
+            frequency = max(reader.doc_frequency(name, term) for name in FIELD_WEIGHTS)
+            found = self._idf[term] = math.log(reader.doc_count_all() / (frequency + 1)) + 1
+        return found
 
     def _term_scores(self, term: str) -> Scores:
         """BM25F of one term over every text field, each field's score times its weight."""
