@@ -149,7 +149,7 @@ def bench_kb(articles_dir: Path, index_dir: Path, lenient: bool, queries: list[Q
             change.write_text(original, encoding="utf-8")
     build_dir = current_build(index_dir)
     assert build_dir is not None
-    service = SearchService(index_dir)
+    service = SearchService(index_dir, wait_for_encoder=True)  # semantic from the first query (KB_SEMANTIC)
 
     def run(query: Query) -> None:
         with contextlib.suppress(QueryError):

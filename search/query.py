@@ -28,8 +28,8 @@ from search.schema import FIELD_WEIGHTS, FILTER_FIELDS
 from search.scoring import All, Any_, Node, Phrase, Term
 
 # A pasted stack trace or log can be long; its message is near the start. Longer queries are cut
-# here (at a space), so analysing a hostile 100 kB query costs no more than a 4 kB one.
-MAX_QUERY_CHARS = 4000
+# here (at a space), so analysing a hostile 100 kB query costs no more than a 2 kB one.
+MAX_QUERY_CHARS = 2000
 MAX_UNITS = 32  # words looked up; of a longer query, the most distinctive (rarest) ones
 MAX_PREFIX_TERMS = 64  # expansions per prefix and field
 MIN_PREFIX_CHARS = 2
@@ -39,6 +39,7 @@ MAX_PROXIMITY_PAIRS = 4  # neighbouring query words checked for standing close (
 # people type `vpn -mac` or `print*`; pasted commands and errors are longer or look like code.
 SHORT_QUERY_WORDS = 4
 MAX_VERBATIM_TERMS = 64  # query terms matched as a verbatim run (search.service)
+VERBATIM_DISTINCT = 3
 RARE_WORD = 2  # a word in at most this many articles may be a typo of a common one (`lighting`, `tivk`)
 
 _CLAUSE = re.compile(r'(?P<neg>-(?=\S))?(?:(?P<field>[A-Za-z]+):(?=\S))?(?:"(?P<quoted>[^"]*)"|(?P<bare>[^\s"]+|"))')
@@ -223,8 +224,10 @@ class QueryCompiler:
                         (list(self.segmenter.pieces(x, subwords=False)) for x in parsed.excluded) if ps]
             exclude = Any_(tuple(excluded)) if excluded else None
         text = " ".join([p.surface for p in pieces] + parsed.phrases + parsed.prefixes)
-        return CompiledQuery(units, exclude, highlight, corrections, proximity, verbatim if len(verbatim) > 2 else [],
-                             text, not parsed.empty)
+        # A run needs three different terms to say more than the words alone (and `-a -a -a ...`
+        # must not read the positions of one common word sixty times).
+        verbatim = verbatim if len(set(verbatim)) >= VERBATIM_DISTINCT else []
+        return CompiledQuery(units, exclude, highlight, corrections, proximity, verbatim, text, not parsed.empty)
 
     def _distinctive(self, pieces: list[Piece], count: int) -> list[Piece]:
         """The `count` most distinctive of a long query's words, in query order: the rarest words
@@ -248,7 +251,7 @@ class QueryCompiler:
         assert homophone is not None
         out: list[Piece] = []
         index = 0
-        while index < len(pieces):
+        while index < len(pieces) and index < MAX_UNITS * 2:  # a pasted Chinese page: its start
             piece = pieces[index]
             span = 1
             word = piece.surface
@@ -264,7 +267,7 @@ class QueryCompiler:
             corrections[word] = fixed
             out.append(Piece(fixed, piece.start, pieces[index + span - 1].end, "cjk", fixed))
             index += span
-        return out
+        return out + pieces[index:]
 
     def _corrected(self, piece: Piece) -> list[Piece] | None:
         """Pieces for the corrected spelling of an English word the index does not know."""

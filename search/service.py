@@ -68,6 +68,7 @@ NO_WORDS = "The query has no searchable words: type a word, an error message or 
 # its word-matching score over the best one's, plus SEMANTIC_WEIGHT times its best passage's
 # similarity above SIMILARITY_FLOOR over the best article's (tuned on the dev sets' tuning half).
 SEMANTIC_CANDIDATES = 100
+SEMANTIC_QUERY_CHARS = 300  # of a long pasted query, the start (its message) is encoded; cost grows with length
 SEMANTIC_WEIGHT = 0.5
 SIMILARITY_FLOOR = 0.25
 MIN_COVERAGE = 0.2
@@ -341,7 +342,8 @@ class SearchService:
         while the encoder loads, or for a query with no searchable word)."""
         if tools.passages is None or not compiled.units:
             return {}
-        vector = tools.query_vector = ENCODER.encode_query(" ".join(parsed.text + parsed.phrases + parsed.prefixes))
+        text = " ".join(parsed.text + parsed.phrases + parsed.prefixes)[:SEMANTIC_QUERY_CHARS]
+        vector = tools.query_vector = ENCODER.encode_query(text)
         if vector is None:
             return {}
         found = {}
