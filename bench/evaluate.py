@@ -257,12 +257,12 @@ def evaluate(only: set[str] | None = None, show_misses: bool = False, out: Calla
             kb = load_corpus(corpus)
             articles = [a for a in kb.articles if a.state != "draft"]
             engines = {
-                "kb": kb_searcher(kb, Path(tmp, corpus, "kb")),
+                "kb": kb_searcher(kb, CACHE_DIR / corpus / "kb", full=False),
                 "fts5": fts5_searcher(articles),
                 "whoosh-default": whoosh_default_searcher(articles, Path(tmp, corpus, "whoosh")),
             }
             if api:
-                engines["kb-api"] = api_searcher(CORPORA[corpus], Path(tmp, corpus, "kb"),
+                engines["kb-api"] = api_searcher(CORPORA[corpus], CACHE_DIR / corpus / "kb",
                                                  Path(tmp, corpus, "records.db"))
             out(f"{corpus}: {len(articles)} articles, {len(items)} queries; build seconds: " +
                 ", ".join(f"{name} {built:.1f}" for name, (_, built) in engines.items()))
