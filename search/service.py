@@ -71,6 +71,7 @@ SEMANTIC_CANDIDATES = 100
 SEMANTIC_QUERY_CHARS = 300  # of a long pasted query, the start (its message) is encoded; cost grows with length
 SEMANTIC_WEIGHT = 0.5
 SIMILARITY_FLOOR = 0.25
+MIN_SIMILARITY_SPAN = 0.15  # weak semantic evidence (best similarity barely above the floor) is not inflated
 MIN_COVERAGE = 0.2
 COVERAGE_POWER = 1.0
 OTHER_LANGUAGE = 0.9  # articles not in the query's language: the query's language first
@@ -371,7 +372,7 @@ class SearchService:
         much as the best article covers the query (one common word of six is weak evidence)."""
         top_lexical = (max(scores.values(), default=0.0) or 1.0) / max(coverage, MIN_COVERAGE) ** COVERAGE_POWER
         top_similarity = max(h.similarity for h in semantic.values())
-        span = max(top_similarity - SIMILARITY_FLOOR, 1e-6)
+        span = max(top_similarity - SIMILARITY_FLOOR, MIN_SIMILARITY_SPAN)
         blended = {d: scores.get(d, 0.0) / top_lexical for d in docs}
         for docnum, hit in semantic.items():
             blended[docnum] = blended.get(docnum, 0.0) + SEMANTIC_WEIGHT * (hit.similarity - SIMILARITY_FLOOR) / span
