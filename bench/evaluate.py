@@ -148,7 +148,8 @@ def kb_searcher(kb: KnowledgeBase, folder: Path, full: bool = True, semantic: bo
             result = service.search(SearchRequest(query, limit=K, highlight=False, facets=False))
         except QueryError:
             return []
-        return [h.id for h in result.hits]
+        # A translation folded into a hit is shown with it, one click away: it counts right after it.
+        return [i for h in result.hits for i in (h.id, *(t.id for t in h.translations))]
 
     return run, seconds
 
@@ -171,7 +172,7 @@ def api_searcher(articles_dir: Path, index_dir: Path, database: Path) -> tuple[S
         response = client.get("/api/search", query_string={"q": query, "limit": K})
         if response.status_code != 200:
             return []
-        return [hit["id"] for hit in response.get_json()["hits"]]
+        return [i for hit in response.get_json()["hits"] for i in (hit["id"], *(t["id"] for t in hit["translations"]))]
 
     return run, 0.0
 
