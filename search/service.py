@@ -98,6 +98,7 @@ class _Tools:
     passages: PassageIndex | None = None  # the build's passage vectors, if it has them
     homophones: HomophoneCorrector | None = None  # built in the background; None until then
     query_vector: npt.NDArray[np.float32] | None = None  # the last query's (used under the snapshot lock)
+    translation_keys: dict[int, tuple[str, Translation]] = field(default_factory=dict)  # docnum -> its group
     docnums: dict[str, int] = field(default_factory=dict)  # article id -> docnum
 
     def facet_matrix(self, snap: Snapshot, name: str) -> tuple[list[str], npt.NDArray[np.bool_]]:
@@ -247,7 +248,8 @@ class SearchService:
             lang=meta.get("lang", ""), state=meta.get("state", ""), section=section, translations=translations,
         )
 
-    def _fold_translations(self, snap: Snapshot, ranked: list[tuple[float, int]]
+    @staticmethod
+    def _fold_translations(snap: Snapshot, tools: _Tools, ranked: list[tuple[float, int]]
                            ) -> tuple[list[tuple[float, int, tuple[Translation, ...]]], int]:
         """Ranked hits with each article's translations folded into the best-ranked one of them
         (the query's language first, see OTHER_LANGUAGE); and how many were folded."""
@@ -255,12 +257,17 @@ class SearchService:
         out: list[tuple[float, int, list[Translation]]] = []
         folded = 0
         for score, docnum in ranked:
-            stored = snap.searcher.stored_fields(docnum)
-            meta = stored.get("meta") or {}
-            partner = meta.get("translation_of")
-            key = min(stored["id"], partner) if partner else stored["id"]  # either may name the other
+            found = tools.translation_keys.get(docnum)
+            if found is None:  # read once per article and build: stored fields are large
+                stored = snap.searcher.stored_fields(docnum)
+                meta = stored.get("meta") or {}
+                partner = meta.get("translation_of")
+                key = min(stored["id"], partner) if partner else stored["id"]  # either may name the other
+                found = tools.translation_keys[docnum] = (
+                    key, Translation(stored["id"], meta.get("lang", ""), stored.get("title", "")))
+            key, translation = found
             if key in groups:
-                out[groups[key]][2].append(Translation(stored["id"], meta.get("lang", ""), stored.get("title", "")))
+                out[groups[key]][2].append(translation)
                 folded += 1
                 continue
             groups[key] = len(out)
@@ -429,7 +436,7 @@ class SearchService:
             except QueryTimeout:
                 partial, scores, docs, semantic = True, {}, [], {}
             # Deeper than the page: translations folded into one hit leave room for others.
-            ranked, folded = self._fold_translations(snap, self._top(snap, tools, scores, docs,
+            ranked, folded = self._fold_translations(snap, tools, self._top(snap, tools, scores, docs,
                                                                      min(2 * page * limit, MAX_PAGE_DEPTH)))
             pattern = match_pattern(compiled.highlight) if request.highlight else None
             window = ranked[(page - 1) * limit: page * limit]
