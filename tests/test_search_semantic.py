@@ -164,3 +164,14 @@ def test_the_site_answers_at_once_and_gains_semantic_results_when_the_encoder_is
     assert data["hits"][0]["id"] == "outlook-password"
     page = client.get("/search", query_string=query).get_data(as_text=True)
     assert 'href="/articles/outlook-password#' in page  # the best section, linked
+
+
+def test_a_pasted_message_still_finds_the_article_holding_it_first(make_article: MakeArticle,
+                                                                   semantic: Settings) -> None:
+    message = "the operation could not be completed because the mailbox database is not mounted"
+    make_article("common-words", "Mailbox database operation completed",
+                 "## Cause\n\nThe mailbox database operation was not completed because it is not mounted yet.")
+    make_article("verbatim", "Store errors", f"## Symptoms\n\nOutlook shows: {message.capitalize()}.")
+    _articles(make_article)
+    build_index(semantic)
+    assert service_for(semantic).search(SearchRequest(f"error: {message}")).hits[0].id == "verbatim"
