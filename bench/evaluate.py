@@ -163,10 +163,12 @@ def by_path(run: Searcher, kb: KnowledgeBase) -> Searcher:
 def api_searcher(articles_dir: Path, index_dir: Path, database: Path) -> tuple[Searcher, float]:
     """kb through GET /api/search, as a ticketing system or a held-out check would ask it."""
     from web.app import create_app
+    from web.catalog import EXTENSION_KEY
 
     app = create_app({"ARTICLES_DIR": articles_dir, "INDEX_DIR": index_dir, "SECRET_KEY": "evaluate",
                       "DATABASE_URL": f"sqlite:///{database}", "WARM_TERMS": 0})
     client = app.test_client()
+    app.extensions[EXTENSION_KEY].service.wait_until_ready()  # the site's encoder and correctors load in the background
 
     def run(query: str) -> list[str]:
         response = client.get("/api/search", query_string={"q": query, "limit": K})

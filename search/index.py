@@ -23,7 +23,7 @@ from search.analysis import KbTokenizer, Segmenter
 from search.build import BOOSTS, CURRENT, MANIFEST, SPELLING, current_build
 from search.errors import IndexMissingError
 from search.schema import FACET_FIELDS
-from search.spelling import SpellingCorrector
+from search.spelling import SpellingCorrector, load_corrector
 
 log = logging.getLogger(__name__)
 
@@ -70,17 +70,13 @@ class Snapshot:
 
     @property
     def corrector(self) -> SpellingCorrector:
-        """Built on first use (a few hundred ms on a big index), then kept for this build."""
-        with self.lock:
-            if self._corrector is None:
-                try:
-                    counts = json.loads((self.build_dir / SPELLING).read_text(encoding="utf-8"))
-                except (OSError, ValueError):
-                    counts = {}
-                # In a small knowledge base a word seen once is still a word; in a big one it is often a typo.
-                min_frequency = 1 if len(self.doc_ids) < 1000 else 2
-                self._corrector = SpellingCorrector(counts.items(), min_frequency)
-            return self._corrector
+        """Built on first use (a few hundred ms on a big index; outside the lock), then kept."""
+        if self._corrector is None:
+            built = load_corrector(self.build_dir / SPELLING, len(self.doc_ids))
+            with self.lock:
+                if self._corrector is None:
+                    self._corrector = built
+        return self._corrector
 
     def factor(self, docnum: int) -> float:
         """Score multiplier for article state and the usage signal."""

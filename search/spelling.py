@@ -8,12 +8,15 @@ word within two edits (symmetric delete), and the most common closest word wins.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable
+from pathlib import Path
 
 MIN_WORD = 4
 MAX_WORD = 24
 MAX_DISTANCE = 2
+SMALL_KB = 1000  # articles
 MIN_SWAP_WORD = 6  # shorter words allow one edit only (two edits make a different short word)
 MIN_HOMOPHONE_FREQUENCY = 3  # articles holding a word before a homophone is corrected to it
 MAX_HOMOPHONE_CHARS = 4
@@ -84,6 +87,17 @@ class SpellingCorrector:
             if best is None or key < best:
                 best = key
         return best[2] if best else None
+
+
+def load_corrector(counts_file: Path, articles: int) -> SpellingCorrector:
+    """The corrector of a build's English words (`spelling.json`: word -> articles holding it)."""
+    try:
+        counts = json.loads(counts_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        counts = {}
+    # In a small knowledge base a word seen once is still a word; in a big one it is often a typo.
+    min_frequency = 1 if articles < SMALL_KB else 2
+    return SpellingCorrector(counts.items(), min_frequency)
 
 
 class HomophoneCorrector:

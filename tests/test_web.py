@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 from pathlib import Path
@@ -149,6 +150,10 @@ def test_search_paginates(client: FlaskClient) -> None:
 
 
 def test_corrected_search_says_so_and_offers_the_query_as_typed(client: FlaskClient) -> None:
+    # The site builds its spelling correctors in the background (never in a request): wait for them.
+    deadline = time.monotonic() + 60
+    while "Showing results for" not in html_of(client, "/search?q=printr+jam") and time.monotonic() < deadline:
+        time.sleep(0.05)
     page = html_of(client, "/search?q=printr+jam")
     assert "Showing results for" in page and 'href="/search?q=printer+jam"' in page
     assert "Search instead for" in page and 'href="/search?q=printr+jam&amp;verbatim=1"' in page
