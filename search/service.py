@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from whoosh import index as whoosh_index
 
 from search.analysis import QUERY_STOP_WORDS, Piece
 from search.errors import QueryError
@@ -134,7 +135,8 @@ class SearchService:
         thread whenever a build is opened (search/warming.py); 0 reads them on first use.
         `semantic`: blend in the build's passage vectors, once the encoder is loaded: in the
         background (a site answers lexically meanwhile) or, with `wait_for_encoder`, before the
-        first query (the CLI, whose answers must not depend on timing). `share_encoder`: keep the
+        first query (the CLI, whose answers must not depend on timing); the spelling correctors
+        likewise. `share_encoder`: keep the
         encoder's embedding table as a file in the index folder's cache, memory-mapped, so that
         the site's worker processes share one copy."""
         self.handle = index if isinstance(index, IndexHandle) else open_index(index)
@@ -568,13 +570,14 @@ _CHINESE_WORD = re.compile(r"^[\u3400-\u9fff]{2,4}$")
 
 
 def _homophones(snap: Snapshot) -> HomophoneCorrector:
-    """The homophone corrector of a build's Chinese words (their body document frequencies)."""
-    reader = snap.searcher.reader()
-    words = []
-    for term, info in reader.iter_field("body"):
-        word = term.decode("utf-8") if isinstance(term, bytes) else term
-        if _CHINESE_WORD.match(word):
-            words.append((word, int(info.doc_frequency())))
+    """The homophone corrector of a build's Chinese words (their body document frequencies), read
+    through a reader of its own: this runs beside requests, and Whoosh readers are not thread-safe."""
+    with whoosh_index.open_dir(str(snap.build_dir)).reader() as reader:
+        words = []
+        for term, info in reader.iter_field("body"):
+            word = term.decode("utf-8") if isinstance(term, bytes) else term
+            if _CHINESE_WORD.match(word):
+                words.append((word, int(info.doc_frequency())))
     return HomophoneCorrector(words)
 
 
