@@ -116,7 +116,6 @@ class CompiledQuery:
     corrections: dict[str, str] = field(default_factory=dict)
     proximity: list[tuple[str, str]] = field(default_factory=list)  # neighbouring query words, as index terms
     verbatim: list[str] = field(default_factory=list)  # the query's terms in order, stop words too
-    text: str = ""  # the words searched, as typed (after corrections), for semantic retrieval
     typed: bool = False  # the query had text (words, phrases or prefixes), searchable or not
 
 
@@ -223,11 +222,10 @@ class QueryCompiler:
             excluded = [self.pieces_query(ps) for ps in
                         (list(self.segmenter.pieces(x, subwords=False)) for x in parsed.excluded) if ps]
             exclude = Any_(tuple(excluded)) if excluded else None
-        text = " ".join([p.surface for p in pieces] + parsed.phrases + parsed.prefixes)
         # A run needs three different terms to say more than the words alone (and `-a -a -a ...`
         # must not read the positions of one common word sixty times).
         verbatim = verbatim if len(set(verbatim)) >= VERBATIM_DISTINCT else []
-        return CompiledQuery(units, exclude, highlight, corrections, proximity, verbatim, text, not parsed.empty)
+        return CompiledQuery(units, exclude, highlight, corrections, proximity, verbatim, not parsed.empty)
 
     def _distinctive(self, pieces: list[Piece], count: int) -> list[Piece]:
         """The `count` most distinctive of a long query's words, in query order: the rarest words

@@ -240,12 +240,6 @@ class Scorer:
                 before_keys, before_lengths = found, lengths
         return {int(d): int(n) for d, n in zip(wanted.tolist(), best.tolist(), strict=True) if n > 1}
 
-    def count_terms(self, node: Node) -> int:
-        """How many term and phrase lookups a tree needs (to refuse absurd queries)."""
-        if isinstance(node, Term | Phrase):
-            return 1
-        return sum(self.count_terms(child) for child in node.children)
-
 
 PROXIMITY_FIELDS = ("title", "body")
 VERBATIM_FIELDS = ("title", "errors", "body")

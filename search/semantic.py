@@ -145,10 +145,6 @@ class Encoder:
         self.table_dir: Path | None = None  # where the unpacked embedding table is kept
 
     @property
-    def available(self) -> bool:
-        return bool(model_name()) and not self._failed
-
-    @property
     def ready(self) -> bool:
         return self._model is not None
 
