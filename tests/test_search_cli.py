@@ -81,3 +81,14 @@ def test_bundled_articles_build_and_answer(tmp_path: Path) -> None:
         out = CliRunner().invoke(search, ["--index", str(index), "--json", query])
         assert out.exit_code == 0, out.output
         assert json.loads(out.output)["total"] > 0, query
+
+
+def test_search_says_what_it_corrected_and_verbatim_searches_as_typed(index_dir: Path) -> None:
+    corrected = json.loads(CliRunner().invoke(search, ["--index", str(index_dir), "--json", "conneting"]).output)
+    assert corrected["showing_results_for"] == "connecting" and corrected["search_instead_for"] == "conneting"
+    assert corrected["hits"][0]["id"] == "vpn-error-809"
+    args = ["--index", str(index_dir), "--json", "--verbatim", "conneting"]
+    typed = json.loads(CliRunner().invoke(search, args).output)
+    assert typed["showing_results_for"] is None and typed["total"] == 0
+    text = CliRunner().invoke(search, ["--index", str(index_dir), "conneting"]).output
+    assert "showing results for: connecting" in text
