@@ -156,7 +156,8 @@ def main(argv: list[str] | None = None) -> int:
 
     port = free_port()
     gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or "gunicorn"
-    env = {**os.environ, "KB_ARTICLES_DIR": str(articles), "KB_INDEX_DIR": str(index), "KB_SECRET_KEY": "bench"}
+    env = {**os.environ, "KB_ARTICLES_DIR": str(articles), "KB_INDEX_DIR": str(index),
+           "KB_SECRET_KEY": "bench-secret-16ch"}
     server = subprocess.Popen([gunicorn, "--workers", str(args.workers), "--bind", f"127.0.0.1:{port}",
                                "--chdir", str(REPO), "--log-level", "warning", "web.app:create_app()"], env=env)
     try:

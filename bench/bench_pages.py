@@ -34,8 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--warm-terms", type=int, default=2000, help="KB_WARM_TERMS for this run")
     args = parser.parse_args(argv)
-    os.environ.update(KB_ARTICLES_DIR=str(args.articles), KB_INDEX_DIR=str(args.index), KB_SECRET_KEY="bench",
-                      KB_WARM_TERMS=str(args.warm_terms))
+    os.environ.update(KB_ARTICLES_DIR=str(args.articles), KB_INDEX_DIR=str(args.index),
+                      KB_SECRET_KEY="bench-secret-16ch", KB_WARM_TERMS=str(args.warm_terms))
     from web.app import create_app
     from web.catalog import get_catalog
 

@@ -165,7 +165,7 @@ def api_searcher(articles_dir: Path, index_dir: Path, database: Path) -> tuple[S
     from web.app import create_app
     from web.catalog import EXTENSION_KEY
 
-    app = create_app({"ARTICLES_DIR": articles_dir, "INDEX_DIR": index_dir, "SECRET_KEY": "evaluate",
+    app = create_app({"ARTICLES_DIR": articles_dir, "INDEX_DIR": index_dir, "SECRET_KEY": "evaluate-secret-0123456789",
                       "DATABASE_URL": f"sqlite:///{database}", "WARM_TERMS": 0})
     client = app.test_client()
     app.extensions[EXTENSION_KEY].service.wait_until_ready()  # the site's encoder and correctors load in the background

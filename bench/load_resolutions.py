@@ -195,7 +195,7 @@ def gunicorn(settings: Settings, workers: int) -> Iterator[int]:
     port = free_port()
     env = {**os.environ, "KB_ARTICLES_DIR": str(settings.articles_dir), "KB_INDEX_DIR": str(settings.index_dir),
            "KB_DATABASE_URL": settings.database_url, "KB_API_TOKEN_HASH": settings.api_token_hash,
-           "KB_SECRET_KEY": "load-test"}
+           "KB_SECRET_KEY": "load-test-secret-0123456789"}
     proc = subprocess.Popen([exe, "--workers", str(workers), "--bind", f"127.0.0.1:{port}", "--chdir", str(REPO),
                              "--log-level", "warning", "web.app:create_app()"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
+from kb.schema import is_visible
+
 ARTICLE_URL_PREFIX = "/articles/"
 
 
@@ -59,5 +61,5 @@ class Article:
 
     @property
     def visible(self) -> bool:
-        """Drafts never appear on the site."""
-        return self.state != "draft"
+        """Drafts never appear on the site (kb.schema.is_visible)."""
+        return is_visible(self.state)

@@ -12,9 +12,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import logging
-import os
 import pickle
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,6 +21,7 @@ from pathlib import Path
 from kb import __version__
 from kb.article import Article
 from kb.errors import Problem
+from kb.files import atomic_open
 from kb.render import RenderedBody
 
 log = logging.getLogger(__name__)
@@ -136,10 +135,7 @@ class LoadCache:
             "rendered": {p: e for p, e in self.rendered.items() if p in keep_paths},
         }
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".articles-", suffix=".tmp")
-            with os.fdopen(fd, "wb") as handle, _gc_paused():
+            with atomic_open(self.folder / CACHE_FILE) as handle, _gc_paused():
                 pickle.dump(data, handle, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, self.folder / CACHE_FILE)
         except OSError as exc:  # a cache that cannot be written only costs time next build
             log.warning("cannot write the article cache in %s: %s", self.folder, exc)

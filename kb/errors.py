@@ -18,6 +18,12 @@ class ConfigError(KbError):
     exit_code = 2
 
 
+class InputError(KbError):
+    """An argument names something that does not exist (an unknown category, say); like a usage error."""
+
+    exit_code = 2
+
+
 class VocabularyError(KbError):
     """The vocabulary under articles/_kb/ is broken, so nothing can be checked against it."""
 

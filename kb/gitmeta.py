@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from kb.git import git_or_none
 
 RECORD = "\x1e"
 UNIT = "\x1f"
@@ -19,31 +20,22 @@ class FileHistory:
     updated_by: str
     authors: list[str] = field(default_factory=list)
     commit: str = ""
-
-
-def _git(root: Path, *args: str) -> str | None:
-    try:
-        done = subprocess.run(["git", "-c", "core.quotePath=false", "-C", str(root), *args],
-                              capture_output=True, text=True, encoding="utf-8", errors="replace",
-                              timeout=120, check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return done.stdout if done.returncode == 0 else None
+    created: dt.datetime | None = None  # the file's first commit: when the article was born
 
 
 def head_commit(root: Path) -> str | None:
     """The commit the articles folder is at, or None outside a git repository."""
-    out = _git(root, "rev-parse", "HEAD")
+    out = git_or_none(root, "rev-parse", "HEAD")
     return out.strip() if out else None
 
 
 def git_history(root: Path) -> dict[str, FileHistory] | None:
     """History of every file under root, keyed by path relative to root; None outside git."""
-    prefix = _git(root, "rev-parse", "--show-prefix")
+    prefix = git_or_none(root, "rev-parse", "--show-prefix")
     if prefix is None:
         return None
     prefix = prefix.strip()
-    out = _git(root, "log", f"--format={RECORD}%H{UNIT}%aI{UNIT}%an", "--name-only", "--no-renames", "--", ".")
+    out = git_or_none(root, "log", f"--format={RECORD}%H{UNIT}%aI{UNIT}%an", "--name-only", "--no-renames", "--", ".")
     if out is None:
         return None
     history: dict[str, FileHistory] = {}
@@ -58,8 +50,10 @@ def git_history(root: Path) -> dict[str, FileHistory] | None:
             rel = name[len(prefix):]
             entry = history.get(rel)
             if entry is None:  # git log is newest first
-                history[rel] = FileHistory(when, author, [author], commit)
-            elif author not in entry.authors:
+                history[rel] = FileHistory(when, author, [author], commit, when)
+                continue
+            entry.created = when  # older and older: the last one seen is the first commit
+            if author not in entry.authors:
                 entry.authors.append(author)
     return history
 
@@ -75,6 +69,7 @@ def file_history(root: Path, paths: list[str]) -> dict[str, FileHistory]:
                 mtime = (root / rel).lstat().st_mtime
             except OSError:
                 continue
-            entry = FileHistory(dt.datetime.fromtimestamp(mtime, tz=dt.UTC), "", [])
+            when = dt.datetime.fromtimestamp(mtime, tz=dt.UTC)
+            entry = FileHistory(when, "", [], created=when)
         result[rel] = entry
     return result

@@ -9,36 +9,18 @@ from __future__ import annotations
 
 import logging
 import re
-import subprocess
 from pathlib import Path
 
-from kb.errors import KbError
+from kb.git import GitError, git, run_git
 
 log = logging.getLogger(__name__)
 
-GIT_TIMEOUT = 300
 _CREDENTIALS = re.compile(r"(://)[^/@\s]+@")
 
 
 def redact(message: str) -> str:
     """A message without the user:token part of any URL in it (sync errors are shown on the site)."""
     return _CREDENTIALS.sub(r"\1***@", message)
-
-
-class GitError(KbError):
-    """A git command failed; the message carries git's own words."""
-
-
-def git(root: Path, *args: str, check: bool = True) -> str:
-    """Run git in root and return its output; a failure raises GitError (unless check=False)."""
-    try:
-        done = subprocess.run(["git", "-c", "core.quotePath=false", "-C", str(root), *args], capture_output=True,
-                              text=True, encoding="utf-8", errors="replace", timeout=GIT_TIMEOUT, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise GitError(f"git {args[0]} in {root} failed: {exc}") from exc
-    if check and done.returncode != 0:
-        raise GitError(f"git {' '.join(args[:2])} in {root} failed: {done.stderr.strip() or done.stdout.strip()}")
-    return done.stdout
 
 
 def is_checkout(root: Path) -> bool:
@@ -72,11 +54,7 @@ def move_to(root: Path, commit: str) -> None:
 
 def file_at(root: Path, commit: str, rel: str) -> bytes | None:
     """A file's content at a commit (rel is relative to root), or None if it did not exist there."""
-    try:
-        done = subprocess.run(["git", "-C", str(root), "show", f"{commit}:./{rel}"], capture_output=True,
-                              timeout=GIT_TIMEOUT, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise GitError(f"git show in {root} failed: {exc}") from exc
+    done = run_git(root, "show", f"{commit}:./{rel}", check=False)
     return done.stdout if done.returncode == 0 else None
 
 
@@ -93,6 +71,22 @@ def restore_folder(root: Path, commit: str, rel: str) -> None:
     git(root, "reset", "--quiet", "--", rel)  # leave the index at HEAD; only the files differ
 
 
+def deletions(root: Path, since: str, until: str) -> list[tuple[str, str, str]]:
+    """Files under root deleted after since up to until: (path relative to root, commit, author), newest first."""
+    out = git(root, "log", "--relative", "--diff-filter=D", "--name-only", "--format=%x00%H%x09%an",
+              f"{since}..{until}", "--", ".", check=False)
+    found = []
+    for chunk in out.split("\x00")[1:]:
+        header, _, names = chunk.partition("\n")
+        commit, _, author = header.partition("\t")
+        found += [(name, commit, author) for name in names.split("\n") if name.strip()]
+    return found
+
+
 def short(commit: str | None) -> str:
     """The first 10 digits of a commit, for messages."""
     return (commit or "")[:10]
+
+
+__all__ = ["GitError", "clone", "fetch", "file_at", "git", "head", "is_checkout", "move_to", "redact",
+           "restore_folder", "short"]

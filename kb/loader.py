@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import posixpath
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -21,8 +20,10 @@ from kb.cache import LoadCache, digest
 from kb.config import Settings
 from kb.errors import Problem, Severity, error, warning
 from kb.gitmeta import FileHistory, file_history
+from kb.i18n import _, current_language
+from kb.ids import ArticleIds
 from kb.parse import ParseOptions, parse_article
-from kb.render import RenderedBody, limit_exceeded, render_markdown
+from kb.render import RenderedBody, limit_exceeded, render_markdown, resolve_target
 from kb.schema import normalize_id
 from kb.source import read_source
 from kb.vocabulary import ONBOARDING_FILE, VOCABULARY_DIR, Vocabulary, load_vocabulary
@@ -30,7 +31,11 @@ from kb.vocabulary import ONBOARDING_FILE, VOCABULARY_DIR, Vocabulary, load_voca
 ARTICLE_SUFFIX = ".md"
 # Repository meta files at the top of the articles folder are not articles.
 META_FILES = frozenset({"readme.md", "contributing.md", "changelog.md", "license.md"})
-INTERNAL_LINK_SCHEME = "kb:"
+
+
+# Told which long phase is under way and how far it got: ("loading", 120, 2000). `kb build` shows a bar per
+# phase; the search build adds "encoding" and "indexing".
+Progress = Callable[[str, int, int], None]
 
 
 @dataclass
@@ -68,6 +73,12 @@ class LoadOptions:
     today: dt.date | None = None
     cache_dir: Path | None = None  # where parse and render results are kept between loads
     reuse_cache: bool = True  # False: parse and render everything, then refresh the cache
+    progress: Progress | None = None  # told ("loading" | "rendering", done, total) after each article
+    # Publishing (build and sync): a reference to an article that is not there (deleted, or left
+    # out for its own errors) is a warning, so a broken or deleted article affects only itself; the
+    # link renders as plain text, the onboarding path and related list skip it. `kb check` keeps
+    # such references errors for the writer to fix.
+    missing_references_warn: bool = False
 
     @classmethod
     def from_settings(cls, settings: Settings, **options: Any) -> LoadOptions:
@@ -99,11 +110,15 @@ def load_knowledge_base(root: Path, options: LoadOptions | None = None) -> Knowl
     vocabulary, problems = load_vocabulary(root, lenient=options.lenient)
     parse_options = ParseOptions(default_lang=options.default_lang, lenient=options.lenient)
     cache = LoadCache.open(options.cache_dir, repr(parse_options), str(options.max_bytes), repr(vocabulary),
+                           current_language(),  # cached problems are in the language they were made in
                            reuse=options.reuse_cache)
     parsed: list[Article] = []
     failed_paths: set[str] = set()
     seen_paths: set[str] = set()
-    for file, rel in iter_article_files(root, problems):
+    files = list(iter_article_files(root, problems))
+    for done, (file, rel) in enumerate(files, start=1):
+        if options.progress:
+            options.progress("loading", done, len(files))
         seen_paths.add(rel)
         source, found = read_source(file, rel, options.max_bytes)
         article = None
@@ -123,12 +138,13 @@ def load_knowledge_base(root: Path, options: LoadOptions | None = None) -> Knowl
         if article is not None:
             parsed.append(article)
 
-    cross = _cross_article_problems(parsed, vocabulary)
+    reference = warning if options.missing_references_warn else error
+    cross = _cross_article_problems(parsed, vocabulary, reference)
     cross += _review_problems(parsed, options.today or dt.date.today())
     kb = KnowledgeBase(root=root, vocabulary=vocabulary)
     rendered: dict[str, RenderedBody] = {}
     if options.render:
-        rendered, link_problems = _render_all(parsed, cache)
+        rendered, link_problems = _render_all(parsed, cache, reference, options.progress)
         cross += link_problems
     cache.save(seen_paths)
     if options.lenient:
@@ -144,8 +160,12 @@ def load_knowledge_base(root: Path, options: LoadOptions | None = None) -> Knowl
     return kb
 
 
-def _cross_article_problems(articles: list[Article], vocabulary: Vocabulary) -> list[Problem]:
-    """Duplicate ids and aliases, and references to articles that do not exist."""
+ProblemMaker = Callable[..., Problem]
+
+
+def _cross_article_problems(articles: list[Article], vocabulary: Vocabulary,
+                            reference: ProblemMaker = error) -> list[Problem]:
+    """Duplicate ids and aliases, and references to articles that do not exist (as `reference` makes them)."""
     problems: list[Problem] = []
     owners: dict[str, list[Article]] = defaultdict(list)
     for article in articles:
@@ -154,8 +174,8 @@ def _cross_article_problems(articles: list[Article], vocabulary: Vocabulary) -> 
         if len(same) > 1:
             for article in same:
                 others = ", ".join(o.path for o in same if o is not article)
-                problems.append(error(article.path, f"duplicate id {article.id!r}: also used by {others}",
-                                      article.field_lines.get("id", 1)))
+                message = _("duplicate id %(id)r: also used by %(others)s") % {"id": article.id, "others": others}
+                problems.append(error(article.path, message, article.field_lines.get("id", 1)))
 
     alias_owner: dict[str, Article] = {}
     for article in articles:
@@ -178,8 +198,8 @@ def _cross_article_problems(articles: list[Article], vocabulary: Vocabulary) -> 
         for key, target in refs:
             match = owners.get(normalize_id(target))
             if not match:
-                problems.append(error(article.path, f"{key}: no article has id {target!r}",
-                                      article.field_lines.get(key, 1)))
+                message = _("%(field)s: no article has id %(id)r") % {"field": key, "id": target}
+                problems.append(reference(article.path, message, article.field_lines.get(key, 1)))
             elif key == "translation_of" and match[0].lang == article.lang:
                 problems.append(warning(article.path, f"translation_of: {target!r} is also in {article.lang!r}",
                                         article.field_lines.get(key, 1)))
@@ -188,37 +208,31 @@ def _cross_article_problems(articles: list[Article], vocabulary: Vocabulary) -> 
     for path in vocabulary.onboarding.values():
         for step, line in zip(path.steps, path.step_lines, strict=True):
             if normalize_id(step) not in owners:
-                problems.append(error(onboarding_rel, f"onboarding path {path.id!r} names article {step!r}, "
-                                                      "which does not exist", line))
+                message = _("onboarding path %(path)r names article %(article)r, which does not exist") % {
+                    "path": path.id, "article": step}
+                problems.append(reference(onboarding_rel, message, line))
     return problems
 
 
 def _review_problems(articles: list[Article], today: dt.date) -> list[Problem]:
-    return [warning(a.path, f"review overdue since {a.review_due}; check the article and update `reviewed:`",
+    return [warning(a.path, _("review overdue since %(date)s; check the article and update `reviewed:`")
+                    % {"date": a.review_due},
                     a.field_lines.get("reviewed", 1))
             for a in articles if a.is_review_overdue(today)]
 
 
 class _LinkIndex:
-    """Resolves internal link targets (kb:ID, relative .md paths) to articles."""
+    """Internal link targets (`kb:ID`, paths), as the renderer resolved them, to articles (kb.ids)."""
 
     def __init__(self, articles: list[Article]) -> None:
-        self.by_id = {normalize_id(a.id): a for a in articles}
-        self.by_path = {a.path: a for a in articles}
-        for article in articles:
-            for alias in article.aliases:
-                self.by_id.setdefault(normalize_id(alias), article)
+        self.ids = ArticleIds.from_articles(articles)
+        self.by_id = {a.id: a for a in articles}
 
-    def find(self, target: str, source_path: str = "") -> tuple[Article | None, str]:
-        """The article a link points at, and its anchor; relative paths are taken from source_path."""
+    def find(self, target: str) -> tuple[Article | None, str]:
+        """The article a resolved link target (kb.render.resolve_target) points at, and its anchor."""
         ref, _, anchor = target.partition("#")
-        if ref.startswith(INTERNAL_LINK_SCHEME):
-            return self.by_id.get(normalize_id(ref[len(INTERNAL_LINK_SCHEME):])), anchor
-        if not ref:  # "#heading": a heading in the same article
-            return self.by_path.get(source_path), anchor
-        if ref.startswith("/"):  # site-absolute, as docs sites write them: from the articles root
-            return self.by_path.get(posixpath.normpath(ref.lstrip("/"))), anchor
-        return self.by_path.get(posixpath.normpath(posixpath.join(posixpath.dirname(source_path), ref))), anchor
+        found = self.ids.resolve(ref) if ref else None
+        return (self.by_id[found] if found else None), anchor
 
     def url(self, target: str) -> str | None:
         article, anchor = self.find(target)
@@ -227,11 +241,14 @@ class _LinkIndex:
         return article_url(article.id) + (f"#{anchor}" if anchor else "")
 
 
-def _render_all(articles: list[Article], cache: LoadCache) -> tuple[dict[str, RenderedBody], list[Problem]]:
+def _render_all(articles: list[Article], cache: LoadCache, reference: ProblemMaker = error,
+                progress: Progress | None = None) -> tuple[dict[str, RenderedBody], list[Problem]]:
     index = _LinkIndex(articles)
     problems: list[Problem] = []
     rendered: dict[str, RenderedBody] = {}
-    for article in articles:
+    for done, article in enumerate(articles, start=1):
+        if progress:
+            progress("rendering", done, len(articles))
         body = cache.rendered_body(article, index.url)
         if body is None:
             reason = limit_exceeded(article.body)
@@ -247,15 +264,16 @@ def _render_all(articles: list[Article], cache: LoadCache) -> tuple[dict[str, Re
     for article in articles:
         body_lines = article.body.split("\n")
         for link in rendered.get(article.id, RenderedBody("", (), (), ())).links:
-            target, anchor = index.find(link.target, article.path)
+            target, anchor = index.find(link.resolved or resolve_target(link.target, article.path))
             line = link.line or _find_line(body_lines, link.target)
             file_line = article.body_line + line - 1 if line else article.body_line
             if target is None:
-                problems.append(error(article.path, f"broken link to {link.target!r}: no such article", file_line))
+                problems.append(reference(article.path, _("broken link to %(target)r: no such article")
+                                          % {"target": link.target}, file_line))
             elif anchor and target.id in rendered and anchor not in {h.anchor for h in rendered[target.id].toc} \
                     and f'id="{anchor}"' not in rendered[target.id].html:
-                problems.append(error(article.path, f"broken link to {link.target!r}: "
-                                                    f"{target.path} has no heading #{anchor}", file_line))
+                problems.append(reference(article.path, f"broken link to {link.target!r}: "
+                                                        f"{target.path} has no heading #{anchor}", file_line))
     return rendered, problems
 
 

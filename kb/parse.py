@@ -11,6 +11,7 @@ from typing import Any
 
 from kb.article import Article
 from kb.errors import Problem, Severity, error, warning
+from kb.i18n import _
 from kb.schema import FIELDS_BY_NAME, FOREIGN_SUMMARY_KEYS, FieldError
 from kb.source import SourceText, split_front_matter
 from kb.vocabulary import Vocabulary
@@ -42,11 +43,11 @@ def parse_article(source: SourceText, vocabulary: Vocabulary, options: ParseOpti
         if not problems and not options.lenient:
             first = next((n for n, line in enumerate(split.body.split("\n"), 1) if line.strip()), 1)
             if split.body.split("\n")[first - 1].strip() == "---":
-                problems.append(error(source.path, "front-matter must start on line 1; "
-                                                   "remove what comes before the `---`", first))
+                message = _("front-matter must start on line 1; remove what comes before the `---`")
+                problems.append(error(source.path, message, first))
             else:
-                problems.append(error(source.path, "no front-matter: start the file with a `---` line, "
-                                                   "then `id:` and `title:`, then `---`"))
+                message = _("no front-matter: start the file with a `---` line, then `id:` and `title:`, then `---`")
+                problems.append(error(source.path, message))
     else:
         mapping, found = parse_mapping(source.path, split.front_matter, split.front_matter_line - 1)
         problems.extend(found)
@@ -77,7 +78,7 @@ def parse_article(source: SourceText, vocabulary: Vocabulary, options: ParseOpti
         _fill_foreign(values, extra, source.path, split.body)
     for name in ("id", "title"):
         if name not in values and name not in mapping.values:
-            problems.append(error(source.path, f"missing required `{name}:` in the front-matter",
+            problems.append(error(source.path, _("missing required `%(field)s:` in the front-matter") % {"field": name},
                                   split.front_matter_line if split.front_matter is not None else 1))
 
     values.setdefault("lang", _detect_lang(split.body, options.default_lang) if options.lenient
@@ -98,8 +99,9 @@ def parse_article(source: SourceText, vocabulary: Vocabulary, options: ParseOpti
 
 def _unknown_key_message(key: str) -> str:
     close = difflib.get_close_matches(key, FIELDS_BY_NAME, n=1, cutoff=0.6)
-    hint = f"did you mean `{close[0]}`?" if close else f"known keys: {', '.join(FIELDS_BY_NAME)}"
-    return f"unknown key `{key}`; {hint}"
+    if close:
+        return _("unknown key `%(key)s`; did you mean `%(close)s`?") % {"key": key, "close": close[0]}
+    return _("unknown key `%(key)s`; known keys: %(known)s") % {"key": key, "known": ", ".join(FIELDS_BY_NAME)}
 
 
 def _as_warning(problem: Problem) -> Problem:
@@ -156,8 +158,12 @@ def _vocabulary_problems(path: str, values: dict[str, Any], mapping: YamlMapping
         for index, value in enumerate(values.get(key, ())):
             if value not in allowed:
                 close = difflib.get_close_matches(value, allowed, n=1)
-                hint = f"did you mean {close[0]!r}? " if close else ""
-                problems.append(error(path, f"unknown {what} {value!r}; {hint}allowed: {', '.join(sorted(allowed))}",
+                allowed_list = ", ".join(sorted(allowed))
+                message = (_("unknown %(what)s %(value)r; did you mean %(close)r? allowed: %(allowed)s") if close
+                           else _("unknown %(what)s %(value)r; allowed: %(allowed)s"))
+                label = _("category") if what == "category" else _("tag")
+                problems.append(error(path, message % {"what": label, "value": value,
+                                                       "close": close[0] if close else "", "allowed": allowed_list},
                                       mapping.item_line(key, index)))
     if not (options.lenient and not vocabulary.products):
         for index, value in enumerate(values.get("products", ())):
@@ -171,14 +177,15 @@ def _body_problems(path: str, values: dict[str, Any], body: str, body_line: int,
                    options: ParseOptions) -> list[Problem]:
     problems = []
     if "summary" not in values:
-        problems.append(warning(path, "no `summary:`; search results will show the first lines instead"))
+        problems.append(warning(path, _("no `summary:`; search results will show the first lines instead")))
     # Foreign corpora have no KCS structure to expect.
     if values.get("type", "problem") == "problem" and not options.lenient:
         headings = {m.group(2).strip().casefold() for line in FENCED_CODE.sub("", body).split("\n")
                     if (m := HEADING.match(line))}
         missing = [en.capitalize() for en, zh in KCS_SECTIONS if en not in headings and zh not in headings]
         if missing:
-            problems.append(warning(path, f"problem article lacks the KCS section(s) {', '.join(missing)} "
-                                          "(## Issue, ## Environment, ## Resolution, ## Cause)", body_line))
+            message = _("problem article lacks the KCS section(s) %(sections)s (## Issue, ## Environment, "
+                        "## Resolution, ## Cause)") % {"sections": ", ".join(missing)}
+            problems.append(warning(path, message, body_line))
     return problems
 

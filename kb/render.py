@@ -86,10 +86,13 @@ class Heading:
 
 @dataclass(frozen=True)
 class Link:
-    """An internal link target as written, with its line in the body when known."""
+    """An internal link target as written, with its line in the body when known, and the target
+    resolved once (unquoted, joined to the article's folder: `resolve_target`), which is what the
+    renderer looked up and what the checker reports on."""
 
     target: str
     line: int | None
+    resolved: str = ""
 
 
 @dataclass(frozen=True)
@@ -424,10 +427,11 @@ class _LinkProcessor(Treeprocessor):
                 continue
             if _scheme(url) not in (None, "kb") or urlsplit(url).netloc:
                 continue  # the sanitizer drops it and the report names it
-            state.links.append(Link(url, state.line_of(url)))
+            target = resolve_target(url, state.source_path)
+            state.links.append(Link(url, state.line_of(url), target))
             resolved = None
             if state.resolve_link is not None:
-                resolved = state.resolve_link(resolve_target(url, state.source_path))
+                resolved = state.resolve_link(target)
             if resolved is None:
                 del el.attrib[attr]
                 el.set("class", "broken-link")

@@ -13,8 +13,24 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from kb.i18n import _
+
 ARTICLE_TYPES = ("problem", "howto", "reference", "onboarding")
 ARTICLE_STATES = ("draft", "unverified", "validated", "archived")
+# Visibility, declared once: a draft is never indexed or shown; an archived article is found when
+# asked for (`state:archived`) and its page still answers, but listings leave it out.
+HIDDEN_STATES = frozenset({"draft"})
+UNLISTED_STATES = frozenset({"archived"})
+
+
+def is_visible(state: str) -> bool:
+    """Whether an article in this state is indexed and served at all."""
+    return state not in HIDDEN_STATES
+
+
+def is_listed(state: str) -> bool:
+    """Whether an article in this state appears in listings (categories, recent, most used)."""
+    return state not in HIDDEN_STATES and state not in UNLISTED_STATES
 LANGUAGES = ("zh", "en")
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -34,9 +50,9 @@ class FieldError(ValueError):
 
 def _string(value: Any) -> str:
     if not isinstance(value, str):
-        raise FieldError(f"must be a string, got {_describe(value)} (quote it: \"...\")")
+        raise FieldError(_('must be a string, got %(value)s (quote it: "...")') % {"value": _describe(value)})
     if not value.strip():
-        raise FieldError("must not be empty")
+        raise FieldError(_("must not be empty"))
     return value.strip()
 
 
@@ -44,11 +60,12 @@ def _string_list(value: Any) -> tuple[str, ...]:
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list):
-        raise FieldError(f"must be a list of strings, got {_describe(value)}")
+        raise FieldError(_("must be a list of strings, got %(value)s") % {"value": _describe(value)})
     items = []
     for i, item in enumerate(value):
         if not isinstance(item, str) or not item.strip():
-            raise FieldError(f"item {i + 1} must be a non-empty string, got {_describe(item)}")
+            raise FieldError(_("item %(number)d must be a non-empty string, got %(value)s")
+                             % {"number": i + 1, "value": _describe(item)})
         items.append(item.strip())
     return tuple(items)
 
@@ -57,7 +74,8 @@ def _choice(options: tuple[str, ...]) -> Callable[[Any], str]:
     def parse(value: Any) -> str:
         text = _string(value)
         if text not in options:
-            raise FieldError(f"must be one of {', '.join(options)}; got {text!r}")
+            raise FieldError(_("must be one of %(options)s; got %(value)r") % {"options": ", ".join(options),
+                                                                                "value": text})
         return text
 
     return parse
@@ -67,10 +85,8 @@ def _article_id(value: Any) -> str:
     text = _string(value)
     _reject_invisible(text)
     if not ID_PATTERN.match(text):
-        raise FieldError(
-            f"{text!r} is not URL-safe: use letters, digits, '-', '_' or '.', "
-            "starting with a letter or digit, at most 128 characters"
-        )
+        raise FieldError(_("%(value)r is not URL-safe: use letters, digits, '-', '_' or '.', starting with a "
+                           "letter or digit, at most 128 characters") % {"value": text})
     return text
 
 
@@ -88,7 +104,8 @@ def _alias_list(value: Any) -> tuple[str, ...]:
 def _reject_invisible(text: str) -> None:
     bad = INVISIBLE_CHARS.intersection(text)
     if bad:
-        raise FieldError(f"contains invisible or bidi control character {_codepoints(bad)}")
+        raise FieldError(_("contains invisible or bidi control character %(characters)s")
+                         % {"characters": _codepoints(bad)})
 
 
 def _title(value: Any) -> str:
@@ -108,15 +125,15 @@ def _date(value: Any) -> dt.date:
         try:
             return dt.date.fromisoformat(value.strip())
         except ValueError:
-            raise FieldError(f"{value!r} is not a real calendar date") from None
-    raise FieldError(f"must be a date written YYYY-MM-DD, got {value!r}")
+            raise FieldError(_("%(value)r is not a real calendar date") % {"value": value}) from None
+    raise FieldError(_("must be a date written YYYY-MM-DD, got %(value)r") % {"value": value})
 
 
 def _positive_int(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise FieldError(f"must be a whole number of days, got {_describe(value)}")
+        raise FieldError(_("must be a whole number of days, got %(value)s") % {"value": _describe(value)})
     if value <= 0:
-        raise FieldError(f"must be at least 1 day, got {value}")
+        raise FieldError(_("must be at least 1 day, got %(value)d") % {"value": value})
     return value
 
 

@@ -67,6 +67,36 @@ class Vocabulary:
     user_words: list[str] = field(default_factory=list)
     user_dict_lines: list[str] = field(default_factory=list)
 
+    def to_json(self) -> dict[str, Any]:
+        """The vocabulary as JSON, for the build's manifest: the site reads it from there, never from
+        the checkout, so the checkout can change under a running site until the next build."""
+        return {
+            "categories": {slug: {"zh": label.zh, "en": label.en} for slug, label in self.categories.items()},
+            "tags": {slug: {"zh": label.zh, "en": label.en} for slug, label in self.tags.items()},
+            "products": {pid: {"name": p.name, "versions": list(p.versions)} for pid, p in self.products.items()},
+            "onboarding": {pid: {"title": p.title, "audience": p.audience, "steps": list(p.steps),
+                                 "step_lines": list(p.step_lines)} for pid, p in self.onboarding.items()},
+            "synonyms": [list(group) for group in self.synonyms],
+            "user_words": list(self.user_words),
+            "user_dict_lines": list(self.user_dict_lines),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Vocabulary:
+        """The vocabulary `to_json` wrote (a build's manifest)."""
+        return cls(
+            categories={slug: Label(slug, v["zh"], v["en"]) for slug, v in data.get("categories", {}).items()},
+            tags={slug: Label(slug, v["zh"], v["en"]) for slug, v in data.get("tags", {}).items()},
+            products={pid: Product(pid, v["name"], tuple(v.get("versions", ())))
+                      for pid, v in data.get("products", {}).items()},
+            onboarding={pid: OnboardingPath(pid, dict(v["title"]), dict(v["audience"]), tuple(v["steps"]),
+                                            tuple(v.get("step_lines", ())))
+                        for pid, v in data.get("onboarding", {}).items()},
+            synonyms=[tuple(group) for group in data.get("synonyms", [])],
+            user_words=list(data.get("user_words", [])),
+            user_dict_lines=list(data.get("user_dict_lines", [])),
+        )
+
     def product_problem(self, value: str) -> str | None:
         """Why `id` or `id@version` is not a known product, or None if it is."""
         product_id, _, version = value.partition("@")

@@ -7,43 +7,55 @@ import logging
 import re
 import sys
 from collections.abc import Callable
+from typing import Any
 
 import click
 
 from kb.config import Settings
 from kb.errors import KbError
-from kbcli.options import common_options, run_reporting_errors
+from kb.i18n import N_, _
+from kb.logs import configure_command
+from kbcli.options import KbCommand, common_options
+from kbcli.style import colour, echo_problem
 from search.build import BuildReport, build_index
 from search.errors import BuildError
-from search.results import SearchRequest, SearchResult
+from search.results import DEFAULT_LIMIT, MAX_LIMIT, SearchRequest, SearchResult
 
 log = logging.getLogger(__name__)
 
 _MARK = re.compile(r"</?mark>")
 
 
-def _progress(enabled: bool) -> tuple[Callable[[int, int], None], Callable[[], None]]:
-    """A progress bar on a terminal, a log line every 10% otherwise."""
-    state: dict[str, object] = {}
+PHASES = {"loading": N_("loading"), "rendering": N_("rendering"), "encoding": N_("encoding"),
+          "indexing": N_("indexing")}
+
+
+def progress_display(enabled: bool) -> tuple[Callable[[str, int, int], None], Callable[[], None]]:
+    """A progress bar per long phase on a terminal (loading, rendering, encoding, indexing);
+    a log line every 10% of each phase otherwise (CI logs, systemd's journal)."""
+    state: dict[str, Any] = {"phase": None, "bar": None}
+
+    def close() -> None:
+        if state["bar"] is not None:
+            state["bar"].__exit__(None, None, None)
+            state["bar"] = None
+
     if enabled:
-        def update(done: int, total: int) -> None:
-            bar = state.get("bar")
-            if bar is None:
-                bar = click.progressbar(length=total, label="indexing", file=sys.stderr)
-                bar.__enter__()
-                state["bar"] = bar
-            bar.update(1)  # type: ignore[attr-defined]
+        def update(phase: str, done: int, total: int) -> None:
+            if state["phase"] != phase:
+                close()
+                state["phase"] = phase
+                state["bar"] = click.progressbar(length=total, label=f"{_(PHASES.get(phase, phase)):<10}",
+                                                 file=sys.stderr, color=colour())
+                state["bar"].__enter__()
+            state["bar"].update(1)
 
-        def finish() -> None:
-            bar = state.get("bar")
-            if bar is not None:
-                bar.__exit__(None, None, None)  # type: ignore[attr-defined]
-        return update, finish
+        return update, close
 
-    def log_update(done: int, total: int) -> None:
+    def log_update(phase: str, done: int, total: int) -> None:
         step = max(1, total // 10)
         if done % step == 0 or done == total:
-            log.info("indexed %d/%d articles", done, total)
+            log.info("%s %d/%d articles", phase, done, total)
 
     return log_update, lambda: None
 
@@ -51,19 +63,18 @@ def _progress(enabled: bool) -> tuple[Callable[[int, int], None], Callable[[], N
 def run_build(settings: Settings, full: bool = False, lenient: bool = False, strict: bool = False,
               quiet: bool = False) -> int:
     """Build the index, print problems and a summary; the exit code (what `kb build` and build.py run)."""
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
-    update, finish = _progress(sys.stderr.isatty() and not quiet)
+    configure_command("INFO")
+    update, finish = progress_display(sys.stderr.isatty() and not quiet)
     try:
         report: BuildReport = build_index(settings, full=full, lenient=lenient, strict=strict, progress=update)
     except BuildError as exc:
         finish()
         for problem in exc.problems:
-            click.echo(str(problem), err=True)
+            echo_problem(str(problem), err=True)
         raise
     finish()
     for problem in report.problems:
-        click.echo(str(problem), err=True)
+        echo_problem(str(problem), err=True)
     for line in report.previous_errors:
         click.echo(line, err=True)
     where = report.build_dir.name if report.build_dir else "live build kept"
@@ -74,14 +85,14 @@ def run_build(settings: Settings, full: bool = False, lenient: bool = False, str
     return 0
 
 
-@click.command()
+@click.command(cls=KbCommand)
 @common_options
 @click.option("--full", is_flag=True, help="Rebuild everything instead of only changed articles.")
 @click.option("--lenient", is_flag=True, help="Load foreign Markdown (other front-matter schemas).")
 @click.option("--strict", is_flag=True, help="Fail on any error or warning instead of leaving articles out.")
-def build(settings: Settings, full: bool, lenient: bool, strict: bool) -> None:
+def build(settings: Settings, full: bool, lenient: bool, strict: bool) -> int:
     """Build the search index and swap it in atomically."""
-    run_reporting_errors(lambda: run_build(settings, full=full, lenient=lenient, strict=strict))
+    return run_build(settings, full=full, lenient=lenient, strict=strict)
 
 
 def _print_result(result: SearchResult) -> None:
@@ -99,11 +110,11 @@ def _print_result(result: SearchResult) -> None:
             click.echo(f"     {click.unstyle(text)[:200]}")
 
 
-@click.command()
+@click.command(cls=KbCommand)
 @common_options
 @click.argument("query", required=False, default="")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-@click.option("--limit", type=click.IntRange(1, 100), default=10, show_default=True)
+@click.option("--limit", type=click.IntRange(1, MAX_LIMIT), default=DEFAULT_LIMIT, show_default=True)
 @click.option("--page", type=click.IntRange(1), default=1, show_default=True)
 @click.option("--category", multiple=True, help="Only this ticket category (and its subcategories).")
 @click.option("--tag", multiple=True)
@@ -115,31 +126,28 @@ def _print_result(result: SearchResult) -> None:
 @click.option("--verbatim", is_flag=True, help="Search the words as typed, without correcting misspellings.")
 def search(settings: Settings, query: str, as_json: bool, limit: int, page: int, category: tuple[str, ...],
            tag: tuple[str, ...], product: tuple[str, ...], type_: tuple[str, ...], lang: tuple[str, ...],
-           state: tuple[str, ...], batch: bool, verbatim: bool) -> None:
+           state: tuple[str, ...], batch: bool, verbatim: bool) -> int:
     """Search the index: words, "phrases", -exclusions, prefix*, field:value filters."""
     filters = {k: list(v) for k, v in (("category", category), ("tag", tag), ("product", product),
                                        ("type", type_), ("lang", lang), ("state", state)) if v}
 
-    def run() -> int:
-        from search.service import SearchService  # here: `kb build` need not import the query side (numpy)
+    from search.service import SearchService  # here: `kb build` need not import the query side (numpy)
 
-        service = SearchService(settings.index_dir, semantic=settings.semantic, wait_for_encoder=True)
-        if batch:
-            for line in sys.stdin:
-                text = line.rstrip("\n")
-                try:
-                    result = service.search(SearchRequest(text, filters=filters, limit=limit, page=page,
-                                                          correct=not verbatim))
-                    out = result.to_json()
-                except KbError as exc:
-                    out = {"query": text, "error": str(exc)}
-                click.echo(json.dumps(out, ensure_ascii=False))
-            return 0
-        result = service.search(SearchRequest(query, filters=filters, limit=limit, page=page, correct=not verbatim))
-        if as_json:
-            click.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
-        else:
-            _print_result(result)
+    service = SearchService(settings.index_dir, semantic=settings.semantic, wait_for_encoder=True)
+    if batch:
+        for line in sys.stdin:
+            text = line.rstrip("\n")
+            try:
+                result = service.search(SearchRequest(text, filters=filters, limit=limit, page=page,
+                                                      correct=not verbatim))
+                out = result.to_json()
+            except KbError as exc:
+                out = {"query": text, "error": str(exc)}
+            click.echo(json.dumps(out, ensure_ascii=False))
         return 0
-
-    run_reporting_errors(run)
+    result = service.search(SearchRequest(query, filters=filters, limit=limit, page=page, correct=not verbatim))
+    if as_json:
+        click.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
+    else:
+        _print_result(result)
+    return 0

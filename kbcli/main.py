@@ -2,25 +2,36 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import sys
 
 import click
 
 from kb.config import Settings
+from kb.errors import ConfigError, InputError
+from kb.i18n import _, ngettext
 from kb.loader import LoadOptions, load_knowledge_base
 from kb.scaffold import new_article
 from kb.schema import ARTICLE_TYPES, LANGUAGES, normalize_id
-from kbcli.build_search import build, search
-from kbcli.options import common_options, run_reporting_errors
+from kbcli.build_search import build, progress_display, search
+from kbcli.i18n_commands import COMMANDS as I18N_COMMANDS
+from kbcli.notify_commands import COMMANDS as NOTIFY_COMMANDS
+from kbcli.options import KbGroup, common_options
 from kbcli.records_commands import COMMANDS as RECORDS_COMMANDS
 from kbcli.serve import serve
+from kbcli.style import CONTEXT_SETTINGS, echo_problem
 from kbcli.sync_commands import COMMANDS as SYNC_COMMANDS
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=KbGroup, context_settings=CONTEXT_SETTINGS)
 @click.version_option(package_name="kb")
 def cli() -> None:
-    """kb: the support team's knowledge base."""
+    """kb: the support team's knowledge base.
+
+    Shell completion (bash, zsh, fish): see "Shell completion" in the README, e.g.
+    `eval "$(_KB_COMPLETE=bash_source kb)"` in ~/.bashrc.
+    """
 
 
 def load_options(settings: Settings, lenient: bool = False, render: bool = True) -> LoadOptions:
@@ -33,21 +44,26 @@ def load_options(settings: Settings, lenient: bool = False, render: bool = True)
 @click.option("--lenient", is_flag=True,
               help="Load foreign Markdown (other front-matter schemas); problems become warnings.")
 @click.option("--strict", is_flag=True, help="Fail on warnings too.")
-def check(settings: Settings, lenient: bool, strict: bool) -> None:
+def check(settings: Settings, lenient: bool, strict: bool) -> int:
     """Validate every article and the vocabulary; print path:line:col: problems."""
-
-    def run() -> int:
-        if not settings.articles_dir.is_dir():
-            click.echo(f"kb: error: articles folder {settings.articles_dir} does not exist", err=True)
-            return 2
-        kb = load_knowledge_base(settings.articles_dir, load_options(settings, lenient))
-        for problem in kb.problems:
-            click.echo(str(problem))
-        errors, warnings = len(kb.errors), len(kb.warnings)
-        click.echo(f"{len(kb.articles)} valid articles; {errors} error(s), {warnings} warning(s)", err=True)
-        return 1 if errors or (strict and warnings) else 0
-
-    run_reporting_errors(run)
+    if not settings.articles_dir.is_dir():
+        raise ConfigError(_("articles folder %(path)s does not exist") % {"path": settings.articles_dir})
+    update, finish = progress_display(sys.stderr.isatty())
+    try:
+        kb = load_knowledge_base(settings.articles_dir,
+                                 dataclasses.replace(load_options(settings, lenient), progress=update))
+    finally:
+        finish()
+    for problem in kb.problems:
+        echo_problem(str(problem))
+    errors, warnings = len(kb.errors), len(kb.warnings)
+    click.echo(_("%(articles)s; %(errors)s, %(warnings)s") % {
+        "articles": ngettext("%(num)d valid article", "%(num)d valid articles", len(kb.articles))
+        % {"num": len(kb.articles)},
+        "errors": ngettext("%(num)d error", "%(num)d errors", errors) % {"num": errors},
+        "warnings": ngettext("%(num)d warning", "%(num)d warnings", warnings) % {"num": warnings},
+    }, err=True)
+    return 1 if errors or (strict and warnings) else 0
 
 
 @cli.command()
@@ -56,26 +72,21 @@ def check(settings: Settings, lenient: bool, strict: bool) -> None:
 @click.option("--type", "article_type", type=click.Choice(ARTICLE_TYPES), default="problem", show_default=True)
 @click.option("--lang", type=click.Choice(LANGUAGES), default=None, help="Default: KB_DEFAULT_LANG.")
 @click.option("--category", default=None, help="Ticket category, e.g. network/vpn.")
-def new(settings: Settings, title: str, article_type: str, lang: str | None, category: str | None) -> None:
+def new(settings: Settings, title: str, article_type: str, lang: str | None, category: str | None) -> int:
     """Create a new article from the template for its type, with a fresh id."""
-
-    def run() -> int:
-        kb = load_knowledge_base(settings.articles_dir, load_options(settings, render=False))
-        if category and category not in kb.vocabulary.categories:
-            click.echo(f"kb: error: unknown category {category!r}; allowed: "
-                       f"{', '.join(sorted(kb.vocabulary.categories))}", err=True)
-            return 2
-        taken = {normalize_id(a.id) for a in kb.articles} | {
-            normalize_id(alias) for a in kb.articles for alias in a.aliases}
-        path = new_article(settings.articles_dir, title, article_type, lang or settings.default_lang,
-                           category, taken, dt.date.today())
-        click.echo(path)
-        return 0
-
-    run_reporting_errors(run)
+    kb = load_knowledge_base(settings.articles_dir, load_options(settings, render=False))
+    if category and category not in kb.vocabulary.categories:
+        raise InputError(_("unknown category %(category)r; allowed: %(allowed)s") % {
+            "category": category, "allowed": ", ".join(sorted(kb.vocabulary.categories))})
+    taken = {normalize_id(a.id) for a in kb.articles} | {
+        normalize_id(alias) for a in kb.articles for alias in a.aliases}
+    path = new_article(settings.articles_dir, title, article_type, lang or settings.default_lang,
+                       category, taken, dt.date.today())
+    click.echo(path)
+    return 0
 
 
-for command in (build, search, serve, *RECORDS_COMMANDS, *SYNC_COMMANDS):
+for command in (build, search, serve, *RECORDS_COMMANDS, *SYNC_COMMANDS, *I18N_COMMANDS, *NOTIFY_COMMANDS):
     cli.add_command(command)
 
 

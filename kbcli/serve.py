@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-import logging
-import sys
 
 import click
 
 from kb.config import Settings
+from kb.logs import configure_command
 from kbcli.build_search import run_build
-from kbcli.options import common_options, run_reporting_errors
+from kbcli.options import KbCommand, common_options
 from search.build import current_build
 from web.app import create_app
 from web.settings import SETTINGS_KEY
@@ -33,11 +32,11 @@ def ensure_index(settings: Settings) -> int:
     return run_build(settings)
 
 
-@click.command()
+@click.command(cls=KbCommand)
 @common_options
 @click.option("--host", default=None, help="Address to listen on [KB_HOST, default: 127.0.0.1].")
 @click.option("--port", type=click.IntRange(0, 65535), default=None, help="Port [KB_PORT, default: 8080].")
-def serve(settings: Settings, host: str | None, port: int | None) -> None:
+def serve(settings: Settings, host: str | None, port: int | None) -> int:
     """Serve the site (building the index first if there is none).
 
     For production run several workers under gunicorn instead (see web/README.md):
@@ -46,16 +45,12 @@ def serve(settings: Settings, host: str | None, port: int | None) -> None:
         KB_SECRET_KEY=... gunicorn -w 4 -b 0.0.0.0:8080 'web.app:create_app()'
     """
 
-    def run() -> int:
-        if not logging.getLogger().handlers:
-            logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
-        effective = serve_settings(settings, host, port)
-        code = ensure_index(effective)
-        if code:
-            return code
-        app = create_app({SETTINGS_KEY: effective})
-        click.echo(f"kb: serving {effective.articles_dir} on http://{effective.host}:{effective.port}/", err=True)
-        app.run(host=effective.host, port=effective.port, debug=False, use_reloader=False, threaded=True)
-        return 0
-
-    run_reporting_errors(run)
+    configure_command("INFO")
+    effective = serve_settings(settings, host, port)
+    code = ensure_index(effective)
+    if code:
+        return code
+    app = create_app({SETTINGS_KEY: effective})
+    click.echo(f"kb: serving {effective.articles_dir} on http://{effective.host}:{effective.port}/", err=True)
+    app.run(host=effective.host, port=effective.port, debug=False, use_reloader=False, threaded=True)
+    return 0

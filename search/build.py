@@ -22,10 +22,9 @@ import json
 import logging
 import os
 import shutil
-import subprocess
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -36,8 +35,10 @@ from whoosh import index as whoosh_index
 from kb.article import Article
 from kb.config import Settings
 from kb.errors import KbError, Problem
+from kb.files import read_json_object, write_json
 from kb.gitmeta import FileHistory, head_commit
 from kb.loader import KnowledgeBase, LoadOptions, load_knowledge_base
+from kb.loader import Progress as LoadProgress
 from search.errors import BuildError, BuildLockedError
 from search.schema import SCHEMA_VERSION, article_document, make_schema, source_key, spelling_words
 from search.semantic import encode_build, has_passages
@@ -56,7 +57,7 @@ LOAD_CACHE_DIR = "cache"  # parsed and rendered articles kept between builds (kb
 KEEP_BUILDS = 3  # the live build and two before it, for readers still finishing a request
 WRITER_MEMORY_MB = 256
 
-Progress = Callable[[int, int], None]
+Progress = LoadProgress  # (phase, done, total): loading, rendering, encoding, indexing
 
 
 @dataclass
@@ -116,19 +117,30 @@ def build_lock(index_dir: Path) -> Iterator[None]:
             handle.truncate()
             handle.write(f"{os.getpid()}\n")
             handle.flush()
+            remove_leftovers(index_dir)
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def git_commit(articles_dir: Path) -> str | None:
-    """HEAD of the articles' git repository, if it is one."""
-    try:
-        out = subprocess.run(["git", "-C", str(articles_dir), "rev-parse", "HEAD"], capture_output=True,
-                             text=True, timeout=10, check=False)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() if out.returncode == 0 else None
+def remove_leftovers(index_dir: Path) -> None:
+    """Remove what killed builds left: unfinished build folders (no manifest) and temporary files.
+
+    Called with the build lock held, so nothing else is writing; every build (even an unchanged
+    one, which makes no new folder) starts with it, so a crash costs disk only until the next build.
+    """
+    live = current_build(index_dir)
+    builds = index_dir / BUILDS
+    if live is not None:
+        _clean_old_builds(index_dir, live)  # unfinished folders, and finished ones past KEEP_BUILDS
+    elif builds.is_dir():
+        for folder in builds.iterdir():
+            if folder.is_dir() and not (folder / MANIFEST).is_file():
+                shutil.rmtree(folder, ignore_errors=True)
+    for pattern in (f".{CURRENT}.*", f"{LOAD_CACHE_DIR}/.*.tmp", "sync/.*.tmp", "sync/.*.json*.[0-9]*"):
+        for leftover in index_dir.glob(pattern):
+            with contextlib.suppress(OSError):
+                leftover.unlink()
 
 
 def _user_dict_hash(lines: list[str]) -> str:
@@ -213,13 +225,9 @@ def build_index(
         raise BuildError(f"articles folder {settings.articles_dir} does not exist")
     with build_lock(index_dir):
         started = time.perf_counter()
-        # The commit is part of it: the index stores each article's last commit and author.
-        fingerprint = source_fingerprint(settings.articles_dir, f"lenient={lenient}", f"strict={strict}",
-                                         f"lang={settings.default_lang}", f"max={settings.max_article_bytes}",
-                                         f"commit={head_commit(settings.articles_dir)}",
-                                         f"semantic={settings.semantic}")
+        fingerprint = build_fingerprint(settings, lenient=lenient, strict=strict)
         live = current_build(index_dir)
-        manifest = _read_json(live / MANIFEST) if live and not full else None
+        manifest = read_json_object(live / MANIFEST) if live and not full else None
         if manifest and manifest.get("source_fingerprint") == fingerprint and \
                 manifest.get("schema_version") == SCHEMA_VERSION:
             log.info("no file under %s changed since the live build", settings.articles_dir)
@@ -228,7 +236,8 @@ def build_index(
                                index_seconds=time.perf_counter() - started)
         log.info("loading articles from %s", settings.articles_dir)
         kb = load_knowledge_base(settings.articles_dir, LoadOptions.from_settings(
-            settings, lenient=lenient, cache_dir=index_dir / LOAD_CACHE_DIR, reuse_cache=not full))
+            settings, lenient=lenient, cache_dir=index_dir / LOAD_CACHE_DIR, reuse_cache=not full,
+            missing_references_warn=True, progress=progress))
         load_seconds = time.perf_counter() - started
         log.info("loaded %d valid articles in %.1fs", len(kb.articles), load_seconds)
         _check_loadable(kb, strict)
@@ -245,13 +254,20 @@ def _committed(kb: KnowledgeBase, article: Article) -> FileHistory | None:
     return history if history is not None and history.commit else None
 
 
+def _file_dates(kb: KnowledgeBase) -> dict[str, str]:
+    """Modification times of articles git does not know (outside a repository), by path: the site
+    shows them as "updated" without reading the checkout. Kept in the manifest, not the documents,
+    so touching a file does not make it a changed article."""
+    return {path: history.updated.isoformat() for path, history in kb.history.items() if not history.commit}
+
+
 def index_knowledge_base(kb: KnowledgeBase, index_dir: Path, *, full: bool = False,
                          progress: Progress | None = None, fingerprint: str | None = None,
                          semantic: bool = True) -> BuildReport:
     """Index a loaded knowledge base into a new build and swap it in (the caller holds the lock);
     with `semantic`, its passages' vectors too (search/semantic.py)."""
     started = time.perf_counter()
-    indexed = {a.id: a for a in kb.articles if a.state != "draft"}
+    indexed = {a.id: a for a in kb.articles if a.visible}
     drafts = len(kb.articles) - len(indexed)
     # Keys of what each document is made from: cheap, so only changed articles become documents.
     hashes = {i: source_key(a, kb.rendered.get(i), kb.vocabulary, _committed(kb, a)) for i, a in indexed.items()}
@@ -272,7 +288,7 @@ def index_knowledge_base(kb: KnowledgeBase, index_dir: Path, *, full: bool = Fal
             added = set(hashes) - set(old_hashes)
             changed = {i for i in set(hashes) & set(old_hashes) if hashes[i] != old_hashes[i]}
             if not (removed or added or changed) and live is not None and has_passages(live) == semantic:
-                _update_manifest(live, source_fingerprint=fingerprint)
+                _update_manifest(live, source_fingerprint=fingerprint, file_dates=_file_dates(kb))
                 return BuildReport(None, "unchanged", len(hashes), skipped_drafts=drafts, problems=kb.problems,
                                    index_seconds=time.perf_counter() - started)
             mode = "incremental"
@@ -280,8 +296,11 @@ def index_knowledge_base(kb: KnowledgeBase, index_dir: Path, *, full: bool = Fal
             _clone_build(live, build_dir)
             ix = whoosh_index.open_dir(str(build_dir))
         to_add = sorted(added | changed)
-        documents = {i: article_document(indexed[i], kb.rendered.get(i), kb.vocabulary, _committed(kb, indexed[i]))
-                     for i in to_add}
+        documents = {}
+        for done, i in enumerate(to_add, start=1):
+            documents[i] = article_document(indexed[i], kb.rendered.get(i), kb.vocabulary, _committed(kb, indexed[i]))
+            if progress:
+                progress("encoding", done, len(to_add))
         writer = ix.writer(limitmb=WRITER_MEMORY_MB) if mode == "full" else ix.writer()
         try:
             for doc_id in sorted(removed | changed):
@@ -289,7 +308,7 @@ def index_knowledge_base(kb: KnowledgeBase, index_dir: Path, *, full: bool = Fal
             for done, doc_id in enumerate(to_add, start=1):
                 writer.add_document(**documents[doc_id])
                 if progress:
-                    progress(done, len(to_add))
+                    progress("indexing", done, len(to_add))
         except BaseException:
             writer.cancel()
             raise
@@ -324,7 +343,7 @@ def _spelling_words(live: Path | None, documents: dict[str, dict[str, Any]], sta
     """Each article's English words: the live build's for unchanged articles, new ones for the rest."""
     words: dict[str, list[str]] = {}
     if live is not None:
-        previous = _read_json(live / SPELLING_WORDS) or {}
+        previous = read_json_object(live / SPELLING_WORDS) or {}
         words = {i: w for i, w in previous.items() if i not in stale}
     for doc_id, document in documents.items():
         words[doc_id] = sorted(spelling_words(document))
@@ -341,14 +360,10 @@ def _spelling_counts(per_article: Iterable[list[str]]) -> dict[str, int]:
 
 def _reusable_hashes(live: Path, settings_key: dict[str, Any]) -> dict[str, str] | None:
     """The live build's content hashes, if it was built with the same schema and dictionary."""
-    try:
-        manifest = json.loads((live / MANIFEST).read_text(encoding="utf-8"))
-        if any(manifest.get(key) != value for key, value in settings_key.items()):
-            return None
-        hashes = json.loads((live / HASHES).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    manifest = read_json_object(live / MANIFEST)
+    if manifest is None or any(manifest.get(key) != value for key, value in settings_key.items()):
         return None
-    return hashes if isinstance(hashes, dict) else None
+    return read_json_object(live / HASHES)
 
 
 def _write_manifest(build_dir: Path, kb: KnowledgeBase, settings_key: dict[str, Any], mode: str, count: int,
@@ -361,39 +376,36 @@ def _write_manifest(build_dir: Path, kb: KnowledgeBase, settings_key: dict[str, 
         "built_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "build_seconds": round(seconds, 3),
         "mode": mode,
-        "git_commit": git_commit(kb.root),
+        "git_commit": head_commit(kb.root),
         "articles": count,
         "errors": [str(p) for p in kb.errors],
         "warnings": len(kb.warnings),
         "source_fingerprint": fingerprint,
         "synonyms": [list(group) for group in kb.vocabulary.synonyms],
+        "vocabulary": kb.vocabulary.to_json(),  # what the site shows: categories, tags, onboarding paths
+        "file_dates": _file_dates(kb),
         "labels": {
             "category": {slug: {"zh": label.zh, "en": label.en} for slug, label in kb.vocabulary.categories.items()},
             "tag": {slug: {"zh": label.zh, "en": label.en} for slug, label in kb.vocabulary.tags.items()},
             "product": {pid: {"zh": p.name, "en": p.name} for pid, p in kb.vocabulary.products.items()},
         },
     }
-    _write_json(path, manifest)
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
+    write_json(path, manifest)
 
 
 def _update_manifest(build_dir: Path, **changes: Any) -> None:
-    manifest = _read_json(build_dir / MANIFEST)
+    manifest = read_json_object(build_dir / MANIFEST)
     if manifest is not None:
-        _write_json(build_dir / MANIFEST, {**manifest, **changes})
+        write_json(build_dir / MANIFEST, {**manifest, **changes})
+
+
+def build_fingerprint(settings: Settings, *, lenient: bool = False, strict: bool = False) -> str:
+    """What a build's output depends on: the files, the options and the commit (the index stores each
+    article's last commit and author). `kb build` and `kb sync` both call this, so a build right after
+    a sync finds nothing changed."""
+    return source_fingerprint(settings.articles_dir, f"lenient={lenient}", f"strict={strict}",
+                              f"lang={settings.default_lang}", f"max={settings.max_article_bytes}",
+                              f"commit={head_commit(settings.articles_dir)}", f"semantic={settings.semantic}")
 
 
 def source_fingerprint(articles_dir: Path, *options: str) -> str:
@@ -416,10 +428,4 @@ def source_fingerprint(articles_dir: Path, *options: str) -> str:
 def read_manifest(index_dir: Path) -> dict[str, Any] | None:
     """The live build's manifest, or None if there is no build."""
     live = current_build(index_dir)
-    if live is None:
-        return None
-    try:
-        data = json.loads((live / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
+    return None if live is None else read_json_object(live / MANIFEST)

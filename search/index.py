@@ -19,6 +19,7 @@ from whoosh import index as whoosh_index
 from whoosh.index import EmptyIndexError
 from whoosh.searching import Searcher
 
+from kb.files import read_json_object
 from search.analysis import KbTokenizer, Segmenter
 from search.build import BOOSTS, CURRENT, MANIFEST, SPELLING, current_build
 from search.errors import IndexMissingError
@@ -107,10 +108,7 @@ def _open_snapshot(build_dir: Path) -> Snapshot:
     doc_state = {d: s for s, ds in _postings(reader, "state").items() for d in ds}
     facet_docs = {name: {value: frozenset(docs) for value, docs in _postings(reader, name).items()}
                   for name in FACET_FIELDS}
-    try:
-        manifest = json.loads((build_dir / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        manifest = {}
+    manifest = read_json_object(build_dir / MANIFEST) or {}
     synonyms = [tuple(g) for g in manifest.get("synonyms", [])]
     return Snapshot(build_dir, searcher, segmenter, manifest, synonyms, doc_ids, doc_state, facet_docs)
 

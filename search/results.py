@@ -8,9 +8,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kb.render import Heading
+from kb.schema import is_listed, is_visible
 
+# The search contract, declared once for the CLI, the site, the API and the index:
+# the filters a request may carry (also `field:value` in the query), and the page size.
+FILTERS = ("category", "tag", "product", "type", "lang", "state")
 DEFAULT_LIMIT = 10
-MAX_LIMIT = 100
+MAX_LIMIT = 100  # hits per page: enough for any screen, and a bound on highlighting work
 
 
 @dataclass(frozen=True)
@@ -150,8 +154,19 @@ class ArticleView:
     related: tuple[str, ...] = ()
     updated: dt.datetime | None = None  # the file's last commit (or, filled in by the site, its mtime)
     updated_by: str = ""
+    created: dt.datetime | None = None  # the file's first commit (the article's birth), from the build
     toc: tuple[Heading, ...] = ()
     html: str = ""
+
+    @property
+    def visible(self) -> bool:
+        """Served at all (kb.schema.is_visible: not a draft)."""
+        return is_visible(self.state)
+
+    @property
+    def listed(self) -> bool:
+        """Shown in listings (kb.schema.is_listed: not a draft, not archived)."""
+        return is_listed(self.state)
 
     @classmethod
     def from_stored(cls, article_id: str, meta: Mapping[str, Any], html: str = "") -> ArticleView:
@@ -178,6 +193,7 @@ class ArticleView:
             related=_strings(meta.get("related")),
             updated=parse_datetime(meta.get("updated")),
             updated_by=str(meta.get("updated_by") or ""),
+            created=parse_datetime(meta.get("created")),
             toc=toc,
             html=html,
         )

@@ -12,16 +12,17 @@ from typing import TYPE_CHECKING, Any
 from whoosh.fields import ID, KEYWORD, STORED, TEXT, Schema
 
 from kb.article import Article
-from kb.schema import normalize_id
+from kb.ids import article_keys
 from kb.vocabulary import Vocabulary
 from search.analysis import KbTokenizer
+from search.results import FILTERS
 
 if TYPE_CHECKING:
     from kb.gitmeta import FileHistory
     from kb.render import RenderedBody
 
 # Bump when the schema or the analysis changes: an incremental build then becomes a full one.
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 # Text fields searched by free text, with their BM25F weights (applied at query time, so tuning
 # does not need a rebuild).
@@ -35,14 +36,7 @@ FIELD_WEIGHTS: dict[str, float] = {
 }
 TEXT_FIELDS = tuple(FIELD_WEIGHTS)
 # Filter fields: query prefix -> index field.
-FILTER_FIELDS = {
-    "category": "category",
-    "tag": "tag",
-    "product": "product",
-    "type": "type",
-    "lang": "lang",
-    "state": "state",
-}
+FILTER_FIELDS = {name: name for name in FILTERS}
 FACET_FIELDS = ("category", "tag", "product", "type", "lang")
 
 
@@ -152,6 +146,7 @@ def article_document(article: Article, rendered: RenderedBody | None, vocabulary
         "toc": toc,
         "updated": history.updated.isoformat() if history else None,
         "updated_by": history.updated_by if history else "",
+        "created": history.created.isoformat() if history and history.created else None,  # first commit
     }
     body = plain_text(article.body)
     heading_text = "\n".join(str(h["text"]) for h in toc) if toc else "\n".join(headings(article.body))
@@ -164,7 +159,7 @@ def article_document(article: Article, rendered: RenderedBody | None, vocabulary
         "labels": labels,
         "headings": heading_text,
         "body": body,
-        "key": ",".join(dict.fromkeys(lookup_key(k) for k in (article.id, *article.aliases) if "," not in k)),
+        "key": ",".join(k for k in article_keys(article) if "," not in k),
         "category": ",".join(with_ancestors(article.categories)),
         "tag": ",".join(article.tags),
         "product": ",".join(with_ancestors_product(article.products)),
@@ -174,11 +169,6 @@ def article_document(article: Article, rendered: RenderedBody | None, vocabulary
         "meta": meta,
         "html": rendered.html if rendered else "",
     }
-
-
-def lookup_key(id_or_alias: str) -> str:
-    """How ids and aliases are compared (kb.schema.normalize_id, and no leading slash on paths)."""
-    return normalize_id(id_or_alias.strip()).lstrip("/")
 
 
 def with_ancestors_product(products: Sequence[str]) -> list[str]:
@@ -208,7 +198,7 @@ def source_key(article: Article, rendered: RenderedBody | None, vocabulary: Voca
     """
     # repr() of the long strings (body, HTML) would escape them character by character: join them as they are.
     parts = [repr(dataclasses.replace(article, body="")), article.body, label_text(article, vocabulary),
-             f"{history.updated.isoformat()} {history.updated_by}" if history else ""]
+             f"{history.updated.isoformat()} {history.updated_by} {history.created}" if history else ""]
     if rendered is not None:
         parts += [rendered.html, repr(rendered.toc)]
     data = "\0".join(parts)

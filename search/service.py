@@ -25,12 +25,13 @@ import numpy as np
 import numpy.typing as npt
 from whoosh import index as whoosh_index
 
+from kb.ids import lookup_key
 from search.analysis import QUERY_STOP_WORDS, Piece
 from search.errors import QueryError
 from search.highlight import clean, match_pattern, snippet_at
 from search.index import IndexHandle, Snapshot, open_index
 from search.postings import QueryTimeout
-from search.query import CompiledQuery, ParsedQuery, QueryCompiler, filter_query, parse_query
+from search.query import CompiledQuery, ParsedQuery, QueryCompiler, cut_query, filter_query, parse_query
 from search.results import (
     MAX_LIMIT,
     ArticleView,
@@ -42,10 +43,11 @@ from search.results import (
     Section,
     Translation,
 )
-from search.schema import FACET_FIELDS, FIELD_WEIGHTS, FILTER_FIELDS, lookup_key
+from search.schema import FACET_FIELDS, FIELD_WEIGHTS, FILTER_FIELDS
 from search.scoring import Any_, Scorer, Term
 from search.semantic import ENCODER, TABLE_CACHE, PassageHit, PassageIndex
 from search.spelling import HomophoneCorrector, SpellingCorrector
+from search.user_words import UserWords
 from search.warming import WarmReport, warm
 
 log = logging.getLogger(__name__)
@@ -140,6 +142,7 @@ class SearchService:
         encoder's embedding table as a file in the index folder's cache, memory-mapped, so that
         the site's worker processes share one copy."""
         self.handle = index if isinstance(index, IndexHandle) else open_index(index)
+        self.user_words = UserWords(self.handle.index_dir)
         self.warm_terms = warm_terms
         self.semantic = semantic
         self.wait_for_encoder = wait_for_encoder
@@ -454,6 +457,7 @@ class SearchService:
                 self._language_first(snap, scores, parsed)
             except QueryTimeout:
                 partial, scores, docs, semantic = True, {}, [], {}
+            self.user_words.boost(scores, cut_query(request.query), snap.doc_ids, snap.segmenter)  # user_words.py
             # Deeper than the page: translations folded into one hit leave room for others.
             ranked, folded = self._fold_translations(snap, tools, self._top(snap, tools, scores, docs,
                                                                      min(2 * page * limit, MAX_PAGE_DEPTH)))

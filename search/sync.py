@@ -1,10 +1,14 @@
 """`kb sync`: fetch the articles repository, move the checkout, build incrementally, swap, record.
 
-A push with broken articles never takes the site down. After moving to the new commit the
-articles are loaded; every file with an error is put back at its last good version (the one
-the live build serves) or, if it never had one, removed from the checkout for this build.
-Then the build runs on what is left. The problems of the commit as pushed are recorded, with
-the author of the last commit that touched each file, for the build status page.
+A push with broken articles never takes the site down, and a broken or deleted article affects
+only itself. After moving to the new commit the articles are loaded; every file with an error
+of its own is put back at its last good version (the one the live build serves) or, if it never
+had one, removed from the checkout for this build. A reference to an article that is not there
+(an onboarding step, `related`, a link) is only a warning: the link renders as plain text, the
+path and the related list skip it, and the warning names the commit that deleted the article.
+Then the build runs on what is left. The status page gets, with the author of the last commit
+that touched each file, the pushed problems of the files held back and the problems of
+everything served as pushed (so nobody is blamed for another file's errors).
 
 State, per machine, next to the builds (the index folder is the machine's own):
 
@@ -16,7 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
+import re
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -25,11 +29,23 @@ from typing import Any
 from kb.clock import Clock, utc_now
 from kb.config import Settings
 from kb.errors import Problem
+from kb.files import atomic_write, read_json_object, write_json
 from kb.gitmeta import git_history
-from kb.gitsync import GitError, clone, fetch, file_at, is_checkout, move_to, redact, restore_folder, short
+from kb.gitsync import (
+    GitError,
+    clone,
+    deletions,
+    fetch,
+    file_at,
+    is_checkout,
+    move_to,
+    redact,
+    restore_folder,
+    short,
+)
 from kb.loader import KnowledgeBase, LoadOptions, load_knowledge_base
 from kb.vocabulary import VOCABULARY_DIR
-from search.build import LOAD_CACHE_DIR, MANIFEST, build_lock, current_build, index_knowledge_base, source_fingerprint
+from search.build import LOAD_CACHE_DIR, MANIFEST, build_fingerprint, build_lock, current_build, index_knowledge_base
 from search.errors import BuildError
 
 log = logging.getLogger(__name__)
@@ -75,6 +91,7 @@ class SyncResult:
     kept: dict[str, str] = field(default_factory=dict)  # path -> commit whose version is served
     left_out: list[str] = field(default_factory=list)  # new files with errors, not served
     error: str = ""
+    deleted: dict[str, str] = field(default_factory=dict)  # id of a deleted article still referenced -> commit
 
     @property
     def errors(self) -> list[SyncProblem]:
@@ -114,9 +131,8 @@ class SyncState:
 
 def read_state(index_dir: Path) -> SyncState:
     """This machine's sync state (empty before the first sync)."""
-    try:
-        data = json.loads((index_dir / SYNC_DIR / STATE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    data = read_json_object(index_dir / SYNC_DIR / STATE)
+    if data is None:
         return SyncState()
     return SyncState(
         live=SyncResult.from_json(data["live"]) if data.get("live") else None,
@@ -145,30 +161,21 @@ def _record(index_dir: Path, state: SyncState, result: SyncResult) -> None:
     if result.outcome == "synced":
         state.live = result
     state.last = result
-    tmp = folder / f".{STATE}.{os.getpid()}"
-    tmp.write_text(json.dumps({"live": state.live.to_json() if state.live else None,
-                               "last": result.to_json()}, ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, folder / STATE)
+    write_json(folder / STATE, {"live": state.live.to_json() if state.live else None, "last": result.to_json()},
+               indent=None)
     history = folder / HISTORY
     try:
         lines = history.read_text(encoding="utf-8").splitlines()[-(KEEP_HISTORY - 1):]
     except OSError:
         lines = []
     lines.append(json.dumps(result.to_json(), ensure_ascii=False))
-    tmp = folder / f".{HISTORY}.{os.getpid()}"
-    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    os.replace(tmp, history)
+    atomic_write(history, "\n".join(lines) + "\n")
 
 
 def _load_options(settings: Settings) -> LoadOptions:
     # The build's own parse-and-render cache: unchanged files (and good versions put back) cost nothing.
-    return LoadOptions.from_settings(settings, cache_dir=settings.index_dir / LOAD_CACHE_DIR)
-
-
-def _fingerprint(settings: Settings) -> str:
-    # The same options as search.build.build_index, so a later `kb build` sees nothing changed.
-    return source_fingerprint(settings.articles_dir, "lenient=False", "strict=False",
-                              f"lang={settings.default_lang}", f"max={settings.max_article_bytes}")
+    return LoadOptions.from_settings(settings, cache_dir=settings.index_dir / LOAD_CACHE_DIR,
+                                     missing_references_warn=True)
 
 
 def _remove(path: Path) -> None:
@@ -235,11 +242,55 @@ def _load_keeping_good(settings: Settings, previous: SyncResult | None) -> tuple
     return kb, pushed, kept, sorted(left_out)
 
 
+def _held_back(path: str, kept: dict[str, str], left_out: list[str]) -> bool:
+    return path in kept or path in left_out or (_in_vocabulary(path) and VOCABULARY_KEY in kept)
+
+
+def _status_problems(pushed: list[Problem], served: list[Problem], kept: dict[str, str],
+                     left_out: list[str]) -> list[Problem]:
+    """What a writer must fix: the pushed problems of the files held back, and the problems of
+    the files served as pushed (a link to a broken article that was put back is no problem)."""
+    return sorted({*(p for p in pushed if _held_back(p.path, kept, left_out)),
+                   *(p for p in served if not _held_back(p.path, kept, left_out))})
+
+
+ID_LINE = re.compile(rb"^id:[ \t]*[\"']?([^\"'#\r\n]+?)[\"']?[ \t]*(?:#.*)?$", re.MULTILINE)
+
+
+def _deleted_articles(root: Path, previous: SyncResult | None, commit: str,
+                      problems: list[Problem]) -> dict[str, str]:
+    """The deleted articles warnings still refer to: id -> the commit that deleted it (tab) its author."""
+    warned = [p.message for p in problems if not p.is_error]
+    if not warned:
+        return {}
+    deleted = dict(previous.deleted) if previous else {}
+    if previous and previous.commit and previous.commit != commit:
+        for rel, removed_in, author in reversed(deletions(root, previous.commit, commit)):
+            if not rel.endswith(".md"):
+                continue
+            match = ID_LINE.search(file_at(root, f"{removed_in}^", rel) or b"")
+            if match:
+                deleted[match[1].decode("utf-8", "replace").strip()] = f"{removed_in}\t{author}"
+    return {key: value for key, value in deleted.items() if any(_names(message, key) for message in warned)}
+
+
+def _names(message: str, article_id: str) -> bool:
+    return f"{article_id!r}" in message or f"'kb:{article_id}'" in message or f"'kb:{article_id}#" in message
+
+
 def _sync_problems(root: Path, problems: list[Problem], kept: dict[str, str],
-                   left_out: list[str]) -> list[SyncProblem]:
+                   left_out: list[str], deleted: dict[str, str] | None = None) -> list[SyncProblem]:
     history = (git_history(root) or {}) if problems else {}
     result = []
     for problem in problems:
+        removal = next((v for k, v in (deleted or {}).items() if not problem.is_error and _names(problem.message, k)),
+                       None)
+        if removal is not None:  # a reference to a deleted article: name the commit (and author) that deleted it
+            removed_in, _, author = removal.partition("\t")
+            result.append(SyncProblem(problem.path, problem.line, problem.severity.value,
+                                      f"{problem.message} (deleted in {short(removed_in)} by {author})",
+                                      author, removed_in, ""))
+            continue
         entry = history.get(problem.path)
         if problem.path in kept:
             served = f"kept {short(kept[problem.path])}"
@@ -309,9 +360,11 @@ def sync(settings: Settings, *, force: bool = False, clock: Clock = utc_now) -> 
         try:
             move_to(root, commit)
             kb, pushed, kept, left_out = _load_keeping_good(settings, live)
-            problems = _sync_problems(root, pushed, kept, left_out)
+            found = _status_problems(pushed, kb.problems, kept, left_out)
+            deleted = _deleted_articles(root, live, commit, found)
+            problems = _sync_problems(root, found, kept, left_out, deleted)
             _check_buildable(kb)
-            report = index_knowledge_base(kb, index_dir, fingerprint=_fingerprint(settings))
+            report = index_knowledge_base(kb, index_dir, fingerprint=build_fingerprint(settings))
             if report.build_dir is None:  # no article changed: the live build now serves this commit as is
                 _stamp_live_build(index_dir, commit, [str(p) for p in kb.errors])
         except (BuildError, GitError, OSError) as exc:
@@ -322,7 +375,8 @@ def sync(settings: Settings, *, force: bool = False, clock: Clock = utc_now) -> 
             log.error("%s", result.summary())
             return result
         result = SyncResult("synced", commit, previous, stamp, time.perf_counter() - started, report.mode,
-                            report.articles, report.added, report.changed, report.removed, problems, kept, left_out)
+                            report.articles, report.added, report.changed, report.removed, problems, kept, left_out,
+                            deleted=deleted)
         _record(index_dir, state, result)
         log.info("%s", result.summary())
         return result
@@ -334,16 +388,15 @@ def _stamp_live_build(index_dir: Path, commit: str, errors: list[str]) -> None:
     if live is None:
         return
     path = live / MANIFEST
-    manifest = json.loads(path.read_text(encoding="utf-8"))
-    manifest.update(git_commit=commit, errors=errors)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
-    os.replace(tmp, path)
+    manifest = read_json_object(path)
+    if manifest is None:
+        raise BuildError(f"the live build's {path} cannot be read; run `kb build --full`")
+    write_json(path, {**manifest, "git_commit": commit, "errors": errors})
 
 
 def _restore_live_tree(root: Path, live: SyncResult | None) -> None:
     """After a failed sync, put the checkout back to what the live build was made from
-    (the site reads the vocabulary and file history from it)."""
+    (the site reads only the build, but the next sync and `kb build` start from the checkout)."""
     if live is None or not live.commit:
         return
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 from pathlib import Path
 
@@ -237,7 +238,7 @@ def test_check_prints_path_line_col_and_exits_1_on_errors(articles_dir: Path, wr
     assert code == 1
     assert "en/bad.md:3:1: error: title: must be a string" in out
     assert "Traceback" not in out + err
-    assert "1 valid articles; 1 error(s)" in err
+    assert "1 valid article; 1 error" in err
 
 
 def test_check_passes_clean_tree_and_strict_fails_on_warnings(articles_dir: Path, write_article: ArticleWriter) -> None:
@@ -273,3 +274,23 @@ def test_more_faults_at_their_lines(articles_dir: Path, write_article: ArticleWr
 def test_utf16_file_is_named_as_such(articles_dir: Path) -> None:
     (articles_dir / "en" / "utf16.md").write_bytes("---\nid: a\ntitle: A\n---\n".encode("utf-16"))
     assert any("UTF-16" in p for p in errors_for(load(articles_dir), "en/utf16.md"))
+
+
+def test_percent_quoted_link_is_resolved_once_where_rendered(articles_dir: Path, write_article: ArticleWriter,
+                                                             tmp_path: Path) -> None:
+    # The renderer unquotes `other%20file.md` and links it; the checker and the build agree with it.
+    write_article("en/other file.md", article("id: other-file\ntitle: Other file\nsummary: The other one.\n"))
+    body = "## Issue\n\nSee [x](other%20file.md#issue).\n\n## Environment\n\n## Resolution\n\n## Cause\n"
+    write_article("en/linking.md", article("id: linking\ntitle: Linking zebra\nsummary: Links.\n", body))
+    code, out, err = run_check(articles_dir)
+    assert "broken link" not in out, out
+    assert code == 0, out + err
+    index = tmp_path / "index"
+    built = CliRunner().invoke(cli, ["build", "--articles", str(articles_dir), "--index", str(index)])
+    assert built.exit_code == 0, built.output
+    found = CliRunner().invoke(cli, ["search", "--index", str(index), "--json", "zebra"])
+    assert [hit["id"] for hit in json.loads(found.stdout)["hits"]] == ["linking"]
+    from search.service import SearchService
+
+    view = SearchService(index).get_article("linking")
+    assert view is not None and 'href="/articles/other-file#issue"' in view.html

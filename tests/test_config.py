@@ -31,3 +31,19 @@ def test_environment_overrides_defaults_and_flags_override_environment() -> None
 def test_bad_values_are_clear_errors(env: dict[str, str], needle: str) -> None:
     with pytest.raises(ConfigError, match=needle):
         load_settings(env)
+
+
+@pytest.mark.parametrize("command", [["check"], ["build"], ["search", "vpn"], ["serve"], ["sync"], ["stats"],
+                                     ["link", "a", "T-1", "--category", "x"], ["export"], ["db", "upgrade"],
+                                     ["new", "A title"]])
+def test_a_bad_setting_exits_2_with_one_error_format_from_every_command(command: list[str], tmp_path: Path) -> None:
+    # One boundary (kbcli.options.KbCommand) maps KbError.exit_code: configuration errors exit 2.
+    from click.testing import CliRunner
+
+    from kbcli.main import cli
+
+    result = CliRunner().invoke(cli, command, env={"KB_PORT": "abc", "KB_INDEX_DIR": str(tmp_path / "i"),
+                                                   "KB_ARTICLES_DIR": str(tmp_path / "a")})
+    assert result.exit_code == 2, result.output
+    assert result.stderr.strip() == "kb: error: KB_PORT must be a whole number, got 'abc'"
+    assert "Traceback" not in result.output

@@ -33,7 +33,7 @@ from tests.test_sync_fixtures import Writer, node_settings
 pytest_plugins = ("tests.test_sync_fixtures",)
 
 TOKEN = "cluster-token"
-HOOK_SECRET = "cluster-hook"
+HOOK_SECRET = "cluster-hook-secret-0123"
 STARTUP_SECONDS = 30
 
 
@@ -75,7 +75,7 @@ class Server:
 def node_env(settings: Settings) -> dict[str, str]:
     """The environment of every kb process on one machine (what deploy/kb.env holds)."""
     return {**os.environ, "KB_ARTICLES_DIR": str(settings.articles_dir), "KB_INDEX_DIR": str(settings.index_dir),
-            "KB_DATABASE_URL": settings.database_url, "KB_SECRET_KEY": "cluster-secret",
+            "KB_DATABASE_URL": settings.database_url, "KB_SECRET_KEY": "cluster-secret-0123456789",
             "KB_API_TOKEN_HASH": hashlib.sha256(TOKEN.encode()).hexdigest(), "KB_HOOK_SECRET": HOOK_SECRET,
             "KB_SYNC_REMOTE": settings.sync_remote, "KB_SYNC_BRANCH": settings.sync_branch}
 

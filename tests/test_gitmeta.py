@@ -69,3 +69,13 @@ def test_pre_commit_hook_blocks_a_broken_staged_article(articles_dir: Path, writ
     assert git(repo, "commit", "-q", "-m", "bad", check=False).returncode != 0
     git(repo, "add", "en/bad.md")
     assert git(repo, "commit", "-q", "-m", "fixed", check=False).returncode == 0
+
+
+def test_one_git_runner_reports_failures_as_git_errors(tmp_path: Path) -> None:
+    from kb.git import GitError, git, git_or_none
+
+    assert git_or_none(tmp_path, "rev-parse", "HEAD") is None  # not a repository
+    with pytest.raises(GitError, match="rev-parse HEAD"):
+        git(tmp_path, "rev-parse", "HEAD")
+    with pytest.raises(GitError, match="failed"):
+        git(tmp_path / "missing", "status")

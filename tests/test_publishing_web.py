@@ -34,7 +34,7 @@ from web.publishing import verify_push
 pytest_plugins = ("tests.test_sync_fixtures",)
 
 database_url = fx.database_url
-SECRET = "hook-secret"
+SECRET = "hook-secret-for-tests"
 PUSH = {"ref": "refs/heads/main", "after": "0" * 40, "repository": {"full_name": "it/articles"}}
 
 
@@ -154,7 +154,7 @@ def test_healthz_names_the_live_commit(client: FlaskClient, node: Settings) -> N
     result = sync(node)
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json == {"ok": True, "commit": result.commit, "index": "ok", "database": "ok"}
+    assert response.json == {"ok": True, "commit": result.commit, "index": "ok", "database": "ok", "disk": "ok"}
 
 
 def test_healthz_is_503_when_the_database_is_unreachable(node: Settings, tmp_path: Path) -> None:

@@ -28,8 +28,13 @@ store = fx.store
 
 def fill(store: RecordStore) -> None:
     """A row in every table, with the awkward values: unicode, nulls, microseconds, a foreign key."""
-    store.record_resolution(article="vpn-error-809", ticket_id="INC-1", category="network/vpn", user="ann",
-                            note="换了 IKEv2 ✓", when=dt.datetime(2026, 10, 3, 8, 15, 30, 123456, tzinfo=dt.UTC))
+    first = store.record_resolution(
+        article="vpn-error-809", ticket_id="INC-1", category="network/vpn", user="ann", note="换了 IKEv2 ✓",
+        when=dt.datetime(2026, 10, 3, 8, 15, 30, 123456, tzinfo=dt.UTC), subject="VPN 断线",
+        ticket_opened=dt.datetime(2026, 10, 3, 7, 0, tzinfo=dt.UTC))
+    store.review_link(first.id, correct=True, reviewer="coach", note="right one")
+    store.mark_onboarding_step(user="newbie", path_id="basics", article="vpn-error-809")
+    store.claim_notification("review-due", "2026-W45")
     store.record_resolution(article="mail-ndr", ticket_id="INC-2", category="email", relation="referenced",
                             ticket_system="jira", source="web")
     store.record_closed_without_article(ticket_id="INC-3", category="email/outlook", user="bob", note="no article")

@@ -28,7 +28,7 @@ def count(db: Database, model: type) -> int:
 
 def test_upgrade_is_repeatable_and_reaches_head(database: Database) -> None:
     database.upgrade()
-    assert current_revision(database) == "0002"
+    assert current_revision(database) == "0003"
 
 
 def test_migrations_match_the_models(database: Database) -> None:

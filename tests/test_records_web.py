@@ -125,7 +125,7 @@ def test_the_api_is_off_without_a_token_hash(built_kb: Settings, tmp_path: Path)
     (json.dumps(GOOD | {"when": "yesterday"}), "application/json", 422, "ISO 8601"),
     (json.dumps(GOOD | {"when": "2026-01-01T10:00:00"}), "application/json", 422, "time zone"),
     (json.dumps(GOOD | {"note": "x" * 20_000}), "application/json", 413, "at most"),
-    (json.dumps(GOOD), "text/plain", 400, ""),
+    (json.dumps(GOOD), "text/plain", 415, "application/json"),  # item 4 of issue 12: not the CSRF message
 ])
 def test_malformed_input_is_a_4xx_with_a_message_and_stores_nothing(
         client: FlaskClient, app: Flask, body: str | bytes, content_type: str, status: int, message: str) -> None:
@@ -216,7 +216,8 @@ def test_kcs_report_page_has_charts_and_gaps(client: FlaskClient, app: Flask) ->
     page = client.get("/reports/?days=30")
     html = page.get_data(as_text=True)
     assert page.status_code == 200
-    assert html.count("<svg") == 3 and "<script" not in html.split("</header>")[1]
+    # two trend charts (rates, known/new by week) and three by category
+    assert html.count("<svg") == 5 and "<script" not in html.split("</header>")[1]
     assert "打印机 脱机" in html
     data = client.get("/reports/?days=30&format=json").json
     assert data["totals"]["tickets"] == 6 and data["totals"]["link_rate"] == 0.5
@@ -250,7 +251,9 @@ def test_search_clicks_are_logged_and_redirect_only_to_articles(client: FlaskCli
         search_id = records.log_search("vpn 809", {}, 1)
     assert search_id is not None
     response = client.get(f"/go/{search_id}/vpn-809")
-    assert response.status_code == 303 and response.headers["Location"].endswith("/articles/vpn-error-809")
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith(f"/articles/vpn-error-809?s={search_id}")
+    response.close()  # the click is recorded once the redirect has been sent
     assert client.get(f"/go/{search_id}/https://evil.example").status_code == 404
     db: Database = app.extensions[records.EXTENSION_KEY]
     with db.session() as session:
@@ -380,3 +383,47 @@ def test_report_pages_speak_chinese(client: FlaskClient) -> None:
     assert "KCS 报表" in page and "内容缺口" in page and "各分类的工单" in page
     assert "使用报告" not in page
     assert "文章使用情况" in client.get("/reports/articles/vpn-error-809", headers=headers).get_data(as_text=True)
+
+
+@pytest.mark.parametrize("key", ["en/network/vpn-error-809", "/en/network/vpn-error-809.md", "VPN-809",
+                                 "network/old-vpn-page"])
+def test_kb_link_and_the_api_resolve_ids_aliases_and_paths_alike(app: Flask, client: FlaskClient, built_kb: Settings,
+                                                                 database_url: str, key: str) -> None:
+    # One resolver (kb.ids) behind both: what `kb link` accepts, POST /api/resolutions accepts too.
+    from click.testing import CliRunner
+
+    from kbcli.main import cli
+
+    env = {"KB_DATABASE_URL": database_url, "KB_ARTICLES_DIR": str(built_kb.articles_dir),
+           "KB_INDEX_DIR": str(built_kb.index_dir), "USER": "tester"}
+    linked = CliRunner().invoke(cli, ["link", key, "INC-77", "--category", "network/vpn"], env=env)
+    assert linked.exit_code == 0, linked.output
+    assert "resolved by vpn-error-809" in linked.output
+    response = post(client, "/api/resolutions", GOOD | {"article": key, "ticket_id": "INC-78"})
+    assert response.status_code == 201, response.json
+    assert response.json["resolution"]["article_id"] == "vpn-error-809"
+
+
+def test_every_json_route_answers_errors_with_one_body(client: FlaskClient, tmp_path: Path) -> None:
+    # web.errors.json_error: {"error", "message"} from the site's handlers, the records API and the webhook.
+    answers = [
+        client.get("/api/articles/no-such-article"),  # the 404 handler
+        client.post("/api/suggest", data="{not json", content_type="application/json"),  # a bad body
+        client.post("/api/resolutions", data="x", content_type="text/plain", headers=AUTH),  # records: 415
+        client.post("/api/resolutions", json=GOOD),  # records: no token, 401
+        post(client, "/api/resolutions", GOOD | {"article": "nope"}),  # records: 422
+        client.post("/api/hooks/git", data="{}", content_type="application/json"),  # publishing: unsigned
+    ]
+    for answer in answers:
+        assert answer.status_code >= 400, (answer.request.path, answer.status_code)
+        assert answer.mimetype == "application/json"
+        assert set(answer.json) == {"error", "message"}, answer.json
+        assert answer.json["error"] and answer.json["message"]
+
+
+def test_openapi_lists_what_each_feature_registered(client: FlaskClient) -> None:
+    from web import publishing
+
+    document = client.get("/api/openapi.json").get_json()
+    assert set(records.OPENAPI_PATHS) | set(publishing.OPENAPI_PATHS) <= set(document["paths"])
+    assert "bearer" in {s.get("scheme") for s in document["components"]["securitySchemes"].values()}

@@ -206,14 +206,15 @@ def test_headings_without_text_still_get_unique_anchors() -> None:
 def test_kb_id_links_resolve_to_the_article_url_with_anchor() -> None:
     rendered = render("See [VPN](kb:vpn-809#cause).\n")
     assert elements(rendered.html, "a")[0]["href"] == "/a/vpn-809#cause"
-    assert rendered.links == (Link("kb:vpn-809#cause", 1),)
+    assert rendered.links == (Link("kb:vpn-809#cause", 1, "kb:vpn-809#cause"),)
 
 
 def test_relative_md_links_are_joined_to_the_article_folder() -> None:
     body = "Intro\n\nSee [mail](../email/outlook.md#profile) and [vpn](vpn.md).\n"
     rendered = render(body, source_path="en/network/a.md")
     assert [a["href"] for a in elements(rendered.html, "a")] == ["/a/outlook#profile", "/a/vpn"]
-    assert rendered.links == (Link("../email/outlook.md#profile", 3), Link("vpn.md", 3))
+    assert rendered.links == (Link("../email/outlook.md#profile", 3, "en/email/outlook.md#profile"),
+                              Link("vpn.md", 3, "en/network/vpn.md"))
 
 
 def test_resolver_receives_targets_joined_to_the_articles_root() -> None:
@@ -251,21 +252,22 @@ def test_without_a_resolver_every_internal_link_is_broken() -> None:
 def test_only_internal_links_are_reported_not_external_mail_or_anchors() -> None:
     body = "[a](https://x.example) [b](mailto:a@b.example) [c](#cause) www.example.org [d](kb:vpn-809)\n"
     rendered = render(body)
-    assert rendered.links == (Link("kb:vpn-809", 1),)
+    assert rendered.links == (Link("kb:vpn-809", 1, "kb:vpn-809"),)
     assert "#cause" in [a.get("href") for a in elements(rendered.html, "a")]
 
 
 def test_link_lines_follow_repeated_targets_and_reference_definitions() -> None:
     body = "[a](kb:vpn-809)\n\ntext\n\n[b](kb:vpn-809) and [c][ref]\n\n[ref]: ../email/outlook.md\n"
     rendered = render(body)
-    assert rendered.links == (Link("kb:vpn-809", 1), Link("kb:vpn-809", 5), Link("../email/outlook.md", 7))
+    assert rendered.links == (Link("kb:vpn-809", 1, "kb:vpn-809"), Link("kb:vpn-809", 5, "kb:vpn-809"),
+                              Link("../email/outlook.md", 7, "en/email/outlook.md"))
 
 
 def test_internal_images_go_through_the_resolver_too() -> None:
     rendered = render("![diagram](img/flow.png)\n")
     img = elements(rendered.html, "img")[0]
     assert "src" not in img and img.get("class") == "broken-link" and img.get("alt") == "diagram"
-    assert rendered.links == (Link("img/flow.png", 1),)
+    assert rendered.links == (Link("img/flow.png", 1, "en/network/img/flow.png"),)
 
 
 def test_raw_html_relative_links_are_dropped_and_reported() -> None:
@@ -455,7 +457,7 @@ def test_renders_concurrently_from_threads() -> None:
         t.join()
     for i, rendered in results.items():
         assert rendered.toc == (Heading(2, f"Part {i}", f"part-{i}"),)
-        assert rendered.links == (Link(f"kb:vpn-809#p{i}", 3),)
+        assert rendered.links == (Link(f"kb:vpn-809#p{i}", 3, f"kb:vpn-809#p{i}"),)
 
 
 def test_a_resolver_may_render_another_body() -> None:
@@ -465,4 +467,4 @@ def test_a_resolver_may_render_another_body() -> None:
 
     rendered = render_markdown("## Outer\n\n[x](kb:one)\n", resolve_link=nested)
     assert elements(rendered.html, "a")[0]["href"] == "/a/inner"
-    assert rendered.links == (Link("kb:one", 3),)
+    assert rendered.links == (Link("kb:one", 3, "kb:one"),)

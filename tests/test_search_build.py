@@ -97,8 +97,9 @@ def test_failed_build_leaves_live_index(settings: Settings, make_article: MakeAr
     live = current_build(settings.index_dir)
     make_article("scanner", "Scanner jam", "Scanner jam fix.")
 
-    def explode(done: int, total: int) -> None:
-        raise OSError("disk full")
+    def explode(phase: str, done: int, total: int) -> None:
+        if phase == "indexing":
+            raise OSError("disk full")
 
     with pytest.raises(BuildError, match="live index is unchanged"):
         build_index(settings, progress=explode)
@@ -163,7 +164,9 @@ KILL_SCRIPT = textwrap.dedent("""
     from kb.config import load_settings
     from search.build import build_index
     settings = load_settings(articles_dir=sys.argv[1], index_dir=sys.argv[2])
-    def slow(done, total):
+    def slow(phase, done, total):
+        if phase != "indexing":
+            return
         if done == 1:
             print("started", flush=True)
         import time; time.sleep(0.01)

@@ -194,3 +194,19 @@ def test_watch_refreshes_search_boosts_after_a_sync(node: Settings, tmp_path: Pa
         db.dispose()
     boosts = json.loads((settings.index_dir / "boosts.json").read_text(encoding="utf-8"))
     assert boosts["vpn-error-809"] > 1.0
+
+
+def test_kb_build_after_kb_sync_reuses_everything(node: Settings, writer: Writer, origin: Path) -> None:
+    # Sync and build share one fingerprint (files, options and commit), so nothing is reloaded.
+    env = {"KB_SYNC_REMOTE": str(origin), "KB_SYNC_BRANCH": "main"}
+    paths = ["--articles", str(node.articles_dir), "--index", str(node.index_dir)]
+    runner = CliRunner()
+    assert runner.invoke(cli, ["sync", *paths], env=env).exit_code == 0
+    writer.article("printer-jam", "Printer jam", "Open tray two.")
+    writer.push()
+    assert runner.invoke(cli, ["sync", *paths], env=env).exit_code == 0
+    live = read_manifest(node.index_dir)
+    built = runner.invoke(cli, ["build", *paths], env=env)
+    assert built.exit_code == 0, built.output
+    assert "unchanged build: 2 articles" in built.output
+    assert read_manifest(node.index_dir) == live

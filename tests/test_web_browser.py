@@ -103,7 +103,7 @@ def test_search_and_narrow_by_a_facet(page: Any) -> None:
 def test_open_an_article(page: Any) -> None:
     page.goto("/search?q=vpn+809")
     page.locator(".hit h2 a", has_text="VPN fails with error 809").click()
-    page.wait_for_url("**/articles/vpn-error-809")
+    page.wait_for_url("**/articles/vpn-error-809?s=*")  # through the click log, carrying the search id
     assert page.get_by_role("heading", level=1).inner_text() == "VPN fails with error 809"
     assert page.locator(".toc a[href='#resolution']").is_visible()
     assert page.locator(".banner.warning").is_visible()

@@ -69,7 +69,7 @@ def running() -> Iterator[list[subprocess.Popen[str]]]:
 
 def env_for(settings: Settings) -> dict[str, str]:
     return {**os.environ, "KB_ARTICLES_DIR": str(settings.articles_dir), "KB_INDEX_DIR": str(settings.index_dir),
-            "KB_DATABASE_URL": settings.database_url, "KB_SECRET_KEY": "shared-secret", "PYTHONPATH": str(REPO)}
+            "KB_DATABASE_URL": settings.database_url, "KB_SECRET_KEY": "shared-secret-0123", "PYTHONPATH": str(REPO)}
 
 
 def test_serve_flags_override_settings(built_kb: Settings) -> None:

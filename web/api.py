@@ -7,13 +7,18 @@ from typing import Any
 from flask import Blueprint, Response, abort, current_app, jsonify, redirect, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
-from web.catalog import FILTERS, ArticleView, get_catalog, get_snapshot
-from web.openapi import openapi_document
+from search.results import DEFAULT_LIMIT, FILTERS, MAX_LIMIT
+from web.catalog import ArticleView, get_catalog, get_snapshot
+from web.jsonbody import read_json_body
+from web.openapi import app_document
+from web.records import log_search, search_filters
 from web.search_pages import read_int
+from web.settings import get_settings
 
 bp = Blueprint("api", __name__, url_prefix="/api")
-MAX_LIMIT = 100
 MAX_TICKET_CHARS = 20_000
+SEARCH_ID_HEADER = "X-KB-Search-Id"
+MAX_SUGGEST_BYTES = 64 * 1024  # the site's MAX_CONTENT_LENGTH: room for MAX_TICKET_CHARS of ticket text
 
 
 def article_json(article: ArticleView) -> dict[str, Any]:
@@ -48,11 +53,23 @@ def search() -> Response:
     """Search: q, limit, page and the filters (each may repeat); the JSON of `kb search --json`."""
     args = request.args
     query = args.get("q", "").strip()
-    limit = read_int(args, "limit", 10, 1, MAX_LIMIT)
+    limit = read_int(args, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
     page = read_int(args, "page", 1, 1, 1000)
     filters = {name: values for name in FILTERS if (values := [v.strip() for v in args.getlist(name) if v.strip()])}
     result = get_catalog().search(query, filters, page=page, limit=limit, correct=not args.get("verbatim"))
-    return jsonify(result.to_json())
+    response = jsonify(result.to_json())
+    # The search box asks as the user types (as_you_type=1): those keystrokes are not logged; the
+    # query they settle on is, when they submit it or pick a suggestion (/go/typed/...).
+    if page == 1 and args.get("as_you_type") != "1":
+        _search_id_header(response, log_search(query, search_filters(filters), result.total, source="api"))
+    return response
+
+
+def _search_id_header(response: Response, search_id: int | None) -> None:
+    """The logged search's id, sent back as `search_id` with feedback or a resolution (the body stays the
+    JSON of `kb search`)."""
+    if search_id is not None:
+        response.headers[SEARCH_ID_HEADER] = str(search_id)
 
 
 @bp.get("/articles/<path:article_id>")
@@ -83,7 +100,7 @@ def categories() -> Response:
 def suggest() -> Response:
     """A ticket's subject and description in, the best articles out (optionally within a category)."""
     if request.method == "POST":
-        data = request.get_json(silent=True)
+        data = read_json_body(MAX_SUGGEST_BYTES)
         if not isinstance(data, dict):
             abort(400, description="send a JSON object: {\"subject\": ..., \"description\": ..., \"category\": ...}")
         fields = {k: data.get(k) for k in ("subject", "description", "category", "limit")}
@@ -101,21 +118,35 @@ def suggest() -> Response:
     if len(subject) + len(description) > MAX_TICKET_CHARS:
         abort(400, description=f"subject and description together must be under {MAX_TICKET_CHARS} characters")
     hits = get_catalog().suggest(subject, description, category, limit)
-    return jsonify({"subject": subject, "category": category, "hits": hits})
+    response = jsonify({"subject": subject, "category": category, "hits": hits})
+    _search_id_header(response, log_search(subject or description[:200], search_filters({"category": category or ""}),
+                                           len(hits), source="suggest"))
+    return response
+
+
+CORS_ENDPOINTS = frozenset({"api.suggest", "api.search"})
+CORS_MAX_AGE = 600  # browsers cache the preflight for ten minutes
+
+
+@bp.after_request
+def _cors(response: Response) -> Response:
+    """Agent sidebars (Zendesk, Freshdesk, ServiceNow apps) call suggest and search from their own origin:
+    allowed only for the origins listed in KB_CORS_ORIGINS, and never with cookies."""
+    if request.endpoint not in CORS_ENDPOINTS:
+        return response
+    response.vary.add("Origin")
+    origin = request.headers.get("Origin", "")
+    allowed = {o.strip().rstrip("/") for o in get_settings().cors_origins.split(",") if o.strip()}
+    if origin and origin.rstrip("/") in allowed:
+        response.headers["Access-Control-Allow-Origin"] = origin
+        if request.method == "OPTIONS":
+            response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+            response.headers["Access-Control-Allow-Headers"] = "Content-Type, X-Request-ID"
+            response.headers["Access-Control-Max-Age"] = str(CORS_MAX_AGE)
+    return response
 
 
 @bp.get("/openapi.json")
 def openapi() -> Response:
-    """The OpenAPI 3.1 description of this API (with the records write API when it is served)."""
-    document = openapi_document(request.host_url.rstrip("/"))
-    if "records" in current_app.blueprints:
-        from web.records import OPENAPI_PATHS, OPENAPI_SCHEMAS, OPENAPI_SECURITY
-
-        document["paths"].update(OPENAPI_PATHS)
-        document["components"]["schemas"].update(OPENAPI_SCHEMAS)
-        document["components"].setdefault("securitySchemes", {}).update(OPENAPI_SECURITY)
-    if "publishing" in current_app.blueprints:
-        from web.publishing import OPENAPI_PATHS as PUBLISHING_PATHS
-
-        document["paths"].update(PUBLISHING_PATHS)
-    return jsonify(document)
+    """The OpenAPI 3.1 description of this API, with the routes every feature registered."""
+    return jsonify(app_document(current_app, request.host_url.rstrip("/")))

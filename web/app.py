@@ -10,18 +10,21 @@ from typing import Any
 
 from flask import Flask
 
-from kb.config import Settings, load_settings
+from kb.config import Settings, check_secrets, load_settings
+from kb.errors import ConfigError
 from web import (
     api,
     articles,
     browse,
     catalog,
     changes,
+    chat,
     errors,
     home,
     i18n,
     meta,
     onboarding,
+    operations,
     publishing,
     records,
     search_pages,
@@ -48,16 +51,20 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     test_config = test_config or {}
     app = Flask(__name__)
     settings = _settings(test_config)
+    check_secrets(settings)
+    try:
+        security.parse_proxy_ips(settings.proxy_ips)
+    except ValueError as exc:
+        raise ConfigError(f"KB_PROXY_IPS must be comma-separated addresses or networks: {exc}") from None
     secret = settings.secret_key
     if not secret:
         # Fine for one process; several gunicorn workers need one shared KB_SECRET_KEY.
         secret = secrets.token_hex(32)
         log.info("KB_SECRET_KEY is not set: using a random key (forms break across several workers)")
-    hosts = [h.strip() for h in settings.trusted_hosts.split(",") if h.strip()]
     app.config.from_mapping(
-        SECRET_KEY=secret,
-        TRUSTED_HOSTS=hosts or None,
+        SECRET_KEY=secret,  # KB_TRUSTED_HOSTS is checked by web.security (health routes answer any host)
         SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
         SESSION_COOKIE_SAMESITE="Lax",
         JSON_SORT_KEYS=False,
         MAX_CONTENT_LENGTH=64 * 1024,
@@ -67,6 +74,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
+    operations.init_app(app)
     catalog.init_app(app)
     i18n.init_app(app)
     security.init_app(app)
@@ -75,5 +83,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     for blueprint in (home.bp, search_pages.bp, articles.bp, browse.bp, onboarding.bp, changes.bp, api.bp, meta.bp):
         app.register_blueprint(blueprint)
     records.init_app(app)
-    app.register_blueprint(publishing.bp)
+    chat.init_app(app)
+    publishing.init_app(app)
     return app

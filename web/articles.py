@@ -1,17 +1,19 @@
-"""Reading an article; old ids and aliases answer 301 to its current URL."""
+"""Reading an article; old ids and aliases answer 301 to its current URL.
+
+The forms on the page (solved a ticket, was this helpful, flags) are web/records.py's.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+from typing import Any
 from urllib.parse import quote, urlsplit
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, redirect, render_template, url_for
 from werkzeug.wrappers import Response
 
-from kb.records.errors import DatabaseUnavailableError, InvalidRecordError
 from web.catalog import ArticleView, Snapshot, get_catalog, get_snapshot
-from web.i18n import translate
 from web.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -71,6 +73,12 @@ def show(article_id: str) -> str | Response:
         if moved is None:
             abort(404)
         return moved
+    return article_page(article)
+
+
+def article_page(article: ArticleView, **extra: Any) -> str:
+    """The article page; the records forms pass `extra` (their input and error) when they answer in place."""
+    snap = get_snapshot()
     html = get_catalog().article_html(article.id)
     if html is None:
         abort(404)
@@ -79,28 +87,4 @@ def show(article_id: str) -> str | Response:
         "articles/show.html", article=article, html=html, translation=snap.translation(article),
         related=related_articles(snap, article), overdue=article.is_review_overdue(dt.date.today()),
         edit_url=git_host_url(settings.edit_url_template, article.path),
-        history_url=git_host_url(settings.history_url_template, article.path))
-
-
-@bp.post("/<path:article_id>/flag")
-def flag(article_id: str) -> Response:
-    """Flag an article as wrong or outdated: stored for the KCS report when records are set up, always logged."""
-    snap = get_snapshot()
-    article = snap.by_id.get(article_id)
-    if article is None:
-        abort(404)
-    reason = request.form.get("reason", "").strip()[:2000]
-    if not reason:
-        abort(400, description=translate("What is wrong?"))
-    log.warning("article flagged as wrong or outdated: id=%s owner=%s reason=%r", article.id, article.owner, reason)
-    if "records" in current_app.blueprints:
-        from web.records import current_user, get_store
-
-        try:
-            get_store().flag_article(article=article.id, reason=reason, user=current_user())
-        except InvalidRecordError as exc:
-            abort(400, description=str(exc))
-        except DatabaseUnavailableError as exc:  # the flag is in the log; the page still answers
-            log.error("flag not stored: %s", exc)
-    flash(translate("Thank you: the owner will be told."))
-    return redirect(url_for("articles.show", article_id=article.id), code=303)
+        history_url=git_host_url(settings.history_url_template, article.path), **extra)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, current_app, render_template, request
+from flask import Blueprint, abort, render_template, request
 
 from web.catalog import ArticleView, get_snapshot
+from web.records import solution_scores
 
 bp = Blueprint("browse", __name__)
 PER_PAGE = 50
@@ -14,10 +15,6 @@ PER_PAGE = 50
 
 def best_first(items: list[ArticleView]) -> list[ArticleView]:
     """Most-used solutions first (resolutions, decayed with age, once records exist), then validated ones."""
-    if "records" not in current_app.blueprints:
-        return items
-    from web.records import solution_scores
-
     scores = solution_scores()
     if not scores:
         return items

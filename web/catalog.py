@@ -2,31 +2,36 @@
 
 The search package owns the index; this module adapts its answers into what pages need:
 article metadata for listings (kept per index generation, so a newly swapped index is
-picked up without a restart), aliases, translations, and category counts.
+picked up without a restart), aliases, translations, and category counts. Everything comes from
+the build (stored fields and manifest.json, vocabulary included): a web worker never reads the
+checkout or runs git, so the checkout can change under a running site until the next build.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, has_request_context, request
 
 from kb.config import Settings
-from kb.gitmeta import file_history
-from kb.schema import normalize_id
-from kb.vocabulary import Label, Vocabulary, load_vocabulary
-from search import ArticleView, IndexMissingError, SearchRequest, SearchResult, SearchService
-from search.results import parse_datetime
+from kb.ids import ArticleIds
+from kb.vocabulary import Label, Vocabulary
+from search import ArticleView, IndexMissingError, QueryError, SearchRequest, SearchResult, SearchService
+from search.metrics import SEARCH_REFUSED, SEARCH_SECONDS, SEARCH_ZERO_RESULTS
+from search.results import DEFAULT_LIMIT, FILTERS, parse_datetime
 from web.settings import SETTINGS_KEY
 
+log = logging.getLogger(__name__)
+
 EXTENSION_KEY = "kb_catalog"
-FILTERS = ("category", "tag", "product", "type", "lang", "state")
 
 
 @dataclass
@@ -37,22 +42,16 @@ class Snapshot:
     vocabulary: Vocabulary
     built: dt.datetime | None = None
     by_id: dict[str, ArticleView] = field(default_factory=dict)
-    keys: dict[str, str] = field(default_factory=dict)  # normalized id or alias -> id
+    ids: ArticleIds = field(default_factory=ArticleIds)  # id, alias or path -> current id
     translations: dict[str, str] = field(default_factory=dict)
     category_counts: dict[str, int] = field(default_factory=dict)
     by_category: dict[str, list[ArticleView]] = field(default_factory=dict)  # listed, best first
     _recent: list[ArticleView] | None = None
 
     def __post_init__(self) -> None:
-        self.articles = [a for a in self.articles if a.state != "draft"]
+        self.articles = [a for a in self.articles if a.visible]
         self.by_id = {a.id: a for a in self.articles}
-        for a in self.articles:
-            self.keys.setdefault(normalize_id(a.id), a.id)
-        for a in self.articles:
-            for alias in a.aliases:
-                self.keys.setdefault(normalize_id(alias), a.id)
-                self.keys.setdefault(normalize_id(alias.removesuffix(".md")), a.id)
-            self.keys.setdefault(normalize_id(a.path), a.id)
+        self.ids = ArticleIds.from_articles(self.articles)
         for a in self.articles:
             if a.translation_of and a.translation_of in self.by_id:
                 self.translations.setdefault(a.id, a.translation_of)
@@ -65,8 +64,8 @@ class Snapshot:
         self.category_counts = {slug: len(items) for slug, items in self.by_category.items()}
 
     def resolve(self, key: str) -> str | None:
-        """The current id for an id in another case, an alias or an old path."""
-        return self.keys.get(normalize_id(key.strip("/")))
+        """The current id for an id in another case, an alias or a path (old or current)."""
+        return self.ids.resolve(key)
 
     def translation(self, article: ArticleView) -> ArticleView | None:
         """The same article in the other language."""
@@ -75,7 +74,7 @@ class Snapshot:
 
     def listed(self) -> list[ArticleView]:
         """Articles shown in listings: not drafts, not archived."""
-        return [a for a in self.articles if a.state != "archived"]
+        return [a for a in self.articles if a.listed]
 
     def in_category(self, slug: str) -> list[ArticleView]:
         """Articles in a category or below it, validated first, then by title."""
@@ -122,16 +121,6 @@ class Snapshot:
                 for slug, label in sorted(self.vocabulary.categories.items())]
 
 
-def _with_history(articles: list[ArticleView], settings: Settings) -> list[ArticleView]:
-    """Fill in last-changed dates and authors the index did not store (one `git log` per build)."""
-    missing = [a.path for a in articles if a.updated is None and a.path]
-    if not missing:
-        return articles
-    history = file_history(settings.articles_dir, missing)
-    return [dataclasses.replace(a, updated=history[a.path].updated, updated_by=history[a.path].updated_by)
-            if a.updated is None and a.path in history else a for a in articles]
-
-
 def _aware(value: dt.datetime | None) -> dt.datetime | None:
     if value is not None and value.tzinfo is None:
         return value.replace(tzinfo=dt.UTC)
@@ -171,21 +160,40 @@ class Catalog:
             if self._snapshot is not None and generation == self._generation:
                 return self._snapshot
         views = sorted(self.service.all_articles(), key=lambda view: view.id)
-        vocabulary, _problems = load_vocabulary(self._settings.articles_dir, lenient=True)
+        # The build's own vocabulary, never the checkout's: the checkout may be ahead of the index.
+        stored = live.manifest.get("vocabulary")
+        if not isinstance(stored, dict):
+            log.warning("the live build %s has no vocabulary in its manifest: run `kb build --full`", generation)
+            stored = {}
+        vocabulary = Vocabulary.from_json(stored)
         built = parse_datetime(live.manifest.get("built_at"))
-        articles = _with_history(views, self._settings)
-        snap = Snapshot(articles, vocabulary, built)
+        dates = live.manifest.get("file_dates") or {}
+        views = [dataclasses.replace(v, updated=parse_datetime(dates.get(v.path)))
+                 if v.updated is None and v.path in dates else v for v in views]
+        snap = Snapshot(views, vocabulary, built)
         with self._lock:
             self._snapshot, self._generation = snap, generation
         return snap
 
     def search(self, query: str, filters: Mapping[str, str | Sequence[str]], *, page: int = 1,
-               limit: int = 10, correct: bool = True) -> SearchResult:
+               limit: int = DEFAULT_LIMIT, correct: bool = True) -> SearchResult:
         """One page of results with facets and highlighted snippets (a filter may have several values);
         `correct`: misspelt words are searched as their correction."""
         lists = {k: [v] if isinstance(v, str) else list(v) for k, v in filters.items()}
-        request = SearchRequest(query=query, filters=lists, page=page, limit=limit, correct=correct)
-        result: SearchResult = self.service.search(request)
+        endpoint = (request.blueprint or "site") if has_request_context() else "site"
+        started = time.perf_counter()
+        try:
+            result: SearchResult = self.service.search(SearchRequest(query=query, filters=lists, page=page,
+                                                                     limit=limit, correct=correct))
+        except QueryError:
+            SEARCH_REFUSED.labels(endpoint, "limit").inc()
+            raise
+        finally:
+            SEARCH_SECONDS.labels(endpoint).observe(time.perf_counter() - started)
+        if result.partial:
+            SEARCH_REFUSED.labels(endpoint, "timeout").inc()
+        if result.total == 0 and query.strip():
+            SEARCH_ZERO_RESULTS.labels(endpoint).inc()
         return result
 
     def article_html(self, article_id: str) -> str | None:

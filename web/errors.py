@@ -4,8 +4,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, Response, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import BadRequest, HTTPException, NotFound, SecurityError
 
@@ -14,6 +15,15 @@ from web.i18n import translate
 from web.settings import get_settings
 
 log = logging.getLogger(__name__)
+
+
+def json_error(status: int, error: str, message: str, headers: Mapping[str, str] | None = None) -> Response:
+    """The one JSON error body of the site, `{"error": short name, "message": what to do}` (the
+    OpenAPI `Error` schema), with its status and headers; every JSON route answers errors with it."""
+    response = jsonify(error=error, message=message)
+    response.status_code = status
+    response.headers.update(headers or {})
+    return response
 
 
 def _wants_json() -> bool:
@@ -28,7 +38,7 @@ def build_command() -> str:
 
 def _not_found(exc: NotFound) -> ResponseReturnValue:
     if _wants_json():
-        return jsonify(error="not found", message=exc.description), 404
+        return json_error(404, "not found", exc.description or "")
     # An old path or alias anywhere on the site answers 301 to the article it became.
     if request.method in ("GET", "HEAD") and not request.path.startswith("/static/"):
         from web.articles import redirect_if_known
@@ -45,14 +55,14 @@ def _not_found(exc: NotFound) -> ResponseReturnValue:
 
 def _bad_request(message: str) -> ResponseReturnValue:
     if _wants_json():
-        return jsonify(error="bad request", message=message), 400
+        return json_error(400, "bad request", message)
     return render_template("errors/400.html", message=message, hide_header_search=True), 400
 
 
 def _index_missing(exc: IndexMissingError) -> ResponseReturnValue:
     command = build_command()
     if _wants_json():
-        return jsonify(error="index not built", message=f"{exc} Build it with: {command}"), 503, {"Retry-After": "30"}
+        return json_error(503, "index not built", f"{exc} Build it with: {command}", {"Retry-After": "30"})
     return (render_template("errors/503.html", build_command=command, message=str(exc)), 503,
             {"Retry-After": "30"})
 
@@ -65,7 +75,7 @@ def _http_error(exc: HTTPException) -> ResponseReturnValue:
     if isinstance(exc, BadRequest):
         return _bad_request(exc.description or translate("Bad request"))
     if _wants_json():
-        return jsonify(error=exc.name.lower(), message=exc.description), exc.code or 500
+        return json_error(exc.code or 500, exc.name.lower(), exc.description or "")
     return exc
 
 

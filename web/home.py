@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from flask import Blueprint, current_app, render_template
+from flask import Blueprint, render_template
 
 from kb.records.errors import DatabaseUnavailableError
 from kb.records.reports import Period
 from web.catalog import ArticleView, Snapshot, get_snapshot
+from web.records import get_reports
 
 log = logging.getLogger(__name__)
 bp = Blueprint("home", __name__)
@@ -19,16 +20,12 @@ MOST_USED_LIMIT = 8
 
 def most_used(snap: Snapshot) -> list[tuple[ArticleView, int]]:
     """Articles that resolved the most tickets lately (empty until resolutions are recorded)."""
-    if "records" not in current_app.blueprints:
-        return []
-    from web.records import get_reports
-
     try:
         counts = get_reports().usage_counts(Period.last_days(MOST_USED_DAYS, dt.datetime.now(dt.UTC)))
     except DatabaseUnavailableError as exc:
         log.warning("most-used solutions unavailable: %s", exc)
         return []
-    used = [(snap.by_id[i], n) for i, n in counts.items() if i in snap.by_id and snap.by_id[i].state != "archived"]
+    used = [(snap.by_id[i], n) for i, n in counts.items() if i in snap.by_id and snap.by_id[i].listed]
     return sorted(used, key=lambda pair: (-pair[1], pair[0].title))[:MOST_USED_LIMIT]
 
 

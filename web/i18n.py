@@ -1,8 +1,11 @@
 """Interface language: chosen from a cookie the switch sets, else Accept-Language; messages and dates.
 
-Messages are keyed by their English text, so a template reads naturally and a missing
-Chinese translation falls back to English (a test lists every message used in the templates
-and checks that each has a Chinese translation).
+Messages are whole English sentences (named placeholders, `ngettext` for plurals), translated
+through the gettext catalogue `kb/locale/zh/LC_MESSAGES/messages.po` that the CLI shares (kb.i18n).
+Templates call `_()` and `ngettext()` (Jinja's i18n extension, new-style: `_('%(n)d days', n=30)`
+escapes the values). The ZH table below is the older home of the Chinese texts: still consulted
+when the catalogue lacks a message, and `kb i18n extract` copies its entries into the catalogue;
+tests/test_i18n.py fails on any message of a template or of the code that the catalogue lacks.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from flask import Flask, g, request
 from markupsafe import Markup, escape
 from werkzeug.wrappers import Response
 
+from kb import i18n as catalogue
 from web.settings import get_settings
 
 LANGUAGES = ("en", "zh")
@@ -135,6 +139,10 @@ ZH: dict[str, str] = {
     "Search suggestions": "搜索建议",
     "all": "全部",
     "Top": "顶部",
+    "Knowledge base": "知识库",
+    "No articles match “%(query)s”.": "没有找到与“%(query)s”匹配的文章。",
+    "Type what you are looking for after the command, e.g. “vpn error 809”.":
+        "请在命令后输入要查找的内容，例如“VPN 错误 809”。",
     # Reports and build status pages
     'Ticket': '工单号',
     'Ticket category': '工单分类',
@@ -207,12 +215,117 @@ ZH: dict[str, str] = {
     'Changes': '变化',
     'No syncs recorded on this machine.': '这台机器还没有同步记录。',
     'JSON': 'JSON',
+    # The knowledge loop on the article page (web/records.py)
+    'Solved a ticket with this': '用本文解决了一个工单',
+    'More details': '更多信息',
+    'Choose…': '请选择……',
+    'Record with': '按此分类记录：',
+    'One ticket has one category, so past reports stay true. If the stored category is right, record it with that one:':
+        '一个工单只有一个分类，这样过去的报表才保持准确。如果已存的分类正确，请按它记录：',
+    'Ticket subject (optional)': '工单标题（可选）',
+    'Ticket opened (optional)': '工单创建日期（可选）',
+    'Thank you.': '谢谢。',
+    'nothing changed.': '没有改动。',
+    'Was this helpful?': '这篇文章有帮助吗？',
+    'Yes, it helped': '有帮助',
+    'No': '没有',
+    'Comment (optional)': '意见（可选）',
+    'Thank you for your feedback.': '谢谢你的反馈。',
+    'Flags': '标记',
+    'open flag': '个未处理的标记',
+    'open flags': '个未处理的标记',
+    'someone': '某人',
+    'Close: fixed or not a problem': '关闭：已修正或不是问题',
+    'Flag closed': '标记已关闭',
+    'Say what is wrong, so the owner can fix it.': '请说明哪里有问题，负责人才能修正。',
+    'Thank you: the flag is shown on this article and in the reports.': '谢谢：标记会显示在本文和报表中。',
+    'You already flagged this article for this reason; the flag is still open.':
+        '你已经以同样的原因标记过本文，该标记仍未处理。',
+    ('A Process Alignment Review: for each ticket drawn below, was the linked article the right one? '
+     'The marks make the link accuracy of the KCS report.'):
+        '流程一致性复核：下面抽取的每个工单，关联的文章是否正确？这些判定构成 KCS 报表中的关联准确率。',
+    'Create': '新建',
+    'Days since review': '距上次复审天数',
+    'Days to first resolution': '到首次解决工单的天数',
+    'Done': '已完成',
+    'Draw a new sample': '重新抽样',
+    'First resolved ticket': '首次解决工单',
+    'Give your name, so the marks can be told apart.': '请填写你的名字，以便区分不同人的判定。',
+    'Helpful rate': '有帮助比例',
+    'KCS band': 'KCS 建议区间',
+    'KCS measures': 'KCS 指标',
+    'Known': '已知问题',
+    'Known and new issues over time': '已知与新问题的变化',
+    'Known versus new issues': '已知问题与新问题',
+    'Last step': '最近完成',
+    'Link accuracy': '关联准确率',
+    'Link accuracy review': '关联准确率复核',
+    'Link rate, helpful rate and participation over time': '关联率、有帮助比例和参与率的变化',
+    'Linked by': '关联人',
+    'Measures by category': '各分类的指标',
+    'Newcomer': '新同事',
+    'No one has stored onboarding progress yet.': '还没有人保存入职进度。',
+    'No tickets were linked in this period.': '这段时间没有关联文章的工单。',
+    'Not linked to a ticket in the period; onboarding reading and articles younger than the period are left out.':
+        '这段时间没有关联工单的文章；入职阅读材料和比时间段更新的文章不计入。',
+    'Onboarding path': '入职学习路径',
+    'Onboarding progress': '入职进度',
+    'Participation': '参与率',
+    'Progress': '进度',
+    ('Progress is stored per person when the reverse proxy names the user; '
+     'otherwise it stays in each browser and is not shown here.'):
+        '反向代理提供用户名时，进度按人保存；否则只保存在各自的浏览器中，不在此显示。',
+    'Progress of': '进度：',
+    'Reuse is review: reuse × days since review × (1 + open flags).':
+        '复用即复审：复用次数 × 距上次复审天数 × (1 + 未处理标记数)。',
+    'Reuse versus create': '复用与新建',
+    'Review queue, by demand': '复审队列（按需求排序）',
+    'Right': '正确',
+    'Right article?': '文章正确吗？',
+    'Started': '开始',
+    'Tickets to draw': '抽取工单数',
+    'Trend': '趋势',
+    'Was it helpful? By article': '是否有帮助（按文章）',
+    'Wrong': '错误',
+    'Yes': '有帮助',
+    'answers to “Was this helpful?”': '条“这篇文章有帮助吗？”的回答',
+    'everything as JSON': '全部数据（JSON）',
+    'known: the article existed before the ticket was opened': '已知：工单创建前文章已存在',
+    'links reviewed': '条关联已复核',
+    'people linked, flagged or rated articles': '人关联、标记或评价了文章',
+    'review a sample': '抽样复核',
+    'solved by an existing article / article written from the ticket': '用已有文章解决 / 据工单新写文章',
+    'tickets linked to an article': '个工单关联了文章',
+    'without an opening time (the recording time was used)': '个没有创建时间（按记录时间计算）',
+    'below the band': '低于区间',
+    'within the band': '在区间内',
+    'above the band': '高于区间',
+    'Searches that led to an article': '带来点击的搜索',
+    'clicked results, of searches that found something': '次点击了结果（在有结果的搜索中）',
+    'Top searches': '热门搜索',
+    'No tickets were recorded in this period yet.': '这段时间还没有记录工单。',
+    'Query': '搜索词',
+    'Searches': '搜索次数',
+    'Found nothing': '无结果',
+    'Clicks': '点击',
+    'Most opened': '最常打开',
+    'From': '来源',
+    'source-web': '网站',
+    'source-api': 'API',
+    'source-suggest': '工单推荐',
+    'source-typed': '输入联想',
+    'week': '周',
+    'month': '月',
 }
 
 # Article types and states are stored as slugs; English readers see them as words.
 EN: dict[str, str] = {
     "problem": "Problem", "howto": "How-to", "reference": "Reference", "onboarding": "Onboarding",
     "draft": "Draft", "unverified": "Unverified", "validated": "Validated", "archived": "Archived",
+    # record relations (kb.records.models.RELATIONS)
+    "resolved": "Solved the ticket", "referenced": "Helped as a reference", "created_from": "Written from this ticket",
+    # where a logged search came from (kb.records.models.SEARCH_SOURCES)
+    "source-web": "site", "source-api": "API", "source-suggest": "ticket suggest", "source-typed": "as you type",
 }
 TRANSLATIONS = {"en": EN, "zh": ZH}
 
@@ -238,19 +351,34 @@ def current_language() -> str:
     return lang
 
 
+def translate_to(lang: str, message: str) -> str:
+    """The message in a language named explicitly (chat answers follow the requester, not the browser)."""
+    if lang == "en":
+        return EN.get(message, message)
+    found = catalogue.translations(lang).gettext(message)
+    if found != message:
+        return found
+    return TRANSLATIONS.get(lang, EN).get(message, message)
+
+
 def translate(message: str) -> str:
     """The message in the interface language (English text is the key)."""
-    return TRANSLATIONS[current_language()].get(message, message)
+    return translate_to(current_language(), message)
+
+
+def translate_plural(singular: str, plural: str, count: int) -> str:
+    """The singular or plural form for `count` in the interface language (Chinese has one form)."""
+    lang = current_language()
+    if lang == "en":
+        return singular if count == 1 else plural
+    return catalogue.translations(lang).ngettext(singular, plural, count)
 
 
 def format_date(value: dt.date | dt.datetime | None, lang: str | None = None) -> str:
-    """A date the way a reader of `lang` writes it: 24 Nov 2026 or 2026年11月24日."""
+    """A date the way a reader of `lang` writes it (CLDR): 24 Nov 2026 or 2026年11月24日."""
     if value is None:
         return ""
-    lang = lang or current_language()
-    if lang == "zh":
-        return f"{value.year}年{value.month}月{value.day}日"
-    return f"{value.day} {value:%b} {value.year}"
+    return catalogue.format_date(value, lang or current_language())
 
 
 def time_tag(value: dt.date | dt.datetime | None) -> Markup:
@@ -267,10 +395,24 @@ def _vary(response: Response) -> Response:
     return response
 
 
+def _use_request_language() -> None:
+    # Code that formats through kb.i18n (dates, kb's own messages) speaks the reader's language too.
+    catalogue.use_language(current_language())
+
+
+def _forget_request_language(_exc: BaseException | None) -> None:
+    # The test client and threaded servers reuse the thread: the next request (or CLI code) starts clean.
+    catalogue.use_language(None)
+
+
 def init_app(app: Flask) -> None:
-    """Expose `_`, the language and date helpers to templates."""
+    """Expose `_`, `ngettext`, the language and date helpers to templates."""
+    app.before_request(_use_request_language)
+    app.teardown_request(_forget_request_language)
     app.after_request(_vary)
-    app.jinja_env.globals.update(_=translate, current_language=current_language, LANG_NAMES=LANG_NAMES,
-                                 LANGUAGES=LANGUAGES)
+    app.jinja_env.add_extension("jinja2.ext.i18n")
+    app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
+        translate, translate_plural, newstyle=True)
+    app.jinja_env.globals.update(current_language=current_language, LANG_NAMES=LANG_NAMES, LANGUAGES=LANGUAGES)
     app.jinja_env.filters["date"] = format_date
     app.jinja_env.filters["time_tag"] = time_tag

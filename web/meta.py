@@ -9,6 +9,7 @@ from kb.render import pygments_css as render_pygments_css
 from web.catalog import get_snapshot
 from web.i18n import LANG_COOKIE, LANGUAGES
 from web.security import safe_next
+from web.settings import get_settings
 
 bp = Blueprint("meta", __name__)
 ONE_YEAR = 365 * 24 * 3600
@@ -21,7 +22,8 @@ def set_language() -> BaseResponse:
     target = safe_next(request.form.get("next"), url_for("home.index"))
     response = redirect(target, code=303)
     if lang in LANGUAGES:
-        response.set_cookie(LANG_COOKIE, lang, max_age=ONE_YEAR, samesite="Lax", httponly=True)
+        response.set_cookie(LANG_COOKIE, lang, max_age=ONE_YEAR, samesite="Lax", httponly=True,
+                            secure=get_settings().secure_cookies)
     return response
 
 

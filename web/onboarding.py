@@ -23,7 +23,8 @@ def show(path_id: str) -> str:
     if path is None:
         abort(404)
     steps = []
-    for step in path.steps:
+    for step in path.steps:  # a step whose article was deleted (a warning on /status) is skipped
         found = snap.resolve(step)
-        steps.append((step, snap.by_id.get(found) if found else None))
+        if found and found in snap.by_id:
+            steps.append((step, snap.by_id[found]))
     return render_template("onboarding/show.html", path=path, steps=steps)

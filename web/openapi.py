@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import Flask
+
+from search.results import DEFAULT_LIMIT, FILTERS, MAX_LIMIT
+
+EXTENSION_KEY = "kb_openapi"  # what features registered: (paths, schemas, security schemes)
+
 STRINGS = {"type": "array", "items": {"type": "string"}}
 NULLABLE_STRING = {"type": ["string", "null"]}
 
@@ -111,7 +117,7 @@ def _json(ref: str, description: str) -> dict[str, Any]:
 FILTER_PARAMS = [{"name": name, "in": "query", "required": False, "style": "form", "explode": True,
                   "description": f"Only articles with this {name} (repeat for any of several).",
                   "schema": {"type": "array", "items": {"type": "string"}}}
-                 for name in ("category", "tag", "product", "type", "lang", "state")]
+                 for name in FILTERS]
 ERRORS = {"400": _json("Error", "Bad query or parameters."), "503": _json("Error", "No index is built yet.")}
 
 
@@ -125,7 +131,7 @@ def openapi_document(server: str) -> dict[str, Any]:
             "/api/search": {"get": {
                 "summary": "Search articles (the same JSON as `kb search --json`).",
                 "parameters": [_param("q", "The query: words, \"phrases\", -exclusion, field:value filters."),
-                               _param("limit", "Hits per page (1-100, default 10).", "integer"),
+                               _param("limit", f"Hits per page (1-{MAX_LIMIT}, default {DEFAULT_LIMIT}).", "integer"),
                                _param("page", "Page number, from 1.", "integer"),
                                _param("verbatim", "1: search misspelt words as typed, not as their correction."),
                                *FILTER_PARAMS],
@@ -157,3 +163,20 @@ def openapi_document(server: str) -> dict[str, Any]:
         },
         "components": {"schemas": SCHEMAS},
     }
+
+
+def register(app: Flask, paths: dict[str, Any], schemas: dict[str, Any] | None = None,
+             security: dict[str, Any] | None = None) -> None:
+    """A feature adds its routes to /api/openapi.json (called from the feature's init_app)."""
+    app.extensions.setdefault(EXTENSION_KEY, []).append((paths, schemas or {}, security or {}))
+
+
+def app_document(app: Flask, server: str) -> dict[str, Any]:
+    """The document with every route the app's features registered."""
+    document = openapi_document(server)
+    for paths, schemas, security in app.extensions.get(EXTENSION_KEY, []):
+        document["paths"].update(paths)
+        document["components"]["schemas"].update(schemas)
+        if security:
+            document["components"].setdefault("securitySchemes", {}).update(security)
+    return document

@@ -1,4 +1,4 @@
-"""Publishing on the site: the push webhook, the build status page for writers, and /healthz.
+"""Publishing on the site: the push webhook, the build status page for writers, and the health routes.
 
 The webhook only records the push in the records database (shared by every machine);
 `kb sync --watch` on each machine notices it within seconds and does the build. Nothing
@@ -10,18 +10,27 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-import json
 import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, render_template, request
+from flask import Blueprint, Flask, Response, jsonify, render_template, request
+from sqlalchemy import make_url
 from sqlalchemy import text as sql
 from werkzeug.datastructures import Headers
 
 from kb.records.errors import DatabaseUnavailableError
 from kb.records.hooks import record_push
-from search.build import current_build, read_manifest
+from search.build import read_manifest
+from search.errors import IndexMissingError
 from search.sync import SyncProblem, SyncResult, read_history, read_state
+from web import openapi
+from web.catalog import get_snapshot
+from web.errors import json_error
+from web.jsonbody import parse_json
 from web.records import get_database
 from web.settings import get_settings
 
@@ -32,14 +41,9 @@ MAX_HOOK_BYTES = 5 * 1024 * 1024  # GitHub caps payloads at 25 MB; a push of a f
 HISTORY_SHOWN = 20
 EVENT_HEADERS = {"X-GitHub-Event": "github", "X-Gitea-Event": "gitea", "X-Gitlab-Event": "gitlab"}
 PING_EVENTS = frozenset({"ping"})
+PUSH_EVENTS = frozenset({"push", "push hook"})  # GitHub and Gitea; GitLab's X-Gitlab-Event: Push Hook
 
 
-
-
-def _error(status: int, error: str, message: str) -> Response:
-    response = jsonify(error=error, message=message)
-    response.status_code = status
-    return response
 
 
 # -- the webhook -------------------------------------------------------------------------------------
@@ -82,32 +86,42 @@ def git_hook() -> Response:
     host = verify_push(settings.hook_secret, body, request.headers)
     if host is None:
         # One answer for every failure (no secret set, no signature, wrong one): nothing to probe.
-        return _error(401, "unauthorized", "the request is not signed with KB_HOOK_SECRET "
+        return json_error(401, "unauthorized", "the request is not signed with KB_HOOK_SECRET "
                       "(X-Hub-Signature-256 or X-Gitlab-Token)")
     event = _event(request.headers)
     if event in PING_EVENTS:
         return jsonify(ok=True, message="pong")
-    try:
-        payload = json.loads(body.decode("utf-8")) if body.strip() else {}
-    except (UnicodeDecodeError, ValueError):
-        return _error(400, "bad request", "the body is not JSON; set the webhook's content type to application/json")
-    payload = payload if isinstance(payload, dict) else {}
-    ref = str(payload.get("ref") or "")
+    if request.mimetype == "application/x-www-form-urlencoded":
+        return json_error(415, "unsupported media type", "set the webhook's content type to application/json")
+    payload = parse_json(body) if body.strip() else {}
+    if not isinstance(payload, dict):
+        return json_error(400, "bad request", "the push payload must be a JSON object")
+    if event and event not in PUSH_EVENTS:
+        response = jsonify(queued=False, message=f"{event[:40]} events are not pushes; nothing to do")
+        response.status_code = 202
+        return response
+    ref = payload.get("ref")
+    if not isinstance(ref, str) or not ref:
+        return json_error(400, "bad request", "not a push payload: it has no \"ref\" naming the branch")
     wanted = f"refs/heads/{settings.sync_branch}"
     if ref and ref != wanted:
         response = jsonify(queued=False, message=f"{ref} is not {wanted}; nothing to do")
         response.status_code = 202
         return response
-    commit = str(payload.get("after") or payload.get("checkout_sha") or "")
+    commit = next((v for v in (payload.get("after"), payload.get("checkout_sha")) if isinstance(v, str) and v), "")
     delivery = request.headers.get("X-GitHub-Delivery") or request.headers.get("X-Gitea-Delivery") or \
         request.headers.get("X-Gitlab-Event-UUID") or ""
     try:
-        push_id = record_push(get_database(), host, ref, commit, delivery, dt.datetime.now(dt.UTC))
+        push = record_push(get_database(), host, ref, commit, delivery, dt.datetime.now(dt.UTC))
     except DatabaseUnavailableError as exc:
         log.error("webhook push not recorded: %s", exc)
-        return _error(503, "unavailable", "the records database is unavailable; the git host will retry")
-    log.info("push %d from %s recorded: %s %s", push_id, host, ref, commit[:10])
-    response = jsonify(queued=True, id=push_id, commit=commit)
+        return json_error(503, "unavailable", "the records database is unavailable; the git host will retry")
+    if not push.created:  # a redelivery or a replay of a signed request: the push is queued once
+        log.info("push delivery %s from %s already recorded as push %d", delivery[:100], host, push.id)
+        return jsonify(queued=False, duplicate=True, id=push.id, commit=commit,
+                       message=f"delivery {delivery[:100]} was already recorded; nothing to do")
+    log.info("push %d from %s recorded: %s %s", push.id, host, ref, commit[:10])
+    response = jsonify(queued=True, id=push.id, commit=commit)
     response.status_code = 202
     return response
 
@@ -125,8 +139,10 @@ OPENAPI_PATHS: dict[str, Any] = {
                        "(GitHub, Gitea) or `X-Gitlab-Token: <secret>` (GitLab).",
         "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
         "responses": {"202": {"description": "Recorded (or another branch: nothing to do)."},
-                      "200": {"description": "A ping, answered."},
-                      "400": _answer("The body is not JSON."),
+                      "200": {"description": "A ping, answered; or this delivery id (X-GitHub-Delivery, "
+                                             "X-Gitea-Delivery, X-Gitlab-Event-UUID) was already recorded."},
+                      "400": _answer("The body is not a JSON object."),
+                      "415": _answer("Sent as a form; set the content type to application/json."),
                       "401": _answer("Not signed with the shared secret (or no secret is set)."),
                       "503": _answer("The records database is unavailable; the git host retries.")}}},
 }
@@ -184,22 +200,89 @@ def status_json() -> Response:
 
 
 # -- health ------------------------------------------------------------------------------------------
-@bp.get("/healthz")
-def healthz() -> Response:
-    """200 when the index is present and the database answers; 503 otherwise. Names the live commit."""
-    settings = get_settings()
-    checks: dict[str, str] = {}
-    live = current_build(settings.index_dir)
-    manifest = read_manifest(settings.index_dir) if live else None
-    checks["index"] = "ok" if manifest is not None else "missing: run `kb sync` or `kb build`"
-    try:
-        with get_database().connect() as conn:
-            conn.execute(sql("SELECT 1"))
-        checks["database"] = "ok"
-    except DatabaseUnavailableError as exc:
-        checks["database"] = f"unreachable: {exc}"
-    ok = all(value == "ok" for value in checks.values())
-    response = jsonify(ok=ok, commit=(manifest or {}).get("git_commit"), **checks)
+# /livez: the process answers. /readyz: this machine's index serves searches (the load balancer's
+# check: a records database outage must not take every server out, search still works).
+# /healthz: the full report (index, database, disk), 503 when anything fails (for monitoring).
+def _health(checks: dict[str, str], *, required: tuple[str, ...], commit: object = None) -> Response:
+    ok = all(checks[name] == "ok" for name in required)
+    response = jsonify(ok=ok, commit=commit, **checks)
     response.status_code = 200 if ok else 503
     response.cache_control.no_store = True
     return response
+
+
+def _index_check() -> tuple[str, dict[str, Any] | None]:
+    settings = get_settings()
+    try:
+        get_snapshot()  # opens the live build as a search would
+    except IndexMissingError as exc:
+        return f"missing: {exc} Run `kb sync` or `kb build`", None
+    return "ok", read_manifest(settings.index_dir)
+
+
+def _database_check() -> str:
+    try:
+        with get_database().connect() as conn:
+            conn.execute(sql("SELECT 1"))
+    except (DatabaseUnavailableError, OSError) as exc:  # OSError: SQLite's folder cannot be made
+        return f"unreachable: {exc}"
+    return "ok"
+
+
+def _disk_folders() -> list[Path]:
+    settings = get_settings()
+    folders = [settings.index_dir]
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        folders.append(Path(url.database).parent)
+    return folders
+
+
+def _disk_check() -> str:
+    """Each folder kb writes to takes a small write (and fsync) and has KB_MIN_FREE_MB free."""
+    minimum = get_settings().min_free_mb * 1024 * 1024
+    for folder in _disk_folders():
+        while not folder.is_dir() and folder != folder.parent:  # not made yet: the disk it will be made on
+            folder = folder.parent
+        try:
+            free = shutil.disk_usage(folder).free
+            fd, probe = tempfile.mkstemp(dir=folder, prefix=".healthz-", suffix=".tmp")
+            try:
+                os.write(fd, b"kb health probe\n")
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+                os.unlink(probe)
+        except OSError as exc:
+            return f"not writable: {folder}: {exc.strerror or exc}"
+        if free < minimum:
+            return f"full: {free // (1024 * 1024)} MB free in {folder} (KB_MIN_FREE_MB={minimum // (1024 * 1024)})"
+    return "ok"
+
+
+@bp.get("/livez")
+def livez() -> Response:
+    """200 whenever the process answers (restart it when this fails)."""
+    return _health({"process": "ok"}, required=("process",))
+
+
+@bp.get("/readyz")
+def readyz() -> Response:
+    """200 when the index serves searches, even with the records database down (its state is in the JSON)."""
+    index, manifest = _index_check()
+    return _health({"index": index, "database": _database_check()}, required=("index",),
+                   commit=(manifest or {}).get("git_commit"))
+
+
+@bp.get("/healthz")
+def healthz() -> Response:
+    """The full report: 200 when the index serves, the database answers and the disk takes writes; else 503."""
+    index, manifest = _index_check()
+    checks = {"index": index, "database": _database_check(), "disk": _disk_check()}
+    return _health(checks, required=tuple(checks), commit=(manifest or {}).get("git_commit"))
+
+
+def init_app(app: Flask) -> None:
+    """Register the webhook, status and health routes, and their part of /api/openapi.json."""
+    app.register_blueprint(bp)
+    openapi.register(app, OPENAPI_PATHS)

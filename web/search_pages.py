@@ -12,6 +12,7 @@ from werkzeug.datastructures import MultiDict
 from search.results import Facet
 from web.catalog import FILTERS, Snapshot, get_catalog, get_snapshot
 from web.i18n import current_language, translate
+from web.records import log_search, search_filters
 from web.settings import get_settings
 
 bp = Blueprint("search", __name__)
@@ -131,9 +132,13 @@ def results() -> str:
                                active_filters=[], category_groups=snap.category_groups(), page=1, page_count=0)
     result = get_catalog().search(query, filters, page=page, limit=PER_PAGE, correct=not args.get("verbatim"))
     page_count = min(MAX_PAGE, (result.total + PER_PAGE - 1) // PER_PAGE)
+    # One search is logged once: later pages carry its id (sid) instead of logging again.
+    search_id = read_int(args, "sid", 0, 0, 2**62) if page > 1 else 0
+    if not search_id:
+        search_id = log_search(query, search_filters(filters), result.total) or 0
 
     def page_url(n: int) -> str:
-        return search_url(q=query, page=n, **filters)
+        return search_url(q=query, page=n, sid=search_id or None, **filters)
 
     active = [ActiveFilter(f"{translate(FACET_TITLES.get(k, k.title()))}: {value_label(snap, k, v)}",
                            search_url(q=query, **{f: x for f, x in filters.items() if f != k}))
@@ -147,6 +152,7 @@ def results() -> str:
         "category_groups": snap.category_groups() if not result.total else [],
         "new_command": new_article_command(query, current_language()),
         "new_article_url": _new_article_url(settings.edit_url_template),
+        "search_id": search_id,
     }
     return render_template("search/results.html", **context)
 

@@ -1,17 +1,17 @@
-"""Which article an id names: current ids, their aliases and old paths resolve to the current id.
+"""What the records layer reads from an article, and which article an id names.
 
-Built once from the loaded articles (the CLI) or from the index's article list (the web
-process), never by re-reading the articles on every request.
+Ids, aliases and paths resolve through kb.ids.ArticleIds (the one resolver), built once from the
+loaded articles (the CLI) or from the index's article list (the web process), never by
+re-reading the articles on every request.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Protocol
 
-from kb.schema import normalize_id
+from kb.ids import ArticleIds
 
 Resolver = Callable[[str], str | None]
 
@@ -37,27 +37,4 @@ class ArticleLike(Protocol):
     def review_due(self) -> dt.date | None: ...
 
 
-@dataclass
-class ArticleIds:
-    """Current id for any id, alias or old path (case- and Unicode-insensitive)."""
-
-    keys: dict[str, str] = field(default_factory=dict)
-
-    @classmethod
-    def from_articles(cls, articles: Iterable[ArticleLike]) -> ArticleIds:
-        """Ids first, so an alias can never shadow another article's id."""
-        items = list(articles)
-        keys: dict[str, str] = {}
-        for a in items:
-            keys.setdefault(normalize_id(a.id), a.id)
-        for a in items:
-            for alias in a.aliases:
-                keys.setdefault(normalize_id(alias), a.id)
-                keys.setdefault(normalize_id(alias.removesuffix(".md")), a.id)
-            keys.setdefault(normalize_id(a.path), a.id)
-            keys.setdefault(normalize_id(a.path.removesuffix(".md")), a.id)
-        return cls(keys)
-
-    def resolve(self, key: str) -> str | None:
-        """The current id, or None when no article has this id, alias or path."""
-        return self.keys.get(normalize_id(key.strip().strip("/")))
+__all__ = ["ArticleIds", "ArticleLike", "Resolver"]

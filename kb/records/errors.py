@@ -24,6 +24,10 @@ class ConflictError(RecordError):
 
     exit_code = 3
 
+    def __init__(self, message: str, stored_category: str = "") -> None:
+        super().__init__(message)
+        self.stored_category = stored_category  # the category the ticket already has
+
 
 class DatabaseUnavailableError(RecordError):
     """The records database cannot be reached or is not set up."""

@@ -11,7 +11,7 @@ from kb.records.errors import InvalidRecordError, RecordError
 from kb.records.store import RecordStore
 
 REQUIRED_COLUMNS = ("ticket_id", "article", "category")
-OPTIONAL_COLUMNS = ("relation", "ticket_system", "user", "note", "when")
+OPTIONAL_COLUMNS = ("relation", "ticket_system", "user", "note", "when", "ticket_opened", "subject")
 MAX_ROWS = 1_000_000
 
 
@@ -32,19 +32,20 @@ class ImportReport:
     rejected: list[Rejected] = field(default_factory=list)
 
 
-def _when(text: str) -> dt.datetime | None:
+def parse_time(text: str, name: str = "when") -> dt.datetime | None:
+    """An ISO 8601 time from a CSV cell or an option; without a zone it is UTC."""
     if not text:
         return None
     try:
         value = dt.datetime.fromisoformat(text)
     except ValueError:
-        raise InvalidRecordError(f"when {text!r} is not an ISO 8601 time (2026-11-01T09:30:00+08:00)") from None
+        raise InvalidRecordError(f"{name} {text!r} is not an ISO 8601 time (2026-11-01T09:30:00+08:00)") from None
     return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
 
 
 def import_resolutions(store: RecordStore, lines: Iterable[str], user: str = "") -> ImportReport:
     """Record every valid row (columns ticket_id, article, category; optional relation, ticket_system,
-    user, note, when); rerunning a file is safe, since recording is idempotent."""
+    user, note, when, ticket_opened, subject); rerunning a file is safe, since recording is idempotent."""
     reader = csv.DictReader(lines)
     columns = [c.strip() for c in reader.fieldnames or ()]
     missing = [c for c in REQUIRED_COLUMNS if c not in columns]
@@ -72,7 +73,9 @@ def import_resolutions(store: RecordStore, lines: Iterable[str], user: str = "")
                 article=row["article"], ticket_id=row["ticket_id"], category=row["category"],
                 relation=row.get("relation") or "resolved", ticket_system=row.get("ticket_system") or None,
                 user=row.get("user") or user, note=row.get("note") or "", source="import",
-                when=_when(row.get("when") or ""))
+                when=parse_time(row.get("when") or ""),
+                ticket_opened=parse_time(row.get("ticket_opened") or "", "ticket_opened"),
+                subject=row.get("subject") or "")
         except RecordError as exc:
             report.rejected.append(Rejected(line, str(exc)))
             continue

@@ -23,6 +23,7 @@ from sqlalchemy.types import TypeDecorator
 RELATIONS = ("resolved", "referenced", "created_from")
 SOURCES = ("web", "api", "cli", "import")
 FLAG_STATUSES = ("open", "done")
+SEARCH_SOURCES = ("web", "api", "suggest", "typed")  # typed: a suggestion picked while typing
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -82,6 +83,10 @@ class Resolution(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
     source: Mapped[str] = mapped_column(String(10))
     note: Mapped[str] = mapped_column(Text, default="")
+    # When the ticket was opened (optional): an article born before it makes the ticket "known".
+    ticket_opened: Mapped[dt.datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    # The ticket's subject (optional): words users used, fed into the article's ranking.
+    subject: Mapped[str] = mapped_column(String(500), default="", server_default="")
 
 
 class ClosedTicket(Base):
@@ -138,6 +143,8 @@ class SearchLogEntry(Base):
     result_count: Mapped[int] = mapped_column(Integer)
     clicked_article_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    source: Mapped[str] = mapped_column(String(10), default="web", server_default="web")  # SEARCH_SOURCES
+    user: Mapped[str] = mapped_column(String(200), default="", server_default="")
 
 
 class Feedback(Base):
@@ -169,3 +176,42 @@ class PushEvent(Base):
     ref: Mapped[str] = mapped_column(String(200), default="")
     commit: Mapped[str] = mapped_column(String(64), default="")
     delivery: Mapped[str] = mapped_column(String(100), default="")
+
+
+class LinkReview(Base):
+    """A coach's mark on one linked ticket, from a Process Alignment Review sample: was the link right?"""
+
+    __tablename__ = "link_reviews"
+    __table_args__ = (UniqueConstraint("resolution_id", name="uq_link_reviews_resolution_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    resolution_id: Mapped[int] = mapped_column(ForeignKey("resolutions.id", ondelete="CASCADE"))
+    correct: Mapped[bool] = mapped_column(Boolean)
+    reviewer: Mapped[str] = mapped_column(String(200))
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+
+class OnboardingProgress(Base):
+    """One step of an onboarding path a known person has done."""
+
+    __tablename__ = "onboarding_progress"
+    __table_args__ = (UniqueConstraint("user", "path_id", "article_id", name="uq_onboarding_progress_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user: Mapped[str] = mapped_column(String(200))
+    path_id: Mapped[str] = mapped_column(String(200))
+    article_id: Mapped[str] = mapped_column(String(200))
+    done_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+
+class Notification(Base):
+    """A notification already sent (kind and key), so a periodic one goes out once per period."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (UniqueConstraint("kind", "key", name="uq_notifications_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    key: Mapped[str] = mapped_column(String(200))
+    sent_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())

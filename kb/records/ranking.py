@@ -7,18 +7,16 @@ picks a new file up on its next query, so ranking follows the records without a 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
-import os
-import tempfile
 from collections import defaultdict
 from pathlib import Path
 
 from sqlalchemy import func, select
 
+from kb.files import write_json
 from kb.records.articles import Resolver
 from kb.records.db import Database
-from kb.records.models import Resolution
+from kb.records.models import Resolution, SearchLogEntry
 
 HALF_LIFE_DAYS = 90.0
 STRENGTH = 0.25  # boost = 1 + STRENGTH * log2(1 + decayed count): 1 ticket ~1.25, 15 tickets ~2.0
@@ -63,16 +61,26 @@ def resolution_boosts(db: Database, resolve: Resolver, now: dt.datetime,
             if count > 0}
 
 
-def write_boosts(path: Path, boosts: dict[str, float]) -> None:
-    """Write boosts.json atomically, so a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".boosts-", suffix=".json", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(boosts, out, ensure_ascii=False, indent=0, sort_keys=True)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def user_words(db: Database, resolve: Resolver, per_article: int = 500) -> dict[str, list[str]]:
+    """Per current article id, oldest first: subjects of tickets it resolved and queries that ended
+    on it with a click (the search layer ranks by them at a low weight: search/user_words.py)."""
+    found: dict[str, list[tuple[dt.datetime, str]]] = defaultdict(list)
+    with db.session() as session:
+        for article_id, subject, when in session.execute(
+                select(Resolution.article_id, Resolution.subject, Resolution.created_at)
+                .where(Resolution.subject != "")):
+            current = resolve(article_id)
+            if current is not None:
+                found[current].append((when, subject))
+        for clicked, query, searched in session.execute(
+                select(SearchLogEntry.clicked_article_id, SearchLogEntry.query, SearchLogEntry.created_at)
+                .where(SearchLogEntry.clicked_article_id.is_not(None), SearchLogEntry.query != "")):
+            target = resolve(str(clicked))
+            if target is not None:
+                found[target].append((searched, query))
+    return {a: [text for _when, text in sorted(items)[-per_article:]] for a, items in sorted(found.items())}
+
+
+def write_boosts(path: Path, boosts: dict[str, float] | dict[str, list[str]]) -> None:
+    """Write boosts.json (or user_words.json) atomically, so a reader never sees half a file."""
+    write_json(path, dict(sorted(boosts.items())), indent=0)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import Insert, delete, select, update
+from sqlalchemy import Insert, delete, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from kb.clock import Clock, utc_now
@@ -23,7 +23,20 @@ from kb.records import validation as v
 from kb.records.articles import Resolver
 from kb.records.db import Database
 from kb.records.errors import ConflictError, InvalidRecordError, UnknownArticleError
-from kb.records.models import ClosedTicket, Feedback, Flag, Resolution, SearchLogEntry
+from kb.records.models import (
+    SEARCH_SOURCES,
+    ClosedTicket,
+    Feedback,
+    Flag,
+    LinkReview,
+    Notification,
+    OnboardingProgress,
+    Resolution,
+    SearchLogEntry,
+)
+
+# A lock key per ticket on PostgreSQL, so two spellings of one ticket recorded at once queue.
+_TICKET_LOCK = "SELECT pg_advisory_xact_lock(hashtext(:key))"
 
 
 @dataclass(frozen=True)
@@ -41,11 +54,14 @@ class ResolutionRecord:
     source: str
     note: str
     created: bool = True
+    ticket_opened: dt.datetime | None = None
+    subject: str = ""
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready fields (timestamps in ISO 8601)."""
         data = asdict(self)
         data["created_at"] = self.created_at.isoformat()
+        data["ticket_opened"] = self.ticket_opened.isoformat() if self.ticket_opened else None
         return data
 
 
@@ -82,6 +98,16 @@ class FlagRecord:
     status: str
     done_at: dt.datetime | None = None
     done_by: str | None = None
+    created: bool = True  # False when the same person had already flagged it for the same reason
+
+
+@dataclass(frozen=True)
+class DuplicateTicket:
+    """One ticket stored under several spellings (before ticket ids compared case-insensitively)."""
+
+    ticket_system: str
+    spellings: tuple[str, ...]
+    table: str
 
 
 def _insert(dialect: str) -> Callable[[Any], Insert]:
@@ -90,7 +116,8 @@ def _insert(dialect: str) -> Callable[[Any], Insert]:
 
 def _resolution(row: Resolution, created: bool) -> ResolutionRecord:
     return ResolutionRecord(row.id, row.ticket_system, row.ticket_id, row.article_id, row.relation, row.category,
-                            row.user, row.created_at, row.source, row.note, created)
+                            row.user, row.created_at, row.source, row.note, created, row.ticket_opened,
+                            row.subject or "")
 
 
 def _closed(row: ClosedTicket, created: bool) -> ClosedTicketRecord:
@@ -98,20 +125,38 @@ def _closed(row: ClosedTicket, created: bool) -> ClosedTicketRecord:
                               row.source, row.note, created)
 
 
-def _flag(row: Flag) -> FlagRecord:
+def _flag(row: Flag, created: bool = True) -> FlagRecord:
     return FlagRecord(row.id, row.article_id, row.reason, row.user, row.created_at, row.status, row.done_at,
-                      row.done_by)
+                      row.done_by, created)
+
+
+def _reason_key(reason: str) -> str:
+    return " ".join(reason.casefold().split())
 
 
 class RecordStore:
     """The records of one database, checked against one set of articles and categories."""
 
     def __init__(self, db: Database, resolve: Resolver, categories: Collection[str] | None = None,
-                 clock: Clock = utc_now) -> None:
+                 clock: Clock = utc_now, fold_ticket_case: bool = True) -> None:
+        """`fold_ticket_case` (KB_TICKET_ID_CASE=insensitive): SD-1 and sd-1 are one ticket."""
         self.db = db
         self.resolve = resolve
         self.categories = categories
         self.clock = clock
+        self.fold_ticket_case = fold_ticket_case
+
+    def _ticket_spelling(self, session: Any, model: type[Resolution] | type[ClosedTicket], system: str,
+                         ticket: str) -> str:
+        """The spelling a ticket is already stored under (case folded), or `ticket` when it is new."""
+        if not self.fold_ticket_case:
+            return ticket
+        if self.db.dialect == "postgresql":
+            session.execute(text(_TICKET_LOCK), {"key": f"{model.__tablename__}:{system}:{ticket.lower()}"})
+        found = session.execute(select(model.ticket_id).where(
+            model.ticket_system == system, func.lower(model.ticket_id) == ticket.lower()
+        ).order_by(model.id).limit(1)).scalar_one_or_none()
+        return str(found) if found is not None else ticket
 
     def article_id(self, key: object) -> str:
         """The current id of an article named by id, alias or old path."""
@@ -125,8 +170,15 @@ class RecordStore:
     def record_resolution(self, *, article: object, ticket_id: object, category: object,
                           relation: object = "resolved", ticket_system: object = None, user: object = "",
                           note: object = "", source: str = "api", when: dt.datetime | None = None,
+                          ticket_opened: dt.datetime | None = None, subject: object = "",
                           ) -> ResolutionRecord:
-        """Record that an article resolved a ticket; idempotent, ConflictError on another category."""
+        """Record that an article resolved a ticket; idempotent, ConflictError on another category.
+
+        `ticket_opened` (when the ticket was opened) tells new from known; `subject` (the ticket's
+        subject line) becomes words the article is found by.
+        """
+        if ticket_opened is not None and ticket_opened.tzinfo is None:
+            raise InvalidRecordError("ticket_opened needs a time zone")
         values = {
             "ticket_system": v.ticket_system(ticket_system),
             "ticket_id": v.ticket_id(ticket_id),
@@ -137,9 +189,13 @@ class RecordStore:
             "created_at": when or self.clock(),
             "source": v.source(source),
             "note": v.note(note),
+            "ticket_opened": ticket_opened,
+            "subject": v.note(subject, "subject", v.MAX_SUBJECT),
         }
         key = ("ticket_system", "ticket_id", "article_id", "relation")
         with self.db.session(write=True) as session:
+            values["ticket_id"] = self._ticket_spelling(session, Resolution, str(values["ticket_system"]),
+                                                        str(values["ticket_id"]))
             stmt = _insert(self.db.dialect)(Resolution).values(**values)
             stmt = stmt.on_conflict_do_nothing(index_elements=list(key)).returning(Resolution.id)  # type: ignore[attr-defined]
             new_id = session.execute(stmt).scalar_one_or_none()
@@ -148,7 +204,8 @@ class RecordStore:
             if new_id is None and row.category != values["category"]:
                 raise ConflictError(
                     f"ticket {row.ticket_id} is already recorded against {row.article_id} ({row.relation}) "
-                    f"with category {row.category!r}, not {values['category']!r}; the record was not changed")
+                    f"with category {row.category!r}, not {values['category']!r}; the record was not changed",
+                    row.category)
             return _resolution(row, created=new_id is not None)
 
     def resolutions(self, article_id: str | None = None, ticket_id: str | None = None,
@@ -159,7 +216,8 @@ class RecordStore:
             current = self.resolve(article_id) or article_id
             stmt = stmt.where(Resolution.article_id.in_(self._stored_ids(current)))
         if ticket_id is not None:
-            stmt = stmt.where(Resolution.ticket_id == ticket_id)
+            stmt = stmt.where(func.lower(Resolution.ticket_id) == ticket_id.lower() if self.fold_ticket_case
+                              else Resolution.ticket_id == ticket_id)
         if limit is not None:
             stmt = stmt.limit(limit)
         with self.db.session() as session:
@@ -186,30 +244,45 @@ class RecordStore:
             "note": v.note(note),
         }
         with self.db.session(write=True) as session:
+            values["ticket_id"] = self._ticket_spelling(session, ClosedTicket, str(values["ticket_system"]),
+                                                        str(values["ticket_id"]))
             stmt = _insert(self.db.dialect)(ClosedTicket).values(**values)
             stmt = stmt.on_conflict_do_nothing(index_elements=["ticket_system", "ticket_id"]).returning(  # type: ignore[attr-defined]
                 ClosedTicket.id)
             new_id = session.execute(stmt).scalar_one_or_none()
             row = session.execute(select(ClosedTicket).where(
-                ClosedTicket.ticket_system == values["ticket_system"],
+                ClosedTicket.ticket_system == str(values["ticket_system"]),
                 ClosedTicket.ticket_id == values["ticket_id"])).scalar_one()
             if new_id is None and row.category != values["category"]:
                 raise ConflictError(f"ticket {row.ticket_id} is already recorded as closed with category "
-                                    f"{row.category!r}, not {values['category']!r}; the record was not changed")
+                                    f"{row.category!r}, not {values['category']!r}; the record was not changed",
+                                    row.category)
             return _closed(row, created=new_id is not None)
 
     # -- flags -----------------------------------------------------------------------------
     def flag_article(self, *, article: object, reason: object, user: object = "") -> FlagRecord:
-        """Flag an article as wrong or outdated."""
+        """Flag an article as wrong or outdated; one open flag per person and reason (`created` False on a repeat)."""
         reason_text = v.note(reason, "reason")
         if not reason_text:
             raise InvalidRecordError("reason is required: say what is wrong or outdated")
-        row = Flag(article_id=self.article_id(article), reason=reason_text, user=v.user(user),
-                   created_at=self.clock(), status="open")
+        article_id, who = self.article_id(article), v.user(user)
         with self.db.session(write=True) as session:
+            if self.db.dialect == "postgresql":
+                session.execute(text(_TICKET_LOCK), {"key": f"flags:{article_id}:{who}"})
+            for row in session.execute(select(Flag).where(Flag.article_id == article_id, Flag.user == who,
+                                                          Flag.status == "open")).scalars():
+                if _reason_key(row.reason) == _reason_key(reason_text):
+                    return _flag(row, created=False)
+            row = Flag(article_id=article_id, reason=reason_text, user=who, created_at=self.clock(), status="open")
             session.add(row)
             session.flush()
             return _flag(row)
+
+    def flag(self, flag_id: int) -> FlagRecord | None:
+        """One flag by its id."""
+        with self.db.session() as session:
+            row = session.get(Flag, flag_id)
+            return _flag(row) if row is not None else None
 
     def close_flag(self, flag_id: int, *, user: object = "") -> FlagRecord:
         """Mark a flag done."""
@@ -235,12 +308,16 @@ class RecordStore:
         return rows
 
     # -- search log and feedback -------------------------------------------------------------
-    def log_search(self, query: str, filters: Mapping[str, Sequence[str]], result_count: int) -> int:
+    def log_search(self, query: str, filters: Mapping[str, Sequence[str]], result_count: int,
+                   source: str = "web", user: str = "") -> int:
         """Log one search; returns its id (for a later click or feedback)."""
-        text = query.strip()[: v.MAX_QUERY]
+        if source not in SEARCH_SOURCES:
+            raise InvalidRecordError(f"search source {source!r} is not one of {', '.join(SEARCH_SOURCES)}")
+        text_ = query.strip()[: v.MAX_QUERY]
         clean = {str(k): [str(x) for x in vals] for k, vals in filters.items() if vals}
-        row = SearchLogEntry(query=text, filters=json.dumps(clean, ensure_ascii=False, sort_keys=True),
-                             result_count=max(0, int(result_count)), created_at=self.clock())
+        row = SearchLogEntry(query=text_, filters=json.dumps(clean, ensure_ascii=False, sort_keys=True),
+                             result_count=max(0, int(result_count)), created_at=self.clock(), source=source,
+                             user=user.strip()[: v.MAX_USER])
         with self.db.session(write=True) as session:
             session.add(row)
             session.flush()
@@ -254,7 +331,9 @@ class RecordStore:
                             .values(clicked_article_id=article_id))
 
     def purge_search_log(self, retention_days: int) -> int:
-        """Delete searches older than the retention; returns how many."""
+        """Delete searches older than the retention (0 keeps all); returns how many."""
+        if retention_days <= 0:
+            return 0
         cutoff = self.clock() - dt.timedelta(days=retention_days)
         with self.db.session(write=True) as session:
             result = session.execute(delete(SearchLogEntry).where(SearchLogEntry.created_at < cutoff))
@@ -276,3 +355,81 @@ class RecordStore:
             session.add(row)
             session.flush()
             return row.id
+
+    # -- link accuracy (Process Alignment Review) ----------------------------------------------
+    def review_link(self, resolution_id: int, *, correct: bool, reviewer: object, note: object = "") -> None:
+        """A coach marks one linked ticket right or wrong; marking again replaces the mark."""
+        who = v.user(reviewer)
+        if not who:
+            raise InvalidRecordError("reviewer is required: say who marked the link")
+        with self.db.session(write=True) as session:
+            if session.get(Resolution, resolution_id) is None:
+                raise InvalidRecordError(f"no resolution with id {resolution_id}")
+            row = session.execute(select(LinkReview).where(LinkReview.resolution_id == resolution_id)
+                                  ).scalar_one_or_none()
+            if row is None:
+                session.add(LinkReview(resolution_id=resolution_id, correct=correct, reviewer=who,
+                                       note=v.note(note), created_at=self.clock()))
+            else:
+                row.correct, row.reviewer, row.note, row.created_at = correct, who, v.note(note), self.clock()
+
+    # -- onboarding progress --------------------------------------------------------------------
+    def mark_onboarding_step(self, *, user: object, path_id: str, article: object, done: bool = True) -> None:
+        """A known person did (or un-did) one step of an onboarding path."""
+        who = v.user(user)
+        if not who:
+            raise InvalidRecordError("onboarding progress is stored for a known user only")
+        article_id = self.article_id(article)
+        key = (OnboardingProgress.user == who, OnboardingProgress.path_id == path_id,
+               OnboardingProgress.article_id == article_id)
+        with self.db.session(write=True) as session:
+            if not done:
+                session.execute(delete(OnboardingProgress).where(*key))
+                return
+            stmt = _insert(self.db.dialect)(OnboardingProgress).values(
+                user=who, path_id=path_id, article_id=article_id, done_at=self.clock())
+            session.execute(stmt.on_conflict_do_nothing(  # type: ignore[attr-defined]
+                index_elements=["user", "path_id", "article_id"]))
+
+    def onboarding_done(self, user: str) -> dict[str, set[str]]:
+        """Per path id, the article ids one person has done."""
+        done: dict[str, set[str]] = {}
+        with self.db.session() as session:
+            for path_id, article_id in session.execute(
+                    select(OnboardingProgress.path_id, OnboardingProgress.article_id)
+                    .where(OnboardingProgress.user == user)):
+                done.setdefault(path_id, set()).add(self.resolve(article_id) or article_id)
+        return done
+
+    # -- notifications ---------------------------------------------------------------------------
+    def claim_notification(self, kind: str, key: str) -> bool:
+        """True exactly once per (kind, key), across every worker and machine: send only then."""
+        with self.db.session(write=True) as session:
+            stmt = _insert(self.db.dialect)(Notification).values(kind=kind, key=key[:200], sent_at=self.clock())
+            stmt = stmt.on_conflict_do_nothing(index_elements=["kind", "key"]).returning(  # type: ignore[attr-defined]
+                Notification.id)
+            return session.execute(stmt).scalar_one_or_none() is not None
+
+    def release_notification(self, kind: str, key: str) -> None:
+        """Give a claim back (the send failed), so the next attempt sends it."""
+        with self.db.session(write=True) as session:
+            session.execute(delete(Notification).where(Notification.kind == kind, Notification.key == key[:200]))
+
+    def notification_sent(self, kind: str, key: str) -> bool:
+        """True when (kind, key) was claimed already."""
+        with self.db.session() as session:
+            return session.execute(select(Notification.id).where(
+                Notification.kind == kind, Notification.key == key[:200])).first() is not None
+
+    # -- housekeeping ----------------------------------------------------------------------------
+    def duplicate_tickets(self) -> list[DuplicateTicket]:
+        """Tickets stored under more than one spelling (e.g. SD-2001 and sd-2001), to fix by hand."""
+        found = []
+        with self.db.session() as session:
+            for model in (Resolution, ClosedTicket):
+                spellings: dict[tuple[str, str], set[str]] = {}
+                for system, ticket in session.execute(select(model.ticket_system, model.ticket_id).distinct()):
+                    spellings.setdefault((system, ticket.lower()), set()).add(ticket)
+                found += [DuplicateTicket(system, tuple(sorted(names)), model.__tablename__)
+                          for (system, _), names in sorted(spellings.items()) if len(names) > 1]
+        return found

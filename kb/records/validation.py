@@ -16,6 +16,7 @@ MAX_USER = 200
 MAX_NOTE = 2000
 MAX_ARTICLE_KEY = 200
 MAX_QUERY = 500
+MAX_SUBJECT = 500  # a ticket subject line
 
 
 def _text(value: object, name: str) -> str:

@@ -62,7 +62,9 @@
         li.id = list.id + "-" + i;
         li.setAttribute("role", "option");
         var a = document.createElement("a");
-        a.href = body.dataset.articleUrl.replace(/ID$/, hit.id.split("/").map(encodeURIComponent).join("/"));
+        // Through /go/typed/: the query the user settled on is logged with the pick, keystrokes are not.
+        a.href = body.dataset.typedUrl.replace(/ID$/, hit.id.split("/").map(encodeURIComponent).join("/")) +
+          "?q=" + encodeURIComponent(input.value.trim()) + "&n=" + hits.length;
         a.textContent = hit.title;
         a.lang = hit.lang;
         a.tabIndex = -1;
@@ -80,7 +82,7 @@
       if (q.length < 2) { close(); return; }
       if (controller) { controller.abort(); }
       controller = new AbortController();
-      var url = body.dataset.suggestUrl + "?limit=6&q=" + encodeURIComponent(q);
+      var url = body.dataset.suggestUrl + "?limit=6&as_you_type=1&q=" + encodeURIComponent(q);
       fetch(url, { signal: controller.signal, headers: { "Accept": "application/json" } })
         .then(function (r) { return r.ok ? r.json() : { hits: [] }; })
         .then(function (data) { if (input.value.trim() === q) { show(data.hits || []); } })
