@@ -22,9 +22,7 @@ in one vector space, so a Chinese query finds an English article and the reverse
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
-import os
 import re
 import threading
 from collections import OrderedDict
@@ -38,6 +36,7 @@ import numpy as np
 import numpy.typing as npt
 
 from kb.article import Article
+from kb.files import atomic_open, read_json_object, write_json
 from kb.render import Heading, RenderedBody, slugify
 from search.schema import plain_text
 
@@ -209,13 +208,8 @@ def _load_model(table_dir: Path | None) -> Any:
         path = table_dir / f"{model_name()}-table.npy"
         try:
             if not path.exists():
-                table_dir.mkdir(parents=True, exist_ok=True)
-                temporary = path.with_suffix(f".{os.getpid()}.tmp")
-                with temporary.open("wb") as out:
+                with atomic_open(path) as out:
                     np.save(out, backend.table)
-                    out.flush()
-                    os.fsync(out.fileno())
-                os.replace(temporary, path)
             backend.table = np.load(path, mmap_mode="r")
         except OSError as exc:
             log.warning("cannot keep the encoder's table in %s (%s); it stays in this process's memory",
@@ -256,12 +250,12 @@ def encode_build(build_dir: Path, previous: Path | None, articles: Iterable[Arti
         known.update((k, fresh[i]) for i, (k, _) in enumerate(missing))
     for row, key in enumerate(keys):
         vectors[row] = known[key]
-    with (build_dir / VECTORS).open("wb") as out:  # a new file: the unlinked one may be the live build's
+    with atomic_open(build_dir / VECTORS) as out:  # a new file: the unlinked one may be the live build's
         np.save(out, vectors)
-    (build_dir / PASSAGES).write_text(json.dumps({
+    write_json(build_dir / PASSAGES, {
         "model": model,
         "passages": [[p.article, p.heading, p.anchor, k] for p, k in zip(passages, keys, strict=True)],
-    }, ensure_ascii=False), encoding="utf-8")
+    }, indent=None)
     return len(missing)
 
 
@@ -280,10 +274,12 @@ def _previous_vectors(build: Path | None) -> dict[str, npt.NDArray[np.float32]]:
     """Content key -> vector of a build's passages (none if it has none or another model's)."""
     if build is None:
         return {}
+    data = read_json_object(build / PASSAGES)
     try:
-        data = json.loads((build / PASSAGES).read_text(encoding="utf-8"))
         vectors = np.load(build / VECTORS, mmap_mode="r")
     except (OSError, ValueError):
+        return {}
+    if data is None:
         return {}
     rows = data.get("passages", [])
     if data.get("model") != model_name() or len(rows) != len(vectors):
@@ -318,10 +314,12 @@ class PassageIndex:
     @classmethod
     def open(cls, build_dir: Path) -> PassageIndex | None:
         """The build's passages, or None when it has none (built with KB_SEMANTIC off, or an old build)."""
+        data = read_json_object(build_dir / PASSAGES)
         try:
-            data = json.loads((build_dir / PASSAGES).read_text(encoding="utf-8"))
             vectors = np.load(build_dir / VECTORS, mmap_mode="r")
         except (OSError, ValueError):
+            return None
+        if data is None:
             return None
         rows = data.get("passages", [])
         if data.get("model") != model_name() or len(rows) != len(vectors) or vectors.ndim != 2:

@@ -8,10 +8,11 @@ word within two edits (symmetric delete), and the most common closest word wins.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
+
+from kb.files import read_json_object
 
 MIN_WORD = 4
 MAX_WORD = 24
@@ -91,10 +92,7 @@ class SpellingCorrector:
 
 def load_corrector(counts_file: Path, articles: int) -> SpellingCorrector:
     """The corrector of a build's English words (`spelling.json`: word -> articles holding it)."""
-    try:
-        counts = json.loads(counts_file.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        counts = {}
+    counts = read_json_object(counts_file) or {}
     # In a small knowledge base a word seen once is still a word; in a big one it is often a typo.
     min_frequency = 1 if articles < SMALL_KB else 2
     return SpellingCorrector(counts.items(), min_frequency)
