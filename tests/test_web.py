@@ -703,8 +703,9 @@ def test_the_search_contract_is_the_same_for_the_cli_the_api_and_its_description
 
     document = client.get("/api/openapi.json").get_json()
     params = {p["name"] for p in document["paths"]["/api/search"]["get"]["parameters"]}
-    assert params - {"q", "limit", "page"} == set(FILTERS)
+    assert params - {"q", "limit", "page", "verbatim"} == set(FILTERS)
     help_text = CliRunner().invoke(cli, ["search", "--help"]).output
+    assert "--verbatim" in help_text  # both search without corrections
     assert all(f"--{name}" in help_text for name in FILTERS if name != "type") and "--type" in help_text
     assert f"1<=x<={MAX_LIMIT}" in help_text
     too_many = CliRunner().invoke(cli, ["search", "--limit", str(MAX_LIMIT + 1), "vpn"])
