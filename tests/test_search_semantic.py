@@ -152,7 +152,8 @@ def test_the_site_answers_at_once_and_gains_semantic_results_when_the_encoder_is
 
     _articles(make_article)
     build_index(semantic)
-    site = dataclasses.replace(semantic, database_url=f"sqlite:///{tmp_path / 'records.db'}", secret_key="test")
+    site = dataclasses.replace(semantic, database_url=f"sqlite:///{tmp_path / 'records.db'}",
+                               secret_key="semantic-test-secret-key")
     client = create_app({"KB_SETTINGS": site, "TESTING": True}).test_client()
     query = {"q": "my mail program won't stop prompting me to log in"}
     first = client.get("/api/search", query_string=query)
