@@ -153,8 +153,9 @@ def bench_kb(articles_dir: Path, index_dir: Path, lenient: bool, queries: list[Q
     build_dir = current_build(index_dir)
     assert build_dir is not None
     # As the site runs it (KB_WARM_TERMS): warmed before the first query is timed, as a server
-    # preloaded and warmed before it accepts requests (deploy/gunicorn.conf.py).
-    service = SearchService(index_dir, warm_terms=Settings().warm_terms)
+    # preloaded and warmed before it accepts requests (deploy/gunicorn.conf.py); semantic from the
+    # first query (KB_SEMANTIC).
+    service = SearchService(index_dir, warm_terms=Settings().warm_terms, wait_for_encoder=True)
     service.open_warmed()
 
     def run(query: Query) -> None:

@@ -92,6 +92,10 @@ class Settings:
     build_processes: int = _setting(
         0, "Processes a build renders and indexes articles with (0: one per CPU; 1: no worker processes)."
     )
+    semantic: bool = _setting(
+        True, "Semantic retrieval: `kb build` encodes articles' sections as sentence vectors and search blends "
+        "them with word matching (off: word matching only)."
+    )
     metrics_textfile: str = _setting(
         "", "File `kb sync --watch` keeps writing Prometheus metrics to, for node_exporter's textfile collector "
         "(a path ending in .prom; off if empty)."

@@ -115,7 +115,10 @@ def plain_snippet(snippet: str, width: int = 200) -> str:
 
 def _print_result(result: SearchResult, base_url: str = "") -> None:
     click.echo(f"{result.total} result(s) in {result.took_ms:.1f} ms" +
-               (f"; did you mean: {result.did_you_mean}" if result.did_you_mean else ""))
+               (f"; showing results for: {result.showing_results_for} (search instead for "
+                f"{result.search_instead_for!r} with --verbatim)" if result.showing_results_for else ""))
+    if result.notice:
+        click.echo(result.notice)
     first = (result.page - 1) * result.limit
     for number, hit in enumerate(result.hits, start=first + 1):
         click.echo(f"{number:3}. {click.style(hit.title, bold=True)}  [{hit.id}] {hit.state} {hit.lang}")
@@ -140,27 +143,29 @@ def _print_result(result: SearchResult, base_url: str = "") -> None:
 @click.option("--lang", multiple=True)
 @click.option("--state", multiple=True, help="validated, unverified or archived (archived is hidden otherwise).")
 @click.option("--batch", is_flag=True, help="Read one query per line from stdin; write one JSON result per line.")
+@click.option("--verbatim", is_flag=True, help="Search the words as typed, without correcting misspellings.")
 def search(settings: Settings, query: str, as_json: bool, limit: int, page: int, category: tuple[str, ...],
            tag: tuple[str, ...], product: tuple[str, ...], type_: tuple[str, ...], lang: tuple[str, ...],
-           state: tuple[str, ...], batch: bool) -> int:
+           state: tuple[str, ...], batch: bool, verbatim: bool) -> int:
     """Search the index: words, "phrases", -exclusions, prefix*, field:value filters."""
     filters = {k: list(v) for k, v in (("category", category), ("tag", tag), ("product", product),
                                        ("type", type_), ("lang", lang), ("state", state)) if v}
 
     from search.service import SearchService  # here: `kb build` need not import the query side (numpy)
 
-    service = SearchService(settings.index_dir)
+    service = SearchService(settings.index_dir, semantic=settings.semantic, wait_for_encoder=True)
     if batch:
         for line in sys.stdin:
             text = line.rstrip("\n")
             try:
-                result = service.search(SearchRequest(text, filters=filters, limit=limit, page=page))
+                result = service.search(SearchRequest(text, filters=filters, limit=limit, page=page,
+                                                      correct=not verbatim))
                 out = result.to_json()
             except KbError as exc:
                 out = {"query": text, "error": str(exc)}
             click.echo(json.dumps(out, ensure_ascii=False))
         return 0
-    result = service.search(SearchRequest(query, filters=filters, limit=limit, page=page))
+    result = service.search(SearchRequest(query, filters=filters, limit=limit, page=page, correct=not verbatim))
     if as_json:
         click.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
     else:

@@ -51,6 +51,7 @@ from search.complete import write_completions
 from search.errors import BuildError, BuildLockedError
 from search.media import write_media
 from search.schema import SCHEMA_VERSION, article_document, make_schema, source_key, spelling_words
+from search.semantic import encode_build, has_passages
 
 log = logging.getLogger(__name__)
 
@@ -254,7 +255,7 @@ def build_index(
         log.info("loaded %d valid articles in %.1fs", len(kb.articles), load_seconds)
         _check_loadable(kb, strict)
         report = index_knowledge_base(kb, index_dir, full=full, progress=progress, fingerprint=fingerprint,
-                                      processes=settings.build_processes)
+                                      processes=settings.build_processes, semantic=settings.semantic)
         report.load_seconds = load_seconds
         return report
 
@@ -275,9 +276,10 @@ def _file_dates(kb: KnowledgeBase) -> dict[str, str]:
 
 def index_knowledge_base(kb: KnowledgeBase, index_dir: Path, *, full: bool = False,
                          progress: Progress | None = None, fingerprint: str | None = None,
-                         processes: int = 1) -> BuildReport:
+                         processes: int = 1, semantic: bool = True) -> BuildReport:
     """Index a loaded knowledge base into a new build and swap it in (the caller holds the lock);
-    a full build in up to `processes` worker processes (0: one per CPU)."""
+    a full build in up to `processes` worker processes (0: one per CPU); with `semantic`, its
+    passages' vectors too (search/semantic.py)."""
     started = time.perf_counter()
     indexed = {a.id: a for a in kb.articles if a.visible}
     drafts = len(kb.articles) - len(indexed)
@@ -299,7 +301,7 @@ def index_knowledge_base(kb: KnowledgeBase, index_dir: Path, *, full: bool = Fal
             removed = set(old_hashes) - set(hashes)
             added = set(hashes) - set(old_hashes)
             changed = {i for i in set(hashes) & set(old_hashes) if hashes[i] != old_hashes[i]}
-            if not (removed or added or changed) and live is not None:
+            if not (removed or added or changed) and live is not None and has_passages(live) == semantic:
                 _update_manifest(live, source_fingerprint=fingerprint, file_dates=_file_dates(kb))
                 return BuildReport(None, "unchanged", len(hashes), skipped_drafts=drafts, problems=kb.problems,
                                    index_seconds=time.perf_counter() - started)
@@ -331,6 +333,7 @@ def index_knowledge_base(kb: KnowledgeBase, index_dir: Path, *, full: bool = Fal
         ix.close()
         write_media(build_dir, kb.root, kb.media, live)
         write_completions(build_dir, indexed.values(), kb.vocabulary, None if mode == "full" else live)
+        encode_build(build_dir, live, indexed.values(), kb.rendered, enabled=semantic)
         # json.dumps, not json.dump: dump streams through the pure-Python encoder (0.7 s at 10k).
         words, counts = _spelling(None if mode == "full" else live, documents, removed | changed)
         (build_dir / HASHES).write_text(json.dumps(hashes), encoding="utf-8")
@@ -500,7 +503,7 @@ def build_fingerprint(settings: Settings, *, lenient: bool = False, strict: bool
     a sync finds nothing changed."""
     return source_fingerprint(settings.articles_dir, f"lenient={lenient}", f"strict={strict}",
                               f"lang={settings.default_lang}", f"max={settings.max_article_bytes}",
-                              f"commit={head_commit(settings.articles_dir)}")
+                              f"commit={head_commit(settings.articles_dir)}", f"semantic={settings.semantic}")
 
 
 def source_fingerprint(articles_dir: Path, *options: str) -> str:

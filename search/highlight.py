@@ -16,6 +16,24 @@ from search.analysis import _FULLWIDTH
 SNIPPET_CHARS = 180
 MAX_MATCHES = 400
 _LATIN = re.compile(r"[A-Za-z0-9]")
+# What the stored plain text keeps of Markdown that reads as noise in a snippet: table cell
+# pipes and rules, GitHub alert markers ([!NOTE]), quote markers, admonition fences.
+_NOISE = re.compile(r"\s*\|[\s|:-]*|(?<!\S):?-{3,}:?(?!\S)|\[!(?:NOTE|TIP|IMPORTANT|WARNING|CAUTION)\]"
+                    r"|^\s*>+\s?|^\s*:::+.*$", re.M | re.I)
+_CJK_CHAR = re.compile(r"[\u3400-\u9fff]")
+
+
+def clean(text: str) -> str:
+    """Stored text as a reader should see it in a snippet (see _NOISE)."""
+    return _NOISE.sub(lambda m: " " if m.group().strip(" \t") else m.group(), text)
+
+
+def _inside_word(text: str, start: int, end: int) -> bool:
+    """A one-character Chinese match next to more Chinese is part of a word (网<mark>络</mark>)."""
+    if end - start != 1 or _CJK_CHAR.match(text[start]) is None:
+        return False
+    return (start > 0 and _CJK_CHAR.match(text[start - 1]) is not None) or \
+        (end < len(text) and _CJK_CHAR.match(text[end]) is not None)
 
 
 def match_pattern(words: Sequence[str]) -> re.Pattern[str] | None:
@@ -38,17 +56,25 @@ def match_pattern(words: Sequence[str]) -> re.Pattern[str] | None:
 
 def snippet(text: str, pattern: re.Pattern[str] | None, fallback: str = "", size: int = SNIPPET_CHARS) -> str:
     """HTML for the window of `text` with the most distinct matches, matches in <mark>."""
+    return snippet_at(clean(text), pattern, fallback, size)[0]
+
+
+def snippet_at(text: str, pattern: re.Pattern[str] | None, fallback: str = "", size: int = SNIPPET_CHARS
+               ) -> tuple[str, int]:
+    """`snippet` of already cleaned text, and where in it the window's first match is (-1: none)."""
     folded = text.translate(_FULLWIDTH)
     matches = []
     if pattern is not None:
         for match in pattern.finditer(folded):
+            if _inside_word(folded, match.start(), match.end()):
+                continue
             matches.append((match.start(), match.end(), match.group().lower()))
             if len(matches) >= MAX_MATCHES:
                 break
     if not matches:
-        source = fallback or text
+        source = " ".join((fallback or text).split())
         cut = source[:size]
-        return html.escape(cut) + ("…" if len(source) > size else "")
+        return html.escape(cut) + ("…" if len(source) > size else ""), -1
     best_start, best_score = matches[0][0], -1
     right = 0
     for left, (start, _, _) in enumerate(matches):
@@ -76,4 +102,4 @@ def snippet(text: str, pattern: re.Pattern[str] | None, fallback: str = "", size
     parts.append(html.escape(text[cursor:end]))
     if end < len(text):
         parts.append("…")
-    return " ".join("".join(parts).split())
+    return " ".join("".join(parts).split()), best_start

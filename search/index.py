@@ -24,7 +24,7 @@ from search.analysis import KbTokenizer, Segmenter
 from search.build import BOOSTS, CURRENT, MANIFEST, SPELLING, current_build
 from search.errors import IndexMissingError
 from search.schema import FACET_FIELDS
-from search.spelling import SpellingCorrector
+from search.spelling import SpellingCorrector, load_corrector
 
 log = logging.getLogger(__name__)
 
@@ -71,11 +71,11 @@ class Snapshot:
 
     @property
     def corrector(self) -> SpellingCorrector:
-        """Built by warming (search/warming.py) or else on first use, then kept for this build."""
-        with self.lock:
-            if self._corrector is None:
-                self._corrector = self._build_corrector()
-            return self._corrector
+        """Built by warming (search/warming.py, outside the lock) or else on first use, then kept."""
+        if self._corrector is None:
+            self.prepare_corrector()
+        assert self._corrector is not None
+        return self._corrector
 
     def prepare_corrector(self) -> None:
         """Build the spelling corrector without holding the lock (1-6 s at 30k-70k distinct words:
@@ -88,10 +88,7 @@ class Snapshot:
                 self._corrector = corrector
 
     def _build_corrector(self) -> SpellingCorrector:
-        counts = read_json_object(self.build_dir / SPELLING) or {}
-        # In a small knowledge base a word seen once is still a word; in a big one it is often a typo.
-        min_frequency = 1 if len(self.doc_ids) < 1000 else 2
-        return SpellingCorrector(counts.items(), min_frequency)
+        return load_corrector(self.build_dir / SPELLING, len(self.doc_ids))
 
     def factor(self, docnum: int) -> float:
         """Score multiplier for article state and the usage signal."""

@@ -1,13 +1,17 @@
 """Query syntax and its translation into query trees (search.scoring).
 
-Syntax (deliberately small, so hostile input has nothing to expand):
-  words               one or two words: all of them (any, when that finds too little);
-                      more: any of them, articles with all of them ranked up
-  "a phrase"          words in this order
-  -word  -"phrase"    exclude
+A query is text first: whatever is pasted (a PowerShell command with `-Parameters` and `$true`,
+`SELECT * FROM`, `*** STOP: 0x0000007B`, an SQL hint, Markdown, a stack trace) is searched as
+text and never refused for its syntax. An operator applies only where it is plainly meant:
+  "a phrase"          words in this order (a closed pair of quotes)
   field:value         category, tag, product, type, lang, state (quote values with spaces)
-  prefix*             words starting with `prefix` (at least 2 characters; capped expansion)
-Everything else (parentheses, AND/OR, brackets, `~`, `^`) is ordinary text.
+  -word  -"phrase"    exclude: only in a short query (SHORT_QUERY_WORDS), on a lower-case
+                      word or a phrase, when nothing in the query looks like code
+  prefix*             words starting with `prefix` (same conditions; at least 2 characters)
+Everything else (`*` elsewhere, `-Param`, parentheses, AND/OR, brackets, `~`, `^`) is text.
+Words: one or two must all match (any, when that finds too little); more: any of them, articles
+with all of them ranked up (search.service). A query longer than MAX_QUERY_CHARS is cut there,
+and of a long query only its MAX_UNITS most distinctive words are looked up.
 """
 
 from __future__ import annotations
@@ -20,18 +24,31 @@ from itertools import pairwise
 from whoosh import query as wq
 
 from search.analysis import _FULLWIDTH, QUERY_STOP_WORDS, Piece, Segmenter, stem
-from search.errors import QueryError
 from search.schema import FIELD_WEIGHTS, FILTER_FIELDS
 from search.scoring import All, Any_, Node, Phrase, Term
 
-MAX_QUERY_CHARS = 1000
-MAX_UNITS = 32  # words after analysis; more only slow the query down
+# A pasted stack trace or log can be long; its message is near the start. Longer queries are cut
+# here (at a space), so analysing a hostile 100 kB query costs no more than a 2 kB one.
+MAX_QUERY_CHARS = 2000
+MAX_UNITS = 32  # words looked up; of a longer query, the most distinctive (rarest) ones
 MAX_PREFIX_TERMS = 64  # expansions per prefix and field
 MIN_PREFIX_CHARS = 2
 SYNONYM_WEIGHT = 0.5
 MAX_PROXIMITY_PAIRS = 4  # neighbouring query words checked for standing close (search.service)
+# Operators (-word, prefix*) are read as such only in queries of at most this many words:
+# people type `vpn -mac` or `print*`; pasted commands and errors are longer or look like code.
+SHORT_QUERY_WORDS = 4
+MAX_VERBATIM_TERMS = 64  # query terms matched as a verbatim run (search.service)
+VERBATIM_DISTINCT = 3
+RARE_WORD = 2  # a word in at most this many articles may be a typo of a common one (`lighting`, `tivk`)
 
-_CLAUSE = re.compile(r'(?P<neg>-(?=\S))?(?:(?P<field>[A-Za-z]+):(?=\S))?(?:"(?P<quoted>[^"]*)"?|(?P<bare>[^\s"]+))')
+_CLAUSE = re.compile(r'(?P<neg>-(?=\S))?(?:(?P<field>[A-Za-z]+):(?=\S))?(?:"(?P<quoted>[^"]*)"|(?P<bare>[^\s"]+|"))')
+# Tokens that say "this is code, not a search with operators": PowerShell Verb-Noun cmdlets,
+# variables, assignments, SQL/C comments, command-line switches with values.
+_CODE = re.compile(r"^[A-Z][a-z]+-[A-Z]|[$=;{}<>|]|^/\*|\*/$|^--|^[A-Za-z]+\(")
+_EXCLUDABLE = re.compile(r"^[a-z0-9\u3400-\u9fff][a-z0-9\u3400-\u9fff._]*$")
+_PREFIX = re.compile(r"^[A-Za-z0-9\u3400-\u9fff][A-Za-z0-9\u3400-\u9fff._-]*\*$")
+_CJK_CHAR = re.compile(r"[\u3400-\u9fff]")
 
 
 @dataclass
@@ -49,43 +66,44 @@ class ParsedQuery:
         return not (self.text or self.phrases or self.prefixes)
 
 
+def cut_query(raw: str) -> str:
+    """The part of a query that is read: at most MAX_QUERY_CHARS, cut at a space when one is near."""
+    if len(raw) <= MAX_QUERY_CHARS:
+        return raw
+    cut = raw[:MAX_QUERY_CHARS]
+    space = cut.rfind(" ", MAX_QUERY_CHARS - 200)
+    return cut[:space] if space > 0 else cut
+
+
 def parse_query(raw: str) -> ParsedQuery:
-    """Split a query into text, phrases, prefixes, exclusions and filters."""
-    if len(raw) > MAX_QUERY_CHARS:
-        raise QueryError(f"query is {len(raw):,} characters long; the limit is {MAX_QUERY_CHARS:,}")
-    folded = raw.translate(_FULLWIDTH).replace("\u201c", '"').replace("\u201d", '"')
+    """Split a query into text, phrases, prefixes, exclusions and filters; never fails."""
+    folded = cut_query(raw).translate(_FULLWIDTH).replace("\u201c", '"').replace("\u201d", '"')
+    tokens = folded.split()
+    operators = len(tokens) <= SHORT_QUERY_WORDS and not any(_CODE.search(t) for t in tokens)
     parsed = ParsedQuery()
     for match in _CLAUSE.finditer(folded):
         neg, name, quoted, bare = match.group("neg"), match.group("field"), match.group("quoted"), match.group("bare")
         value = quoted if quoted is not None else bare or ""
-        if name and name.lower() in FILTER_FIELDS:
+        if name and name.lower() in FILTER_FIELDS and (quoted is not None or value != '"'):
             if value.strip():
                 parsed.filters.setdefault(FILTER_FIELDS[name.lower()], []).append(value.strip().lower())
             continue
         if name:  # not a filter (C:\Windows, http://...): the whole thing is text
             value = f"{name}:{value}"
-        if not value.strip():
+        if not value.strip() or value == '"':
             continue
-        if neg:
+        if neg and operators and (quoted is not None or _EXCLUDABLE.match(value)):
             parsed.excluded.append(value)
         elif quoted is not None:
             parsed.phrases.append(value)
-        elif "*" in value:
-            parsed.prefixes.append(_prefix(value))
+        elif operators and _PREFIX.match(value) and (
+                len(value) > MIN_PREFIX_CHARS or _CJK_CHAR.match(value)):
+            parsed.prefixes.append(value[:-1])
         elif value in ("AND", "OR", "NOT", "&&", "||"):
             continue
         else:
-            parsed.text.append(value)
+            parsed.text.append(f"-{value}" if neg else value)
     return parsed
-
-
-def _prefix(value: str) -> str:
-    stem_part = value.rstrip("*")
-    if "*" in stem_part or "?" in stem_part:
-        raise QueryError(f"{value!r}: a wildcard may only end a word, as in `print*`")
-    if len(stem_part) < MIN_PREFIX_CHARS and not re.search(r"[\u3400-\u9fff]", stem_part):
-        raise QueryError(f"{value!r}: put at least {MIN_PREFIX_CHARS} characters before `*`")
-    return stem_part
 
 
 @dataclass
@@ -97,6 +115,8 @@ class CompiledQuery:
     highlight: list[str]  # surface words, stems and phrases to mark in snippets
     corrections: dict[str, str] = field(default_factory=dict)
     proximity: list[tuple[str, str]] = field(default_factory=list)  # neighbouring query words, as index terms
+    verbatim: list[str] = field(default_factory=list)  # the query's terms in order, stop words too
+    typed: bool = False  # the query had text (words, phrases or prefixes), searchable or not
 
 
 class QueryCompiler:
@@ -104,8 +124,14 @@ class QueryCompiler:
 
     def __init__(self, segmenter: Segmenter, synonyms: Sequence[Sequence[str]],
                  has_term: Callable[[str], bool], expand_prefix: Callable[[str, str], Iterable[str]],
-                 correct: Callable[[str], str | None]) -> None:
+                 correct: Callable[[str], str | None],
+                 frequency: Callable[[str], int] | None = None,
+                 homophone: Callable[[str], str | None] | None = None) -> None:
+        """`frequency`: how many articles hold a term (picks a long query's rarest words);
+        `homophone`: the common Chinese word a mistyped one sounds like (search.spelling)."""
         self.segmenter = segmenter
+        self.frequency = frequency
+        self.homophone = homophone
         self.has_term = has_term
         self.expand_prefix = expand_prefix
         self.correct = correct
@@ -154,25 +180,35 @@ class QueryCompiler:
         return self.phrase_query(self.phrase_terms(pieces), boost)
 
     # -- the whole query -------------------------------------------------------------
-    def compile(self, parsed: ParsedQuery) -> CompiledQuery:
+    def compile(self, parsed: ParsedQuery, correct: bool = True) -> CompiledQuery:
+        """Query trees for a parsed query; `correct`: search misspelt words as their correction."""
         highlight: list[str] = []
         corrections: dict[str, str] = {}
         pieces: list[Piece] = []
         for chunk in parsed.text:
-            for piece in self.segmenter.pieces(chunk, subwords=False):
-                fixed = self._corrected(piece)
+            chunk_pieces = list(self.segmenter.pieces(chunk, subwords=False))
+            if correct and self.homophone is not None:
+                chunk_pieces = self._sound_alike(chunk_pieces, corrections)
+            for piece in chunk_pieces:
+                fixed = self._corrected(piece) if correct else None
                 if fixed is not None:
                     corrections[piece.surface] = fixed[0].surface if len(fixed) == 1 else " ".join(
                         p.surface for p in fixed)
                     pieces.extend(fixed)
                 else:
                     pieces.append(piece)
+        verbatim = self.phrase_terms(pieces)[:MAX_VERBATIM_TERMS]
         content = [p for p in pieces if p.surface not in QUERY_STOP_WORDS]
-        pieces = content or pieces
-        units = self._units(pieces[:MAX_UNITS], highlight)
+        first: dict[str, Piece] = {}
+        for piece in content or pieces:  # each word once, where it first stood
+            first.setdefault(piece.term, piece)
+        pieces = list(first.values())
+        if len(pieces) > MAX_UNITS:
+            pieces = self._distinctive(pieces, MAX_UNITS)
+        units = self._units(pieces, highlight)
         proximity = [(a.term, b.term) for a, b in pairwise(pieces[:MAX_PROXIMITY_PAIRS + 1])
                      if not a.parts and not b.parts and a.term != b.term]
-        for phrase in parsed.phrases:
+        for phrase in parsed.phrases[:MAX_UNITS]:
             phrase_pieces = list(self.segmenter.pieces(phrase, subwords=False))
             if phrase_pieces:
                 units.append(self.pieces_query(phrase_pieces))
@@ -180,20 +216,64 @@ class QueryCompiler:
         for prefix in parsed.prefixes:
             units.append(self._prefix_query(prefix))
             highlight.append(prefix.lower() + "*")
-        if len(units) > MAX_UNITS:
-            raise QueryError(f"query has {len(units)} words and phrases; the limit is {MAX_UNITS}")
+        units = units[:MAX_UNITS]
         exclude = None
         if parsed.excluded:
             excluded = [self.pieces_query(ps) for ps in
                         (list(self.segmenter.pieces(x, subwords=False)) for x in parsed.excluded) if ps]
             exclude = Any_(tuple(excluded)) if excluded else None
-        return CompiledQuery(units, exclude, highlight, corrections, proximity)
+        # A run needs three different terms to say more than the words alone (and `-a -a -a ...`
+        # must not read the positions of one common word sixty times).
+        verbatim = verbatim if len(set(verbatim)) >= VERBATIM_DISTINCT else []
+        return CompiledQuery(units, exclude, highlight, corrections, proximity, verbatim, not parsed.empty)
+
+    def _distinctive(self, pieces: list[Piece], count: int) -> list[Piece]:
+        """The `count` most distinctive of a long query's words, in query order: the rarest words
+        the index knows, bare numbers last (line numbers and counts in a pasted trace or log)."""
+        frequency = self.frequency
+        if frequency is None:
+            return pieces[:count]
+
+        def rarity(index: int) -> tuple[bool, bool, int, int]:
+            piece = pieces[index]
+            found = frequency(piece.term)
+            return piece.term.isdigit(), found == 0, found, index
+
+        keep = sorted(sorted(range(len(pieces)), key=rarity)[:count])
+        return [pieces[i] for i in keep]
+
+    def _sound_alike(self, pieces: list[Piece], corrections: dict[str, str]) -> list[Piece]:
+        """Chinese words typed with the wrong characters of the same sound, corrected: a word, or
+        two one-character words that the segmenter split a mistyped word into (所引 -> 所 引)."""
+        homophone = self.homophone
+        assert homophone is not None
+        out: list[Piece] = []
+        index = 0
+        while index < len(pieces) and index < MAX_UNITS * 2:  # a pasted Chinese page: its start
+            piece = pieces[index]
+            span = 1
+            word = piece.surface
+            if piece.kind == "cjk" and len(word) == 1 and index + 1 < len(pieces):
+                after = pieces[index + 1]
+                if after.kind == "cjk" and len(after.surface) == 1 and after.start == piece.end:
+                    word, span = word + after.surface, 2
+            fixed = homophone(word) if piece.kind == "cjk" and len(word) >= 2 else None
+            if fixed is None:
+                out.append(piece)
+                index += 1
+                continue
+            corrections[word] = fixed
+            out.append(Piece(fixed, piece.start, pieces[index + span - 1].end, "cjk", fixed))
+            index += span
+        return out + pieces[index:]
 
     def _corrected(self, piece: Piece) -> list[Piece] | None:
         """Pieces for the corrected spelling of an English word the index does not know."""
         if piece.kind != "word" or len(piece.surface) < 4 or not piece.surface.isalpha() or \
-                not piece.surface.isascii() or self.has_term(piece.term):
+                not piece.surface.isascii():
             return None
+        if self.has_term(piece.term) and (self.frequency is None or self.frequency(piece.term) > RARE_WORD):
+            return None  # a word the index knows (a typo the index holds once or twice is still a typo)
         fixed = self.correct(piece.surface)
         if not fixed or fixed == piece.surface:
             return None
@@ -239,7 +319,11 @@ class QueryCompiler:
                     if count >= MAX_PREFIX_TERMS:
                         break
                     seen.add(term)
-        return Any_(tuple(Term(t) for t in sorted(seen)))
+        terms = sorted(seen)
+        if len(terms) > MAX_PREFIX_TERMS and self.frequency is not None:  # the most common expansions
+            frequency = self.frequency
+            terms = sorted(sorted(terms, key=lambda t: -frequency(t))[:MAX_PREFIX_TERMS])
+        return Any_(tuple(Term(t) for t in terms[:MAX_PREFIX_TERMS]))
 
 
 def filter_query(filters: dict[str, list[str]]) -> wq.Query | None:

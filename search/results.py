@@ -27,6 +27,7 @@ class SearchRequest:
     limit: int = DEFAULT_LIMIT
     highlight: bool = True
     facets: bool = True
+    correct: bool = True  # misspelt words searched as their correction (False: as typed)
 
 
 @dataclass(frozen=True)
@@ -45,11 +46,32 @@ class Hit:
     type: str
     lang: str
     state: str
+    section: Section | None = None  # the best-matching section, to link to
+    translations: tuple[Translation, ...] = ()  # the same article in other languages, folded into this hit
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "title": self.title, "path": self.path, "score": round(self.score, 4),
                 "snippet": self.snippet, "categories": list(self.categories), "tags": list(self.tags),
-                "lang": self.lang, "state": self.state}
+                "lang": self.lang, "state": self.state,
+                "section": {"heading": self.section.heading, "anchor": self.section.anchor} if self.section else None,
+                "translations": [{"id": t.id, "lang": t.lang, "title": t.title} for t in self.translations]}
+
+
+@dataclass(frozen=True)
+class Section:
+    """A heading of an article and its anchor (the article's URL plus `#anchor` opens it)."""
+
+    heading: str
+    anchor: str
+
+
+@dataclass(frozen=True)
+class Translation:
+    """Another language's version of a hit."""
+
+    id: str
+    lang: str
+    title: str
 
 
 @dataclass(frozen=True)
@@ -73,10 +95,21 @@ class SearchResult:
     took_ms: float
     hits: tuple[Hit, ...]
     facets: tuple[Facet, ...] = ()
-    did_you_mean: str | None = None
+    did_you_mean: str | None = None  # the corrected query, when misspelt words were corrected
     page: int = 1
     limit: int = DEFAULT_LIMIT
     partial: bool = False  # the time limit cut the search short
+    notice: str | None = None  # why nothing was searched (a query with no searchable word)
+
+    @property
+    def showing_results_for(self) -> str | None:
+        """The corrected query the hits are for, when misspellings were corrected."""
+        return self.did_you_mean
+
+    @property
+    def search_instead_for(self) -> str | None:
+        """The query as typed, to search without corrections, when they were made."""
+        return self.query if self.did_you_mean else None
 
     @property
     def pages(self) -> int:
@@ -90,7 +123,10 @@ class SearchResult:
             "took_ms": round(self.took_ms, 2),
             "hits": [h.to_json() for h in self.hits],
             "facets": {f.name: [{"value": v.value, "count": v.count} for v in f.values] for f in self.facets},
-            "did_you_mean": self.did_you_mean,
+            "did_you_mean": self.did_you_mean,  # kept for old clients: the same as showing_results_for
+            "showing_results_for": self.showing_results_for,
+            "search_instead_for": self.search_instead_for,
+            "notice": self.notice,
         }
 
 

@@ -10,6 +10,7 @@ cost.
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -67,8 +68,13 @@ class Scorer:
     Not thread-safe: hold the snapshot lock.
     """
 
-    def __init__(self, searcher: Any, max_entries: int = CACHE_ENTRIES) -> None:
+    def __init__(self, searcher: Any, max_entries: int = CACHE_ENTRIES, shared_idf: bool = True) -> None:
+        """`shared_idf`: one idf per term for every field, from its commonest field (BM25F as
+        defined); False: Whoosh's idf per field, where a word common in bodies but rare in titles
+        (结果, "result") made every short title holding it rank near the top of unrelated queries."""
         self.searcher = searcher
+        self.shared_idf = shared_idf
+        self._idf: dict[str, float] = {}
         self.max_entries = max_entries
         self.cache: OrderedDict[tuple[str, tuple[str, ...]], Scores] = OrderedDict()
         self.entries = 0
@@ -141,10 +147,19 @@ class Scorer:
         b = weighting._field_B.get(fieldname, weighting.B)
         k1 = weighting.K1
         avgfl = self.searcher.avg_field_length(fieldname) or 1
-        scale = self.searcher.idf(fieldname, term) * (k1 + 1)
+        scale = (self._shared_idf(term) if self.shared_idf else self.searcher.idf(fieldname, term)) * (k1 + 1)
         lengths = self._lengths(fieldname)[docs]
         result: FloatArray = scale * weights / (weights + k1 * (1 - b) + k1 * b / avgfl * lengths)
         return result
+
+    def _shared_idf(self, term: str) -> float:
+        """Whoosh's idf formula over the articles holding the term in its commonest field."""
+        found = self._idf.get(term)
+        if found is None:
+            reader = self.searcher.reader()
+            frequency = max(reader.doc_frequency(name, term) for name in FIELD_WEIGHTS)
+            found = self._idf[term] = math.log(reader.doc_count_all() / (frequency + 1)) + 1
+        return found
 
     def _term_scores(self, term: str) -> Scores:
         """BM25F of one term over every text field, each field's score times its weight."""
@@ -191,14 +206,44 @@ class Scorer:
                 found[doc] = found.get(doc, 0) + 1
         return found
 
-    def count_terms(self, node: Node) -> int:
-        """How many term and phrase lookups a tree needs (to refuse absurd queries)."""
-        if isinstance(node, Term | Phrase):
-            return 1
-        return sum(self.count_terms(child) for child in node.children)
+    def verbatim_runs(self, terms: Sequence[str], docs: Iterable[int]) -> dict[int, int]:
+        """For each of `docs`, the longest run of consecutive `terms` standing at consecutive
+        positions in one of its VERBATIM_FIELDS (a pasted error message or command line)."""
+        wanted = np.array(sorted(docs), dtype=np.int64)
+        if not len(wanted) or len(terms) < 2:
+            return {}
+        low, high = wanted << POSITION_BITS, (wanted + 1) << POSITION_BITS
+        best = np.zeros(len(wanted), dtype=np.int64)
+        for fieldname in VERBATIM_FIELDS:
+            before_keys, before_lengths = _EMPTY_KEYS, _EMPTY_KEYS
+            for term in terms:
+                if not self.postings.has(fieldname, term):
+                    before_keys, before_lengths = _EMPTY_KEYS, _EMPTY_KEYS
+                    continue
+                keys = self.postings.get(fieldname, term, positions=True).keys
+                assert keys is not None
+                starts, ends = np.searchsorted(keys, low), np.searchsorted(keys, high)
+                counts = ends - starts
+                total = int(counts.sum())
+                if not total:
+                    before_keys, before_lengths = _EMPTY_KEYS, _EMPTY_KEYS
+                    continue
+                # Every occurrence in `wanted`: the slices keys[starts[i]:ends[i]], joined.
+                offsets = np.repeat(starts - (np.cumsum(counts) - counts), counts) + np.arange(total)
+                found = keys[offsets]
+                lengths = np.ones(total, dtype=np.int64)
+                if len(before_keys):
+                    at = np.minimum(np.searchsorted(before_keys, found - 1), len(before_keys) - 1)
+                    follows = before_keys[at] == found - 1
+                    lengths[follows] = before_lengths[at[follows]] + 1
+                np.maximum.at(best, np.searchsorted(wanted, found >> POSITION_BITS), lengths)
+                before_keys, before_lengths = found, lengths
+        return {int(d): int(n) for d, n in zip(wanted.tolist(), best.tolist(), strict=True) if n > 1}
 
 
 PROXIMITY_FIELDS = ("title", "body")
+VERBATIM_FIELDS = ("title", "errors", "body")
+_EMPTY_KEYS: IntArray = np.zeros(0, dtype=np.int64)
 
 
 def _summed(docs: list[IntArray], scores: list[FloatArray]) -> Scores:

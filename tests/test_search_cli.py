@@ -54,12 +54,15 @@ def test_search_batch_writes_one_json_line_per_query(index_dir: Path) -> None:
     result = CliRunner().invoke(search, ["--index", str(index_dir), "--batch"], input="vpn\n*\nprinter\n")
     lines = [json.loads(line) for line in result.output.splitlines()]
     assert [line["query"] for line in lines] == ["vpn", "*", "printer"]
-    assert lines[0]["total"] == 1 and "error" in lines[1] and lines[2]["total"] == 0
+    assert lines[0]["total"] == 1 and lines[2]["total"] == 0
+    assert lines[1]["total"] == 0 and "no searchable words" in lines[1]["notice"]  # answered, never an error line
 
 
 def test_bad_query_and_missing_index_exit_with_messages(index_dir: Path, tmp_path: Path) -> None:
     result = CliRunner().invoke(search, ["--index", str(index_dir), "*"])
-    assert result.exit_code == 2 and "before `*`" in result.output
+    assert result.exit_code == 0 and "no searchable words" in result.output
+    result = CliRunner().invoke(search, ["--index", str(index_dir), "--page", "200", "vpn"])
+    assert result.exit_code == 2 and "cannot be paged" in result.output
     result = CliRunner().invoke(search, ["--index", str(tmp_path / "none"), "vpn"])
     assert result.exit_code == 3 and "kb build" in result.output
 
@@ -106,3 +109,14 @@ def test_search_text_output_is_plain_terminal_text_with_site_urls(articles_dir: 
     on_terminal = CliRunner().invoke(search, ["--index", str(index), "need password"], color=True)
     assert "\x1b[1mNeed\x1b[0m" in on_terminal.output and "&quot;" not in on_terminal.output
     assert "https://" not in on_terminal.output  # no KB_BASE_URL: no URL line
+
+
+def test_search_says_what_it_corrected_and_verbatim_searches_as_typed(index_dir: Path) -> None:
+    corrected = json.loads(CliRunner().invoke(search, ["--index", str(index_dir), "--json", "conneting"]).output)
+    assert corrected["showing_results_for"] == "connecting" and corrected["search_instead_for"] == "conneting"
+    assert corrected["hits"][0]["id"] == "vpn-error-809"
+    args = ["--index", str(index_dir), "--json", "--verbatim", "conneting"]
+    typed = json.loads(CliRunner().invoke(search, args).output)
+    assert typed["showing_results_for"] is None and typed["total"] == 0
+    text = CliRunner().invoke(search, ["--index", str(index_dir), "conneting"]).output
+    assert "showing results for: connecting" in text

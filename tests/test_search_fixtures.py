@@ -49,7 +49,9 @@ def make_article(articles_dir: Path) -> MakeArticle:
 
 @pytest.fixture
 def settings(articles_dir: Path, tmp_path: Path) -> Settings:
-    return load_settings(environ={}, articles_dir=articles_dir, index_dir=tmp_path / "index")
+    # Word matching only, so that ranking tests do not depend on the sentence encoder; the semantic
+    # tests (tests/test_search_semantic.py) turn it on.
+    return load_settings(environ={}, articles_dir=articles_dir, index_dir=tmp_path / "index", semantic=False)
 
 
 @pytest.fixture
@@ -58,6 +60,6 @@ def build(settings: Settings) -> Callable[..., SearchService]:
 
     def run(**options: bool) -> SearchService:
         build_index(settings, **options)
-        return SearchService(settings.index_dir)
+        return SearchService(settings.index_dir, semantic=settings.semantic, wait_for_encoder=True)
 
     return run

@@ -13,7 +13,7 @@ from whoosh import query as wq
 from search.postings import POSITION_BITS, PostingsReader, _decode_block, _position_keys
 from search.results import SearchRequest
 from search.schema import FIELD_WEIGHTS
-from search.scoring import PHRASE_FIELDS, PROXIMITY_FIELDS, Scorer
+from search.scoring import PHRASE_FIELDS, PROXIMITY_FIELDS, Scorer, Term
 from search.service import SearchService
 from tests.test_search_fixtures import MakeArticle
 
@@ -65,8 +65,28 @@ def corpus(make_article: MakeArticle, build: Callable[..., SearchService]) -> It
 
 
 def _scorer(service: SearchService) -> tuple[Any, Scorer]:
+    """A scorer with Whoosh's idf per field, to compare with Whoosh (the site shares one idf
+    across fields: test_one_idf_per_word_for_every_field)."""
     snap = service.handle.snapshot()
-    return snap.searcher, Scorer(snap.searcher)
+    return snap.searcher, Scorer(snap.searcher, shared_idf=False)
+
+
+def test_one_idf_per_word_for_every_field(corpus: SearchService) -> None:
+    searcher, per_field = _scorer(corpus)
+    shared = Scorer(searcher)
+    reader = searcher.reader()
+    for word in ("vpn", "printer", "token"):
+        commonest = max(FIELD_WEIGHTS, key=lambda name: reader.doc_frequency(name, word))
+        expected = per_field.evaluate(Term(word))
+        ours = shared.evaluate(Term(word))
+        assert ours.keys() == expected.keys()
+        # Fields rarer than the commonest count no more than their share: every article scores at most
+        # what Whoosh gives it, and an article holding the word only in its commonest field scores the same.
+        assert all(ours[d] <= expected[d] * (1 + 1e-9) for d in ours)
+        only_there = [d for d in ours if all(
+            name == commonest or not per_field.postings.has(name, word) or
+            d not in set(per_field.postings.get(name, word).docs.tolist()) for name in FIELD_WEIGHTS)]
+        assert only_there and all(ours[d] == pytest.approx(expected[d]) for d in only_there)
 
 
 def test_index_under_test_has_deleted_documents(corpus: SearchService) -> None:

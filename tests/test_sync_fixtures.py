@@ -73,8 +73,9 @@ def writer(origin: Path, tmp_path: Path) -> Writer:
 
 def node_settings(origin: Path, folder: Path, **overrides: object) -> Settings:
     """One machine's settings: its own checkout and index, fetching from origin."""
+    values = {"semantic": False, **overrides}  # word matching only: these tests are about publishing
     return load_settings(environ={}, articles_dir=folder / "articles", index_dir=folder / "index",
-                         sync_remote=str(origin), sync_branch="main", **overrides)
+                         sync_remote=str(origin), sync_branch="main", **values)
 
 
 @pytest.fixture

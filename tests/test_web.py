@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 from pathlib import Path
@@ -150,9 +151,24 @@ def test_search_paginates(client: FlaskClient) -> None:
     assert 'rel="next"' not in third
 
 
-def test_search_offers_did_you_mean(client: FlaskClient) -> None:
+def test_corrected_search_says_so_and_offers_the_query_as_typed(client: FlaskClient) -> None:
+    # The site builds its spelling correctors in the background (never in a request): wait for them.
+    deadline = time.monotonic() + 60
+    while "Showing results for" not in html_of(client, "/search?q=printr+jam") and time.monotonic() < deadline:
+        time.sleep(0.05)
     page = html_of(client, "/search?q=printr+jam")
-    assert "Did you mean" in page and 'href="/search?q=printer+jam"' in page
+    assert "Showing results for" in page and 'href="/search?q=printer+jam"' in page
+    assert "Search instead for" in page and 'href="/search?q=printr+jam&amp;verbatim=1"' in page
+    assert "Did you mean" not in page  # the results are already the corrected query's
+    verbatim = html_of(client, "/search?q=printr+jam&verbatim=1")
+    assert "Showing results for" not in verbatim
+
+
+def test_a_query_with_no_searchable_word_says_so(client: FlaskClient) -> None:
+    page = html_of(client, "/search?q=%3F%3F%3F")
+    assert "no searchable words" in page and 'class="hit"' not in page
+    data = client.get("/api/search?q=---").get_json()
+    assert data["total"] == 0 and "no searchable words" in data["notice"]
 
 
 def test_zero_results_suggest_categories_and_a_new_article(client: FlaskClient) -> None:
@@ -178,9 +194,12 @@ def test_garbage_page_numbers_do_not_break_search(client: FlaskClient) -> None:
     assert client.get("/search?q=printer&page=-4").status_code == 200
 
 
-def test_a_query_the_index_rejects_is_a_400_that_says_why(client: FlaskClient) -> None:
-    page = html_of(client, "/search?q=*a*", status=400)
-    assert "Bad request" in page and "wildcard" in page and 'type="search"' in page
+def test_pasted_syntax_is_searched_and_a_request_the_index_rejects_is_a_400_that_says_why(
+        client: FlaskClient) -> None:
+    page = html_of(client, "/search?q=*a*")  # never refused for its syntax
+    assert "Bad request" not in page and 'type="search"' in page
+    response = client.get("/api/search?q=vpn&page=500&limit=100")
+    assert response.status_code == 400 and "cannot be paged" in response.get_data(as_text=True)
 
 
 @pytest.mark.parametrize("query", ["*", "*a*", "(" * 3000, "x" * 100_000, "a:[0 TO 99999999999]"])
@@ -567,8 +586,10 @@ def test_api_search_returns_the_cli_json(client: FlaskClient, built_kb: Settings
     expected = SearchService(built_kb.index_dir).search(SearchRequest("vpn 809", limit=3)).to_json()
     data.pop("took_ms"), expected.pop("took_ms")
     assert data == expected
-    assert list(data) == ["query", "total", "hits", "facets", "did_you_mean"]
-    assert {h["id"] for h in data["hits"][:2]} == {"vpn-error-809", "vpn-error-809-zh"}
+    assert list(data) == ["query", "total", "hits", "facets", "did_you_mean", "showing_results_for",
+                          "search_instead_for", "notice"]
+    # The translation is folded into the hit, one click away.
+    assert {data["hits"][0]["id"], data["hits"][0]["translations"][0]["id"]} == {"vpn-error-809", "vpn-error-809-zh"}
 
 
 def test_api_search_filters_and_pages(client: FlaskClient) -> None:
@@ -684,8 +705,9 @@ def test_the_search_contract_is_the_same_for_the_cli_the_api_and_its_description
 
     document = client.get("/api/openapi.json").get_json()
     params = {p["name"] for p in document["paths"]["/api/search"]["get"]["parameters"]}
-    assert params - {"q", "limit", "page"} == set(FILTERS)
+    assert params - {"q", "limit", "page", "verbatim"} == set(FILTERS)
     help_text = CliRunner().invoke(cli, ["search", "--help"]).output
+    assert "--verbatim" in help_text  # both search without corrections
     assert all(f"--{name}" in help_text for name in FILTERS if name != "type") and "--type" in help_text
     assert f"1<=x<={MAX_LIMIT}" in help_text
     too_many = CliRunner().invoke(cli, ["search", "--limit", str(MAX_LIMIT + 1), "vpn"])

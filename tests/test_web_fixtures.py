@@ -211,7 +211,8 @@ def write_knowledge_base(root: Path, articles: Sequence[tuple[str, str]] = ARTIC
 
 
 def web_settings(articles_dir: Path, index_dir: Path, **overrides: Any) -> Settings:
-    values = {"database_url": f"sqlite:///{index_dir.parent / 'records.db'}", **overrides}
+    # Word matching only unless a test asks for semantic retrieval (it loads in the background).
+    values = {"database_url": f"sqlite:///{index_dir.parent / 'records.db'}", "semantic": False, **overrides}
     return load_settings(environ={}, articles_dir=articles_dir, index_dir=index_dir, edit_url_template=EDIT_TEMPLATE,
                          history_url_template=HISTORY_TEMPLATE, secret_key="test-secret-0123", site_name="Support KB",
                          **values)

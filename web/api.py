@@ -59,7 +59,7 @@ def search() -> Response:
     limit = read_int(args, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
     page = read_int(args, "page", 1, 1, 1000)
     filters = {name: values for name in FILTERS if (values := [v.strip() for v in args.getlist(name) if v.strip()])}
-    result = get_catalog().search(query, filters, page=page, limit=limit)
+    result = get_catalog().search(query, filters, page=page, limit=limit, correct=not args.get("verbatim"))
     response = jsonify(result.to_json())
     # The search box asks as the user types (as_you_type=1): those keystrokes are not logged; the
     # query they settle on is, when they submit it or pick a suggestion (/go/typed/...).

@@ -151,7 +151,8 @@ class Catalog:
         self._settings = settings
         self._lock = threading.Lock()
         # Opens the index lazily, on first use, then warms it in the background.
-        self.service = SearchService(settings.index_dir, warm_terms=settings.warm_terms)
+        self.service = SearchService(settings.index_dir, warm_terms=settings.warm_terms, semantic=settings.semantic,
+                                     share_encoder=True)
         self._snapshot: Snapshot | None = None
         self._generation: object = None
         self._per_build: dict[str, tuple[Path, Any]] = {}
@@ -211,14 +212,15 @@ class Catalog:
         self.snapshot()
 
     def search(self, query: str, filters: Mapping[str, str | Sequence[str]], *, page: int = 1,
-               limit: int = DEFAULT_LIMIT) -> SearchResult:
-        """One page of results with facets and highlighted snippets (a filter may have several values)."""
+               limit: int = DEFAULT_LIMIT, correct: bool = True) -> SearchResult:
+        """One page of results with facets and highlighted snippets (a filter may have several values);
+        `correct`: misspelt words are searched as their correction."""
         lists = {k: [v] if isinstance(v, str) else list(v) for k, v in filters.items()}
         endpoint = (request.blueprint or "site") if has_request_context() else "site"
         started = time.perf_counter()
         try:
             result: SearchResult = self.service.search(SearchRequest(query=query, filters=lists, page=page,
-                                                                     limit=limit))
+                                                                     limit=limit, correct=correct))
         except QueryError:
             SEARCH_REFUSED.labels(endpoint, "limit").inc()
             raise

@@ -57,6 +57,10 @@ ZH: dict[str, str] = {
     "Clear filters": "清除筛选",
     "Remove filter": "移除筛选",
     "Did you mean": "您是不是要找",
+    "Showing results for": "以下是",
+    "Search instead for": "仍然搜索",
+    "The query has no searchable words: type a word, an error message or a code.":
+        "查询中没有可搜索的词语：请输入词语、错误信息或错误代码。",
     "results": "条结果",
     "result": "条结果",
     "in": "用时",

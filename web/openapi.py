@@ -15,7 +15,8 @@ NULLABLE_STRING = {"type": ["string", "null"]}
 
 HIT = {
     "type": "object",
-    "required": ["id", "title", "path", "score", "snippet", "categories", "tags", "lang", "state"],
+    "required": ["id", "title", "path", "score", "snippet", "categories", "tags", "lang", "state", "section",
+                 "translations"],
     "properties": {
         "id": {"type": "string"},
         "title": {"type": "string"},
@@ -26,13 +27,20 @@ HIT = {
         "tags": STRINGS,
         "lang": {"type": "string", "enum": ["zh", "en"]},
         "state": {"type": "string"},
+        "section": {"type": ["object", "null"], "description": "The best-matching section: its heading and anchor.",
+                    "properties": {"heading": {"type": "string"}, "anchor": {"type": "string"}}},
+        "translations": {"type": "array", "description": "The same article in other languages, folded into this hit.",
+                         "items": {"type": "object", "properties": {"id": {"type": "string"},
+                                                                    "lang": {"type": "string"},
+                                                                    "title": {"type": "string"}}}},
     },
 }
 FACET_VALUE = {"type": "object", "required": ["value", "count"],
                "properties": {"value": {"type": "string"}, "count": {"type": "integer"}}}
 SEARCH_RESULT = {
     "type": "object",
-    "required": ["query", "total", "took_ms", "hits", "facets", "did_you_mean"],
+    "required": ["query", "total", "took_ms", "hits", "facets", "did_you_mean", "showing_results_for",
+                 "search_instead_for", "notice"],
     "properties": {
         "query": {"type": "string"},
         "total": {"type": "integer"},
@@ -41,6 +49,9 @@ SEARCH_RESULT = {
         "facets": {"type": "object", "additionalProperties": {"type": "array",
                                                                "items": {"$ref": "#/components/schemas/FacetValue"}}},
         "did_you_mean": NULLABLE_STRING,
+        "showing_results_for": NULLABLE_STRING,
+        "search_instead_for": NULLABLE_STRING,
+        "notice": NULLABLE_STRING,
     },
 }
 ARTICLE = {
@@ -140,7 +151,9 @@ def openapi_document(server: str) -> dict[str, Any]:
                 "summary": "Search articles (the same JSON as `kb search --json`).",
                 "parameters": [_param("q", "The query: words, \"phrases\", -exclusion, field:value filters."),
                                _param("limit", f"Hits per page (1-{MAX_LIMIT}, default {DEFAULT_LIMIT}).", "integer"),
-                               _param("page", "Page number, from 1.", "integer"), *FILTER_PARAMS],
+                               _param("page", "Page number, from 1.", "integer"),
+                               _param("verbatim", "1: search misspelt words as typed, not as their correction."),
+                               *FILTER_PARAMS],
                 "responses": {"200": _json("SearchResult", "One page of results."), **ERRORS}}},
             "/api/complete": {"get": {
                 "summary": "Titles, error codes, article ids and products starting with what the reader typed, "

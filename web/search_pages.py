@@ -130,7 +130,7 @@ def results() -> str:
     if not query and not filters:
         return render_template("search/results.html", query="", filters={}, result=None, facets=[],
                                active_filters=[], category_groups=snap.category_groups(), page=1, page_count=0)
-    result = get_catalog().search(query, filters, page=page, limit=PER_PAGE)
+    result = get_catalog().search(query, filters, page=page, limit=PER_PAGE, correct=not args.get("verbatim"))
     page_count = min(MAX_PAGE, (result.total + PER_PAGE - 1) // PER_PAGE)
     # One search is logged once: later pages carry its id (sid) instead of logging again.
     search_id = read_int(args, "sid", 0, 0, 2**62) if page > 1 else 0
