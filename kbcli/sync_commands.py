@@ -159,6 +159,8 @@ def sync_command(settings: Settings, force: bool, as_json: bool, watching: bool,
         return 0
     result = sync(settings, force=force)
     if settings.notify_webhook:
+        from kb.records.db import Database
+
         db = Database(settings.database_url)
         try:
             notify_push(settings, db, result)

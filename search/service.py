@@ -232,11 +232,14 @@ class SearchService:
         snap = self.handle.snapshot()
         with snap.lock:
             known = self._tools is not None and self._tools.snapshot_id == id(snap)
-            warm_terms, self.warm_terms = self.warm_terms, 0  # no background thread for this one
+            # No background thread for this one (warming, correctors, the encoder): a thread still
+            # running when gunicorn's master forks would leave its locks held in every worker.
+            warm_terms, self.warm_terms = self.warm_terms, 0
+            waits, self.wait_for_encoder = self.wait_for_encoder, True
             try:
                 tools = self._tools_for(snap)
             finally:
-                self.warm_terms = warm_terms
+                self.warm_terms, self.wait_for_encoder = warm_terms, waits
         if not known and warm_terms > 0:
             self._warm(snap, tools, pause_ratio=0)
 

@@ -34,7 +34,7 @@ def run(articles_dir: Path, database_url: str, tmp_path: Path):  # type: ignore[
     def invoke(*args: str) -> Result:
         runner = CliRunner()
         env = {"KB_DATABASE_URL": database_url, "KB_ARTICLES_DIR": str(articles_dir),
-               "KB_INDEX_DIR": str(tmp_path / "index"), "USER": "tester"}
+               "KB_INDEX_DIR": str(tmp_path / "index"), "USER": "tester", "KB_SEMANTIC": "0"}  # records, not ranking
         return runner.invoke(cli, list(args), env=env, catch_exceptions=False)
 
     return invoke
@@ -220,7 +220,7 @@ def test_words_users_used_reorder_search_without_a_rebuild(articles_dir: Path, w
         write_article(f"en/tunnel-{n}.md", VALID_ARTICLE.replace("vpn-error-809", f"tunnel-{n}")
                       .replace("VPN fails with error 809", f"Tunnel {n} drops").replace("Error 809", f"Error 7{n}"))
     env = {"KB_DATABASE_URL": database_url, "KB_ARTICLES_DIR": str(articles_dir),
-           "KB_INDEX_DIR": str(tmp_path / "index"), "USER": "tester"}
+           "KB_INDEX_DIR": str(tmp_path / "index"), "USER": "tester", "KB_SEMANTIC": "0"}  # words only: a tie
     runner = CliRunner()
 
     def order() -> list[str]:
