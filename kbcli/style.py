@@ -43,11 +43,6 @@ def echo_error(message: str) -> None:
     click.echo(_prefixed("error", message), err=True, color=colour())
 
 
-def echo_warning(message: str) -> None:
-    """`kb: warning: message` on stderr."""
-    click.echo(_prefixed("warning", message), err=True, color=colour())
-
-
 def echo_problem(line: str, err: bool = False) -> None:
     """A problem line with its severity word coloured (the text is unchanged off a terminal)."""
     match = _PROBLEM.match(line)
